@@ -1,0 +1,33 @@
+"""Login throttling per account and per IP (the `limits` library, moving window, in memory).
+
+In memory is per process: with several web replicas each keeps its own window, which
+multiplies the allowance by the replica count; point `limits` at Redis to share it.
+"""
+
+from __future__ import annotations
+
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+WINDOW_MINUTES = 15
+
+
+class LoginThrottle:
+    def __init__(self, per_account: int, per_ip: int) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._account = RateLimitItemPerMinute(per_account, WINDOW_MINUTES)
+        self._ip = RateLimitItemPerMinute(per_ip, WINDOW_MINUTES)
+
+    def blocked(self, username: str, ip: str) -> bool:
+        return not (
+            self._limiter.test(self._account, "account", username.lower())
+            and self._limiter.test(self._ip, "ip", ip)
+        )
+
+    def record_failure(self, username: str, ip: str) -> None:
+        self._limiter.hit(self._account, "account", username.lower())
+        self._limiter.hit(self._ip, "ip", ip)
+
+    def reset(self, username: str) -> None:
+        self._limiter.clear(self._account, "account", username.lower())

@@ -1,0 +1,193 @@
+"""Accounts, sessions and API tokens. Services take the session first and never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import check_policy, hash_password, verify_password
+from app.models import ROLES, ApiToken, AuditEvent, User, UserRole, UserSession, utcnow
+from app.settings import Settings
+
+USERNAME_MAX = 64
+TOKEN_PREFIX = "pw_"  # noqa: S105 - a public prefix, not a secret
+
+
+class AccountError(ValueError):
+    """Bad input for an account operation; the message is shown to the user."""
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def audit(
+    db: Session,
+    action: str,
+    actor_id: int | None = None,
+    target: str | None = None,
+    ip: str | None = None,
+    **details: Any,
+) -> None:
+    """Record an audit event in the caller's transaction."""
+    db.add(AuditEvent(actor_id=actor_id, action=action, target=target, ip=ip, details=details))
+
+
+def validate_username(username: str) -> str:
+    username = username.strip()
+    if not username:
+        raise AccountError("Username must not be empty.")
+    if len(username) > USERNAME_MAX:
+        raise AccountError(f"Username must be at most {USERNAME_MAX} characters.")
+    if not all(c.isalnum() or c in "._-@" for c in username):
+        raise AccountError("Username may use letters, digits and . _ - @ only.")
+    return username
+
+
+def create_user(
+    db: Session, settings: Settings, username: str, password: str, roles: set[str], **extra: Any
+) -> User:
+    """Create an account; raises AccountError for a bad name, password or role."""
+    username = validate_username(username)
+    check_policy(password, settings)
+    unknown = roles - set(ROLES)
+    if unknown:
+        raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
+    if db.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AccountError(f"Username {username!r} is taken.")
+    user = User(username=username, password_hash=hash_password(password), active=True, **extra)
+    user.role_rows = [UserRole(role=r) for r in sorted(roles)]
+    db.add(user)
+    db.flush()
+    return user
+
+
+def set_roles(db: Session, user: User, roles: set[str], actor_id: int | None) -> None:
+    unknown = roles - set(ROLES)
+    if unknown:
+        raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
+    before = sorted(user.roles)
+    user.role_rows = [UserRole(role=r) for r in sorted(roles)]
+    audit(db, "roles.changed", actor_id, f"user:{user.id}", before=before, after=sorted(roles))
+
+
+def authenticate(db: Session, username: str, password: str) -> User | None:
+    user = db.scalar(select(User).where(User.username == username.strip()[:USERNAME_MAX]))
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        return None
+    return user
+
+
+def change_password(db: Session, settings: Settings, user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise AccountError("Current password is wrong.")
+    check_policy(new, settings)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    end_all_sessions(db, user.id)
+    audit(db, "password.changed", user.id, f"user:{user.id}")
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    record: UserSession
+
+
+def start_session(db: Session, settings: Settings, user: User, ip: str | None) -> NewSession:
+    """A fresh random session id (256 bits) for every login: ids rotate at login."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    record = UserSession(
+        token_hash=sha256(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.session_absolute_hours),
+        ip=ip,
+    )
+    db.add(record)
+    db.flush()
+    return NewSession(token, record)
+
+
+def resolve_session(db: Session, settings: Settings, token: str) -> UserSession | None:
+    """The live session for a cookie value, with its idle timer refreshed; None if expired."""
+    record = db.scalar(select(UserSession).where(UserSession.token_hash == sha256(token)))
+    if record is None:
+        return None
+    now = utcnow()
+    idle_limit = record.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
+    if now >= record.expires_at or now >= idle_limit:
+        db.delete(record)
+        return None
+    # Write the idle timer at most once a minute, not on every request.
+    if now - record.last_seen_at > timedelta(minutes=1):
+        record.last_seen_at = now
+    return record
+
+
+def end_session(db: Session, token: str) -> None:
+    db.execute(delete(UserSession).where(UserSession.token_hash == sha256(token)))
+
+
+def end_all_sessions(db: Session, user_id: int) -> None:
+    db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+def create_api_token(db: Session, user: User, name: str) -> tuple[str, ApiToken]:
+    """Returns the plaintext once; only its hash is stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise AccountError("Token name must be 1 to 100 characters.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name, prefix=secret[:10], token_hash=sha256(secret))
+    db.add(token)
+    db.flush()
+    audit(db, "token.created", user.id, f"token:{token.id}", name=name)
+    return secret, token
+
+
+def resolve_api_token(db: Session, secret: str) -> User | None:
+    token = db.scalar(
+        select(ApiToken).where(ApiToken.token_hash == sha256(secret), ApiToken.revoked_at.is_(None))
+    )
+    if token is None:
+        return None
+    user = db.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    token.last_used_at = utcnow()
+    return user
+
+
+def revoke_api_token(db: Session, user: User, token_id: int) -> bool:
+    token = db.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    audit(db, "token.revoked", user.id, f"token:{token.id}")
+    return True
+
+
+def list_api_tokens(db: Session, user: User) -> list[ApiToken]:
+    stmt = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    return list(db.scalars(stmt))
+
+
+def csrf_matches(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected, given)
+
+
+def deactivate(db: Session, user: User, actor_id: int | None) -> None:
+    user.active = False
+    end_all_sessions(db, user.id)
+    audit(db, "user.deactivated", actor_id, f"user:{user.id}")

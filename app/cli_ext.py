@@ -1,0 +1,1 @@
+"""Subcommands that live with their own packages register here, one import each."""

@@ -1,0 +1,115 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from app.api import me
+from app.auth import routes as auth_routes
+from app.auth.ratelimit import LoginThrottle
+from app.db import make_engine, make_sessionmaker
+from app.deps import LoginRequired
+from app.pages import home
+from app.security_headers import SecurityHeadersMiddleware
+from app.settings import Settings, get_settings
+from app.web import render
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    router.include_router(me.router)
+    return router
+
+
+def page_routers() -> list[APIRouter]:
+    return [auth_routes.router, home.router]
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.resolved_secret_key()  # refuse to start in production without a real secret
+    engine = engine or make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for hook in app.state.startup_hooks:
+            hook(app)
+        yield
+        for hook in app.state.shutdown_hooks:
+            hook(app)
+
+    app = FastAPI(
+        title="Pairwise",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.login_throttle = LoginThrottle(
+        settings.login_attempts_per_account, settings.login_attempts_per_ip
+    )
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+
+    app.add_middleware(SecurityHeadersMiddleware, secure_cookies=settings.production)
+    app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), "static")
+    for router in page_routers():
+        app.include_router(router)
+    app.include_router(api_router())
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": "Authentication required."},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": exc.detail},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return render(request, "error.html", {"status": 422, "message": message}, status_code=422)
+
+    return app

@@ -1,0 +1,120 @@
+"""Completions, pairs (labelling tasks), assignments (leases) and comparisons (judgements)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
+
+PAIR_KINDS = ("live", "gold", "head_to_head")
+PAIR_STATUSES = ("open", "complete", "retired")
+ASSIGNMENT_STATUSES = ("leased", "submitted", "skipped", "expired", "released")
+CHOICES = ("a", "b", "tie", "both_bad")
+STRENGTHS = ("slight", "clear", "much")
+SIDES = ("a", "b")
+
+
+class Completion(TimestampMixin, Base):
+    __tablename__ = "completions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
+    policy_version_id: Mapped[int] = mapped_column(
+        ForeignKey("policy_versions.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    sampling: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Pair(TimestampMixin, Base):
+    __tablename__ = "pairs"
+    __table_args__ = (
+        CheckConstraint(enum_check("kind", PAIR_KINDS), name="kind"),
+        CheckConstraint(enum_check("status", PAIR_STATUSES), name="status"),
+        CheckConstraint(
+            "gold_choice IS NULL OR " + enum_check("gold_choice", CHOICES), name="gold"
+        ),
+        CheckConstraint("completion_a_id <> completion_b_id", name="distinct_completions"),
+        CheckConstraint("labels_received >= 0", name="labels_nonnegative"),
+        UniqueConstraint("completion_a_id", "completion_b_id"),
+        Index("ix_pairs_next_open", "project_id", "status", "kind", "labels_received", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
+    completion_a_id: Mapped[int] = mapped_column(ForeignKey("completions.id", ondelete="CASCADE"))
+    completion_b_id: Mapped[int] = mapped_column(ForeignKey("completions.id", ondelete="CASCADE"))
+    policy_version_id: Mapped[int] = mapped_column(
+        ForeignKey("policy_versions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="live")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    labels_required: Mapped[int] = mapped_column(Integer, default=1)
+    labels_received: Mapped[int] = mapped_column(Integer, default=0)
+    gold_choice: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reward_margin: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Assignment(TimestampMixin, Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("pair_id", "user_id"),
+        CheckConstraint(enum_check("status", ASSIGNMENT_STATUSES), name="status"),
+        CheckConstraint(enum_check("left_side", SIDES), name="left_side"),
+        Index("ix_assignments_user_status", "user_id", "status"),
+        Index("ix_assignments_pair_status", "pair_id", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="leased")
+    left_side: Mapped[str] = mapped_column(String(1), default="a")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    skip_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class Comparison(TimestampMixin, Base):
+    __tablename__ = "comparisons"
+    __table_args__ = (
+        UniqueConstraint("pair_id", "user_id"),
+        UniqueConstraint("idempotency_key"),
+        CheckConstraint(enum_check("choice", CHOICES), name="choice"),
+        CheckConstraint(
+            "(strength IS NULL) OR (" + enum_check("strength", STRENGTHS) + ")", name="strength"
+        ),
+        Index("ix_comparisons_project_id_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    choice: Mapped[str] = mapped_column(String(16))
+    strength: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    decision_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    guidelines_version: Mapped[int] = mapped_column(Integer, default=1)
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)

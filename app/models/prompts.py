@@ -1,0 +1,29 @@
+"""Prompts: plain text or chat messages, unique per project by content hash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, TimestampMixin
+
+
+class Prompt(TimestampMixin, Base):
+    __tablename__ = "prompts"
+    __table_args__ = (
+        UniqueConstraint("project_id", "content_hash"),
+        Index("ix_prompts_sampling", "project_id", "active", "priority", "times_sampled"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    messages: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    held_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    times_sampled: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,47 @@
+"""Projects and membership: every object lookup goes through what the caller may see."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Project, ProjectMember, User
+
+DEFAULT_PROJECT = "default"
+
+
+def ensure_default_project(db: Session, base_policy_model: str) -> Project:
+    project = db.scalar(select(Project).where(Project.name == DEFAULT_PROJECT))
+    if project is None:
+        project = Project(
+            name=DEFAULT_PROJECT,
+            description="Created by `pairwise demo`.",
+            base_policy_model=base_policy_model,
+        )
+        db.add(project)
+        db.flush()
+    return project
+
+
+def add_member(db: Session, project: Project, user: User) -> None:
+    if db.get(ProjectMember, (project.id, user.id)) is None:
+        db.add(ProjectMember(project_id=project.id, user_id=user.id))
+        db.flush()
+
+
+def visible_projects(db: Session, user: User) -> list[Project]:
+    """Admins see every project; everyone else the projects they are members of."""
+    stmt = select(Project).order_by(Project.id)
+    if "admin" not in user.roles:
+        stmt = stmt.join(ProjectMember).where(ProjectMember.user_id == user.id)
+    return list(db.scalars(stmt))
+
+
+def get_visible_project(db: Session, user: User, project_id: int) -> Project | None:
+    """The project if the user may see it, else None (the caller answers 404)."""
+    project = db.get(Project, project_id)
+    if project is None:
+        return None
+    if "admin" in user.roles or db.get(ProjectMember, (project_id, user.id)) is not None:
+        return project
+    return None

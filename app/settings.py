@@ -1,0 +1,128 @@
+"""Settings, read once from the environment (and `.env`) and validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEAK_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "test"}
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    pairwise_env: Literal["development", "production", "test"] = Field(
+        "development", description="`production` enforces secure cookies and a real secret."
+    )
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite file and secrets.")
+    database_url: str = Field("", description="SQLAlchemy URL; default SQLite in DATA_DIR.")
+    model_dir: Path | None = Field(None, description="Model store; default DATA_DIR/models.")
+    secret_key: str = Field("", description="Signs tokens; generated into DATA_DIR locally.")
+    host: str = Field("127.0.0.1", description="Address `pairwise serve` binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `pairwise serve` binds.")
+
+    session_idle_minutes: int = Field(120, ge=1, description="Session ends after this idle time.")
+    session_absolute_hours: int = Field(24, ge=1, description="Session ends this long after login.")
+    login_attempts_per_account: int = Field(
+        5, ge=1, description="Failed logins per account/15 min."
+    )
+    login_attempts_per_ip: int = Field(20, ge=1, description="Failed logins per IP per 15 min.")
+    password_min_length: int = Field(8, ge=8, description="Shortest password accepted.")
+    password_max_length: int = Field(256, ge=64, description="Longest password accepted.")
+
+    policy_base_model: str = Field(
+        "smollm2", description="`smollm2` (bundled GGUF), a Hugging Face id or a local folder."
+    )
+    reward_base_model: str = Field(
+        "minilm", description="`minilm` (bundled), a Hugging Face id or a local folder."
+    )
+    sampler_enabled: bool = Field(True, description="Run the sampler inside the web process.")
+    sampler_backend: Literal["transformers", "openai"] = Field(
+        "transformers", description="`transformers` in-process, or `openai` (e.g. vLLM)."
+    )
+    openai_base_url: str = Field("", description="OpenAI-compatible server for the sampler.")
+    openai_model: str = Field("", description="Model name served there (default: version).")
+    openai_api_key: str = Field("", description="Key for that server.")
+    pair_buffer: int = Field(16, ge=1, description="Open pairs kept ready per active version.")
+    pair_low_water: int = Field(8, ge=0, description="Refill below this many open pairs.")
+    sample_batch_size: int = Field(8, ge=1, description="Sequences per generate() call.")
+    max_new_tokens: int = Field(96, ge=1, description="Tokens per sampled completion.")
+    temperature: float = Field(0.9, gt=0, le=5, description="Sampling temperature.")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    torch_threads: int = Field(0, ge=0, description="torch threads per process; 0 = default.")
+
+    lease_minutes: int = Field(15, ge=1, description="How long a pair stays leased.")
+    default_overlap: int = Field(1, ge=1, le=10, description="Labels needed per pair.")
+
+    retrain_every_labels: int = Field(0, ge=0, description="Auto-enqueue after N labels; 0=off.")
+    retrain_min_interval_minutes: int = Field(
+        30, ge=0, description="At most one automatic run per this many minutes."
+    )
+    auto_promote: bool = Field(True, description="Promote a candidate when its gates pass.")
+    training_lease_seconds: int = Field(
+        120, ge=5, description="A trainer that stops heartbeating loses its run after this."
+    )
+    training_max_attempts: int = Field(
+        3, ge=1, description="Tries before a run whose trainer died is failed."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.pair_low_water > self.pair_buffer:
+            raise ValueError("PAIR_LOW_WATER must not exceed PAIR_BUFFER")
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.pairwise_env == "production"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'pairwise.db'}"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    def resolved_secret_key(self) -> str:
+        """The secret; in production it must be set and strong, locally it is generated once."""
+        if self.secret_key:
+            weak = (
+                self.secret_key.lower() in WEAK_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH
+            )
+            if weak and self.production:
+                raise SettingsError(
+                    f"SECRET_KEY is too weak for production (use {MIN_SECRET_LENGTH}+ random chars)"
+                )
+            return self.secret_key
+        if self.production:
+            raise SettingsError("SECRET_KEY must be set when PAIRWISE_ENV=production")
+        return _local_secret(self.data_dir)
+
+
+def _local_secret(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]
