@@ -137,18 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = users.add_parser("list", help="list accounts")
     p.set_defaults(key="users.list")
 
-    for extend in _EXTENSIONS:
-        extend(sub)
+    from app.cli_ext import REGISTRARS
+
+    for register in REGISTRARS:
+        register(sub)
     return parser
 
 
-# Other packages add their subcommands here (see app/cli_ext.py).
-_EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    import app.cli_ext  # noqa: F401 - registers subcommands of other packages
-
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
