@@ -173,3 +173,6 @@ def logged_in(
         return user, login(client, user.username)
 
     return do
+
+
+from tests.models import tiny_policy_dir, tiny_reward_dir  # noqa: E402,F401 - shared fixtures
