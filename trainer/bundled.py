@@ -80,7 +80,7 @@ def build_tiny_reward(dest: Path, seed: int = 0) -> Path:
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=512,
-        num_labels=1,
+        num_labels=1,  # type: ignore[call-arg]  # a PretrainedConfig kwarg
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
