@@ -1,0 +1,77 @@
+"""The model store: a folder of checkpoints (safetensors + config + tokenizer + JSON metadata).
+
+Checkpoint URIs stored in the database are paths relative to the store root, e.g.
+`projects/1/policy/v3` or `projects/1/reward/r2`, so the store can move (a shared volume
+mounted elsewhere) without rewriting rows. Only safetensors weights are ever loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
+METADATA_FILE = "pairwise.json"
+
+
+class StoreError(ValueError):
+    pass
+
+
+class ModelStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, uri: str) -> Path:
+        """Absolute folder of a checkpoint URI; refuses URIs that leave the store."""
+        rel = PurePosixPath(uri)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise StoreError(f"checkpoint URI must be relative to the store: {uri!r}")
+        return self.root.joinpath(*rel.parts)
+
+    @staticmethod
+    def policy_uri(project_id: int, number: int) -> str:
+        return f"projects/{project_id}/policy/v{number}"
+
+    @staticmethod
+    def reward_uri(project_id: int, run_id: int) -> str:
+        return f"projects/{project_id}/reward/run{run_id}"
+
+    def exists(self, uri: str) -> bool:
+        folder = self.path(uri)
+        return any((folder / name).exists() for name in WEIGHT_FILES)
+
+    def staging(self, uri: str) -> Path:
+        """A fresh temporary folder beside the target; `commit` moves it into place."""
+        target = self.path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp.mkdir()
+        return tmp
+
+    def commit(self, staged: Path, uri: str, metadata: dict[str, Any] | None = None) -> Path:
+        """Atomically publish a staged checkpoint (a rename); refuses one without safetensors."""
+        if not any((staged / name).exists() for name in WEIGHT_FILES):
+            raise StoreError(f"no safetensors weights in {staged.name}")
+        if metadata is not None:
+            (staged / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
+        target = self.path(uri)
+        if target.exists():
+            shutil.rmtree(target)
+        staged.rename(target)
+        return target
+
+    def discard(self, staged: Path) -> None:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def assert_safetensors_only(folder: Path) -> None:
+    """Refuse folders whose weights are pickles (`*.bin`, `*.pt`, `*.pth`, `*.ckpt`)."""
+    pickles = [
+        p.name for ext in ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl") for p in folder.glob(ext)
+    ]
+    if pickles:
+        raise StoreError(f"refusing pickled weights in {folder.name}: {', '.join(sorted(pickles))}")
