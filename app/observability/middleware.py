@@ -58,6 +58,8 @@ class RouteTemplates:
             self._by_route = self._build(app)
         route = scope.get("route")
         if route is not None:
+            if id(route) not in self._by_route:  # a route added after the first request
+                self._by_route = self._build(app)
             return self._by_route.get(id(route)) or str(getattr(route, "path", UNMATCHED))
         path = scope.get("path", "")
         for mount in self._mounts:
