@@ -88,3 +88,30 @@ def test_text_format_is_one_readable_line(settings: Settings) -> None:
         logging.getLogger().removeHandler(handler)
         logging.getLogger().setLevel(saved_level)
     assert stream.getvalue().rstrip().endswith("WARNING pairwise.x [-] hello")
+
+
+def test_serve_sets_up_logging_and_graceful_shutdown(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from app import cli
+
+    configured = settings.model_copy(update={"log_format": "json", "shutdown_grace_seconds": 7})
+    calls: list[dict] = []
+    monkeypatch.setattr(cli, "get_settings", lambda: configured)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    root = logging.getLogger()
+    saved_level = root.level
+    try:
+        assert cli.main(["serve", "--port", "8123"]) == 0
+        ours = [h for h in root.handlers if h.get_name() == "pairwise"]
+        assert len(ours) == 1 and ours[0].formatter.__class__.__name__ == "JsonFormatter"
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == "pairwise"]:
+            root.removeHandler(handler)
+        root.setLevel(saved_level)
+    [kw] = calls
+    assert kw["port"] == 8123 and kw["timeout_graceful_shutdown"] == 7
+    # uvicorn must neither replace our handlers nor write a second access log.
+    assert kw["log_config"] is None and kw["access_log"] is False
