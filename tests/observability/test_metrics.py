@@ -199,3 +199,20 @@ def test_labels_submitted_counter_is_exposed(client: TestClient) -> None:
     before = sample(scrape(client), "pairwise_labels_submitted_total")
     LABELS_SUBMITTED.inc()
     assert sample(scrape(client), "pairwise_labels_submitted_total") == (before or 0) + 1
+
+
+def test_scrape_survives_a_database_outage(settings: Settings, tmp_path) -> None:
+    from sqlalchemy import create_engine
+
+    unreachable = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    broken = create_app(settings, unreachable)
+    with TestClient(broken) as client:
+        before = sample(
+            scrape(client), "pairwise_http_requests_total", route="/healthz", status="503"
+        )
+        assert client.get("/healthz").status_code == 503
+        text = scrape(client)
+    assert sample(text, "pairwise_metrics_database_up") == 0
+    after = sample(text, "pairwise_http_requests_total", route="/healthz", status="503")
+    assert after == (before or 0) + 1
+    unreachable.dispose()
