@@ -143,7 +143,7 @@ class DatabaseCollector(Collector):
         )
         status = GaugeMetricFamily(
             "pairwise_worker_status",
-            "Numeric fields of each worker's last heartbeat (e.g. tokens_per_second).",
+            "Numeric fields of each worker's last heartbeat (e.g. tokens_per_s).",
             labels=["worker", "kind", "name"],
         )
         now = datetime.now(UTC)

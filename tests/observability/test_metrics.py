@@ -170,7 +170,7 @@ def test_gauges_follow_the_database(client: TestClient, db: Session, loop_rows) 
             id="sampler-a",
             kind="sampler",
             seen_at=datetime.now(UTC) - timedelta(seconds=30),
-            status={"tokens_per_second": 88.5, "backend": "openai"},
+            status={"tokens_per_s": 88.5, "backend": "openai"},
         )
     )
     db.commit()
@@ -188,9 +188,7 @@ def test_gauges_follow_the_database(client: TestClient, db: Session, loop_rows) 
     assert sample(text, "pairwise_training_run_metric", name="done", **run) is None
     age = sample(text, "pairwise_worker_heartbeat_age_seconds", worker="sampler-a")
     assert age is not None and 29 <= age < 600
-    assert (
-        sample(text, "pairwise_worker_status", worker="sampler-a", name="tokens_per_second") == 88.5
-    )
+    assert sample(text, "pairwise_worker_status", worker="sampler-a", name="tokens_per_s") == 88.5
 
 
 def test_labels_submitted_counter_is_exposed(client: TestClient) -> None:
