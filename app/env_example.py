@@ -36,7 +36,10 @@ NOTES: dict[str, str] = {
     "sampler_enabled": "The compose stack runs samplers as their own service.",
     "sampler_backend": "`openai` with the compose profile `vllm`.",
     "openai_base_url": "With the compose profile `vllm`: http://vllm:8000/v1",
-    "openai_model": "With the compose profile `vllm`: the same as VLLM_SERVED_MODEL_NAME.",
+    "openai_model": (
+        "Leave empty with the compose profile `vllm`: the sampler then asks for the active "
+        "version's checkpoint URI, the name VLLM_SERVED_MODEL_NAME gives it."
+    ),
 }
 
 # Read by docker-compose.yml only (interpolated there), never by the app.
@@ -49,7 +52,10 @@ COMPOSE_VARS: dict[str, tuple[str, str]] = {
     "TORCH_GPU_PIP_ARGS": ("", "Extra pip args for torch in the GPU image (a CUDA wheel index)."),
     "VLLM_IMAGE": ("vllm/vllm-openai:latest", "vLLM server image (profile vllm); pin a tag."),
     "VLLM_MODEL": ("/models/projects/1/policy/v0", "Checkpoint folder or model id vLLM serves."),
-    "VLLM_SERVED_MODEL_NAME": ("policy", "Model name vLLM answers to (set OPENAI_MODEL alike)."),
+    "VLLM_SERVED_MODEL_NAME": (
+        "projects/1/policy/v0",
+        "Name vLLM serves VLLM_MODEL under: that version's checkpoint URI.",
+    ),
     "VLLM_GPU_MEMORY_UTILIZATION": ("0.45", "Share of GPU memory vLLM takes (trainer shares it)."),
 }
 
