@@ -90,12 +90,25 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.observability.logs import configure_logging
 
+    configure_logging(settings)
     host = args.host or settings.host
     port = args.port or settings.port
     app = create_app(settings, _engine(settings))
     print(f"Pairwise is running at http://{host}:{port}/", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", workers=1)
+    # Our middleware writes the access log (with request ids); uvicorn keeps its own
+    # loggers at warning and, with log_config=None, leaves the handler set-up to us.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        workers=1,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
     return 0
 
 

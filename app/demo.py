@@ -41,7 +41,9 @@ def run_demo(settings: Settings, host: str | None = None, port: int | None = Non
     import uvicorn
 
     from app.main import create_app
+    from app.observability.logs import configure_logging
 
+    configure_logging(settings)
     password = seed(settings)
     host = host or settings.host
     port = port or settings.port
@@ -53,5 +55,5 @@ def run_demo(settings: Settings, host: str | None = None, port: int | None = Non
     else:
         print(f"  Log in as {ADMIN_USERNAME} with the password printed on the first run.")
     print("", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning", access_log=False)
     return 0

@@ -18,6 +18,8 @@ from app.auth import routes as auth_routes
 from app.auth.ratelimit import LoginThrottle
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
+from app.observability import routes as observability_routes
+from app.observability.middleware import ObservabilityMiddleware
 from app.pages import home
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
@@ -37,7 +39,7 @@ def api_router() -> APIRouter:
 
 
 def page_routers() -> list[APIRouter]:
-    return [auth_routes.router, home.router]
+    return [auth_routes.router, home.router, observability_routes.router]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.shutdown_hooks = []
 
     app.add_middleware(SecurityHeadersMiddleware, secure_cookies=settings.production)
+    # Outermost: the request id and the timing cover every other layer.
+    app.add_middleware(ObservabilityMiddleware)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), "static")
     for router in page_routers():
         app.include_router(router)

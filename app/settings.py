@@ -77,6 +77,20 @@ class Settings(BaseSettings):
         3, ge=1, description="Tries before a run whose trainer died is failed."
     )
 
+    # Observability (app/observability): /metrics and structured logs.
+    metrics_token: str = Field(
+        "", description="Bearer token required by /metrics when set; else keep it off the internet."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "text", description="`json`: one JSON object per log line (with request ids)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level logged by `pairwise serve`/`demo`."
+    )
+    shutdown_grace_seconds: int = Field(
+        25, ge=1, description="On SIGTERM `pairwise serve` waits this long for open requests."
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.pair_low_water > self.pair_buffer:
