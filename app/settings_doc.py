@@ -1,8 +1,15 @@
-"""Print the settings table for the README: `python -m app.settings_doc`."""
+"""The settings table for the README: `python -m app.settings_doc [--write README.md]`."""
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+
 from app.settings import Settings
+
+BEGIN = "<!-- settings-table: python -m app.settings_doc --write README.md -->"
+END = "<!-- /settings-table -->"
 
 
 def settings_table() -> str:
@@ -14,5 +21,19 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+def write_into(path: Path) -> None:
+    text = path.read_text()
+    block = f"{BEGIN}\n{settings_table()}\n{END}"
+    new, count = re.subn(
+        re.escape(BEGIN) + r".*?" + re.escape(END), lambda _m: block, text, flags=re.S
+    )
+    if count != 1:
+        raise SystemExit(f"{path}: settings-table markers not found")
+    path.write_text(new)
+
+
 if __name__ == "__main__":
-    print(settings_table())
+    if len(sys.argv) == 3 and sys.argv[1] == "--write":
+        write_into(Path(sys.argv[2]))
+    else:
+        print(settings_table())
