@@ -19,6 +19,8 @@ from app.auth.ratelimit import LoginThrottle
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
 from app.pages import home
+from app.prompts import api as prompts_api
+from app.prompts import routes as prompts_routes
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.web import render
@@ -33,11 +35,12 @@ def _wants_json(request: Request) -> bool:
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     router.include_router(me.router)
+    router.include_router(prompts_api.router)
     return router
 
 
 def page_routers() -> list[APIRouter]:
-    return [auth_routes.router, home.router]
+    return [auth_routes.router, home.router, prompts_routes.router]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
