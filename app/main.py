@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from app.annotators import api as annotators_api
+from app.annotators import routes as annotators_routes
 from app.api import me
 from app.auth import routes as auth_routes
 from app.auth.ratelimit import LoginThrottle
@@ -36,11 +38,12 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     router.include_router(me.router)
     router.include_router(prompts_api.router)
+    router.include_router(annotators_api.router)
     return router
 
 
 def page_routers() -> list[APIRouter]:
-    return [auth_routes.router, home.router, prompts_routes.router]
+    return [auth_routes.router, home.router, prompts_routes.router, annotators_routes.router]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
