@@ -20,6 +20,7 @@ from app.auth import routes as auth_routes
 from app.auth.ratelimit import LoginThrottle
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
+from app.export import routes as export_routes
 from app.pages import home
 from app.prompts import api as prompts_api
 from app.prompts import routes as prompts_routes
@@ -39,11 +40,18 @@ def api_router() -> APIRouter:
     router.include_router(me.router)
     router.include_router(prompts_api.router)
     router.include_router(annotators_api.router)
+    router.include_router(export_routes.api_router)
     return router
 
 
 def page_routers() -> list[APIRouter]:
-    return [auth_routes.router, home.router, prompts_routes.router, annotators_routes.router]
+    return [
+        auth_routes.router,
+        home.router,
+        prompts_routes.router,
+        annotators_routes.router,
+        export_routes.router,
+    ]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

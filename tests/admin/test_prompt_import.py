@@ -89,7 +89,7 @@ def test_chat_messages_csv_and_parquet(db, project) -> None:
     parsed = parse_bytes("c.jsonl", jsonl({"messages": msgs, "tags": ["chat"]}), LIMIT)
     assert parsed.records[0].messages == msgs
 
-    csv_data = 'prompt,tags,priority\n"a, with comma","x;y",2\n,z,1\nthird,,\n'.encode()
+    csv_data = b'prompt,tags,priority\n"a, with comma","x;y",2\n,z,1\nthird,,\n'
     parsed_csv = parse_bytes("p.csv", csv_data, LIMIT)
     assert [(p.line, p.reason) for p in parsed_csv.problems] == [(3, "empty text")]
     assert parsed_csv.records[0].tags == ["x", "y"] and parsed_csv.records[0].priority == 2
