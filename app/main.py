@@ -22,6 +22,7 @@ from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
 from app.export import routes as export_routes
 from app.pages import home
+from app.projects import routes as projects_routes
 from app.prompts import api as prompts_api
 from app.prompts import routes as prompts_routes
 from app.security_headers import SecurityHeadersMiddleware
@@ -51,6 +52,7 @@ def page_routers() -> list[APIRouter]:
         prompts_routes.router,
         annotators_routes.router,
         export_routes.router,
+        projects_routes.router,
     ]
 
 
