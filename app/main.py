@@ -25,6 +25,7 @@ from app.pages import home
 from app.projects import routes as projects_routes
 from app.prompts import api as prompts_api
 from app.prompts import routes as prompts_routes
+from app.quality import routes as quality_routes
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.web import render
@@ -42,6 +43,7 @@ def api_router() -> APIRouter:
     router.include_router(prompts_api.router)
     router.include_router(annotators_api.router)
     router.include_router(export_routes.api_router)
+    router.include_router(quality_routes.api_router)
     return router
 
 
@@ -53,6 +55,7 @@ def page_routers() -> list[APIRouter]:
         annotators_routes.router,
         export_routes.router,
         projects_routes.router,
+        quality_routes.router,
     ]
 
 
