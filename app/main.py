@@ -22,6 +22,7 @@ from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
 from app.export import routes as export_routes
 from app.pages import home
+from app.projects import api as projects_api
 from app.projects import routes as projects_routes
 from app.prompts import api as prompts_api
 from app.prompts import routes as prompts_routes
@@ -44,6 +45,7 @@ def api_router() -> APIRouter:
     router.include_router(annotators_api.router)
     router.include_router(export_routes.api_router)
     router.include_router(quality_routes.api_router)
+    router.include_router(projects_api.router)
     return router
 
 

@@ -163,3 +163,26 @@ def test_guidelines_versioned_and_visible_to_members(
     client.cookies.clear()
     login(client, outsider.username)
     assert project.name not in client.get("/guidelines").text
+
+
+def test_projects_api(client, logged_in, db) -> None:
+    _, csrf = logged_in("admin")
+    h = {"X-CSRF-Token": csrf}
+    r = client.post(
+        "/api/v1/projects",
+        json={"name": "code", "overlap": 3, "overlap_by_tag": {"hard": 5}},
+        headers=h,
+    )
+    assert r.status_code == 201 and r.json()["overlap_by_tag"] == {"hard": 5}
+    pid = r.json()["id"]
+    assert client.post("/api/v1/projects", json={"name": "code"}, headers=h).status_code == 422
+    r = client.put(
+        f"/api/v1/projects/{pid}/guidelines",
+        json={"guidelines": "Prefer *correct* code."},
+        headers=h,
+    )
+    assert r.json()["guidelines_version"] == 2
+    r = client.put(
+        f"/api/v1/projects/{pid}", json={"name": "code", "overlap_by_tag": {"x": 99}}, headers=h
+    )
+    assert r.status_code == 422
