@@ -15,6 +15,7 @@ from app.prompts.schemas import ImportSummaryOut, PromptOut, PromptPageOut, Prom
 from app.prompts.service import (
     PromptFilter,
     PromptRow,
+    counts,
     import_prompts,
     list_prompts,
     set_active,
@@ -77,7 +78,8 @@ def api_update(db: DbDep, principal: Admin, prompt_id: int, body: PromptUpdate) 
     except ValueError as exc:
         raise HTTPException(422, [{"field": "tags", "message": str(exc)}]) from exc
     db.flush()
-    return PromptOut.of(PromptRow(prompt, 0, 0))
+    pairs, labels = counts(db, [prompt.id])
+    return PromptOut.of(PromptRow(prompt, pairs.get(prompt.id, 0), labels.get(prompt.id, 0)))
 
 
 @router.post("/{prompt_id}/deactivate")

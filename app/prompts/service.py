@@ -116,6 +116,28 @@ def _like(value: str) -> str:
     return f"%{escaped}%"
 
 
+def counts(db: Session, ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """Pairs and labels per prompt, for the given prompts only."""
+    if not ids:
+        return {}, {}
+    pairs = dict(
+        db.execute(  # type: ignore[arg-type]
+            select(Pair.prompt_id, func.count())
+            .where(Pair.prompt_id.in_(ids))
+            .group_by(Pair.prompt_id)
+        ).all()
+    )
+    labels = dict(
+        db.execute(  # type: ignore[arg-type]
+            select(Pair.prompt_id, func.count(Comparison.id))
+            .join(Comparison, Comparison.pair_id == Pair.id)
+            .where(Pair.prompt_id.in_(ids))
+            .group_by(Pair.prompt_id)
+        ).all()
+    )
+    return pairs, labels
+
+
 def list_prompts(
     db: Session, project_id: int, filt: PromptFilter, *, before: int | None, limit: int = 50
 ) -> PromptPage:
@@ -138,24 +160,7 @@ def list_prompts(
     more = len(prompts) > limit
     prompts = prompts[:limit]
     ids = [p.id for p in prompts]
-    pairs: dict[int, int] = {}
-    labels: dict[int, int] = {}
-    if ids:
-        pairs = dict(
-            db.execute(  # type: ignore[arg-type]
-                select(Pair.prompt_id, func.count())
-                .where(Pair.prompt_id.in_(ids))
-                .group_by(Pair.prompt_id)
-            ).all()
-        )
-        labels = dict(
-            db.execute(  # type: ignore[arg-type]
-                select(Pair.prompt_id, func.count(Comparison.id))
-                .join(Comparison, Comparison.pair_id == Pair.id)
-                .where(Pair.prompt_id.in_(ids))
-                .group_by(Pair.prompt_id)
-            ).all()
-        )
+    pairs, labels = counts(db, ids)
     rows = [PromptRow(p, pairs.get(p.id, 0), labels.get(p.id, 0)) for p in prompts]
     return PromptPage(rows, ids[-1] if more else None)
 

@@ -84,3 +84,7 @@ def test_edit_and_deactivate_through_pages_and_api(
         f"/api/v1/prompts/{p.id}", json={"tags": ["x" * 60]}, headers={"X-CSRF-Token": csrf}
     )
     assert r.status_code == 422
+    r = client.patch(
+        f"/api/v1/prompts/{p.id}", json={"priority": 1}, headers={"X-CSRF-Token": csrf}
+    )
+    assert r.json()["priority"] == 1 and (r.json()["pairs"], r.json()["labels"]) == (2, 1)
