@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=["trl", "raw"], default="trl")
     p.add_argument("--out", type=Path, required=True, help="file to write")
     p.add_argument("--csv", action="store_true", help="raw format as CSV instead of JSONL")
+    p.add_argument("--parquet", action="store_true", help="Parquet instead of JSONL")
     p.add_argument("--project", help="project name (default: the only project)")
     p.add_argument("--since", type=_day, help="from this day (YYYY-MM-DD)")
     p.add_argument("--until", type=_day, help="up to and including this day")
@@ -39,7 +40,7 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
 
     opts = ExportOptions(
         kind=args.format,
-        file_format="csv" if args.csv else "jsonl",
+        file_format="parquet" if args.parquet else "csv" if args.csv else "jsonl",
         since=args.since,
         until=args.until + timedelta(days=1) if args.until else None,
         tag=args.tag,
@@ -50,12 +51,19 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
     )
     factory = make_sessionmaker(_engine(settings))
     rows = -1 if opts.file_format == "csv" else 0
+    secret = settings.resolved_secret_key()
     try:
-        with transaction(factory) as db, args.out.open("w", encoding="utf-8") as out:
-            project = project_by_name(db, args.project)
-            for line in iter_lines(db, project, opts, settings.resolved_secret_key()):
-                out.write(line)
-                rows += 1
+        if opts.file_format == "parquet":
+            from app.export.parquet import write_parquet
+
+            with transaction(factory) as db, args.out.open("wb") as bout:
+                rows = write_parquet(db, project_by_name(db, args.project), opts, secret, bout)
+        else:
+            with transaction(factory) as db, args.out.open("w", encoding="utf-8") as out:
+                project = project_by_name(db, args.project)
+                for line in iter_lines(db, project, opts, secret):
+                    out.write(line)
+                    rows += 1
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.deps import Admin, DbDep, SettingsDep
+from app.export.parquet import stream_parquet
 from app.export.service import ExportOptions, excluded_annotators, filename, stream
 from app.models import Project
 from app.projects.deps import chosen_project
@@ -21,7 +22,7 @@ router = APIRouter(tags=["export"])
 
 def options(
     format: Literal["trl", "raw"] = "trl",
-    file_format: Literal["jsonl", "csv"] = "jsonl",
+    file_format: Literal["jsonl", "csv", "parquet"] = "jsonl",
     since: date | None = None,
     until: Annotated[date | None, Query(description="Inclusive.")] = None,
     tag: Annotated[str, Query(max_length=50)] = "",
@@ -49,8 +50,17 @@ def options(
 def download(
     request: Request, project: Project, opts: ExportOptions, settings: Settings
 ) -> Response:
-    media = "text/csv" if opts.kind == "raw" and opts.file_format == "csv" else "application/jsonl"
-    body = stream(request.app.state.sessionmaker, project.id, opts, settings.resolved_secret_key())
+    factory, secret = request.app.state.sessionmaker, settings.resolved_secret_key()
+    if opts.file_format == "parquet":
+        media, body = (
+            "application/vnd.apache.parquet",
+            stream_parquet(factory, project.id, opts, secret),
+        )
+    else:
+        media = (
+            "text/csv" if opts.kind == "raw" and opts.file_format == "csv" else "application/jsonl"
+        )
+        body = stream(factory, project.id, opts, secret)
     headers = {"Content-Disposition": f'attachment; filename="{filename(project, opts)}"'}
     return StreamingResponse(body, media_type=media, headers=headers)
 

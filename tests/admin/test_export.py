@@ -153,3 +153,53 @@ def test_export_loads_with_datasets_and_trains_a_reward_step(
     trainer = RewardTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
     trainer.train()
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_parquet_download_and_cli(
+    client, logged_in, project, seeded, tmp_path: Path, monkeypatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    logged_in("admin")
+    r = client.get(f"/api/v1/export?project={project.id}&format=trl&file_format=parquet")
+    assert r.status_code == 200 and r.headers["content-disposition"].endswith('.parquet"')
+    table = pq.read_table(io.BytesIO(r.content))
+    assert table.num_rows == 2 and table.column_names == ["prompt", "chosen", "rejected"]
+    assert table.to_pylist()[1]["chosen"] == [{"role": "assistant", "content": "hi!"}]
+    r = client.get(
+        f"/api/v1/export?project={project.id}&format=raw&file_format=parquet&pseudonymise=true"
+    )
+    raw = pq.read_table(io.BytesIO(r.content)).to_pylist()
+    assert len(raw) == 8 and all(row["annotator"].startswith("ann_") for row in raw)
+    r = client.get(
+        f"/api/v1/export?project={project.id}&format=raw&file_format=parquet&since=2030-01-01"
+    )
+    assert pq.read_table(io.BytesIO(r.content)).num_rows == 0
+
+
+def test_cli_export(tmp_path: Path, monkeypatch, capsys) -> None:
+    from app.cli import main as cli_main
+    from app.settings import get_settings
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    get_settings.cache_clear()
+    try:
+        assert cli_main(["db", "upgrade"]) == 0
+        assert (
+            cli_main(["users", "create", "root", "--role", "admin", "--password", "long enough pw"])
+            == 0
+        )
+        out = tmp_path / "raw.csv"
+        assert cli_main(["export", "--format", "raw", "--csv", "--out", str(out)]) == 0
+        assert out.read_text().startswith("comparison_id,pair_id,")
+        assert "wrote 0 row(s)" in capsys.readouterr().out
+        assert (
+            cli_main(
+                ["export", "--format", "trl", "--parquet", "--out", str(tmp_path / "p.parquet")]
+            )
+            == 0
+        )
+        assert cli_main(["export", "--project", "nope", "--out", str(out)]) == 2
+    finally:
+        get_settings.cache_clear()
