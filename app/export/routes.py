@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.deps import Admin, DbDep, SettingsDep
@@ -23,22 +23,29 @@ router = APIRouter(tags=["export"])
 def options(
     format: Literal["trl", "raw"] = "trl",
     file_format: Literal["jsonl", "csv", "parquet"] = "jsonl",
-    since: date | None = None,
-    until: Annotated[date | None, Query(description="Inclusive.")] = None,
+    since: Annotated[str, Query(max_length=10, description="YYYY-MM-DD")] = "",
+    until: Annotated[str, Query(max_length=10, description="YYYY-MM-DD, inclusive.")] = "",
     tag: Annotated[str, Query(max_length=50)] = "",
     exclude_ties: bool = False,
     include_excluded: bool = False,
     aggregate: bool = True,
     pseudonymise: bool = False,
 ) -> ExportOptions:
-    def at(d: date | None, shift: int = 0) -> datetime | None:
-        return datetime.combine(d + timedelta(days=shift), time(), UTC) if d else None
+    def at(field: str, value: str, shift: int = 0) -> datetime | None:
+        # An empty date input (the page's form) means no bound.
+        if not value:
+            return None
+        try:
+            day = date.fromisoformat(value)
+        except ValueError as exc:
+            raise HTTPException(422, [{"field": field, "message": "use YYYY-MM-DD"}]) from exc
+        return datetime.combine(day + timedelta(days=shift), time(), UTC)
 
     return ExportOptions(
         kind=format,
         file_format=file_format,
-        since=at(since),
-        until=at(until, 1),
+        since=at("since", since),
+        until=at("until", until, 1),
         tag=tag,
         exclude_ties=exclude_ties,
         exclude_excluded=not include_excluded,

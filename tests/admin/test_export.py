@@ -203,3 +203,17 @@ def test_cli_export(tmp_path: Path, monkeypatch, capsys) -> None:
         assert cli_main(["export", "--project", "nope", "--out", str(out)]) == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_page_form_with_empty_dates_and_bad_date(client, logged_in, project, seeded) -> None:
+    logged_in("admin")
+    form = (
+        f"/admin/export/download?project={project.id}"
+        "&format=raw&file_format=jsonl&since=&until=&tag="
+    )
+    r = client.get(form)
+    assert r.status_code == 200 and len(r.text.splitlines()) == 8
+    r = client.get("/api/v1/export?format=raw&since=01/02/2026")
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "since"
+    r = client.get("/api/v1/export?format=raw&since=2026-01-05&until=2026-01-05")
+    assert len(r.text.splitlines()) == 2

@@ -51,3 +51,41 @@ def test_admin_imports_prompts_and_invites(page, live_server: LiveServer, tmp_pa
     page.wait_for_selector("text=Welcome, invitee")
     page.goto(link)
     assert "already been used" in page.content()
+
+
+def test_admin_sees_a_label_on_the_annotator_page_and_in_the_export(
+    page, live_server: LiveServer
+) -> None:
+    from sqlalchemy import select
+
+    from app.db import transaction
+    from app.models import Project, User
+    from tests.admin import factories
+
+    live_server.add_user("lead", "admin")
+    live_server.add_user("labeller", "evaluator")
+    # The labelling flow is its own package; the judgement is written directly here.
+    with transaction(live_server.sessionmaker) as db:
+        project = db.scalar(select(Project).order_by(Project.id))
+        user = db.scalar(select(User).where(User.username == "labeller"))
+        prompt = factories.prompt(db, project, "Which is the capital of France?")
+        pair = factories.pair(db, project, prompt, a="Lyon", b="Paris")
+        factories.compare(db, pair, user, "b", left="b", flags=["off-topic"])
+        user_id = user.id
+
+    log_in(page, live_server, "lead")
+    page.wait_for_selector("text=Welcome, lead")
+    page.goto(f"{live_server.url}/admin/annotators/{user_id}")
+    assert page.inner_text("#stat-labels") == "1"
+    assert "100%" in page.inner_text("#stat-left")
+    page.goto(live_server.url + "/admin/export")
+    with page.expect_download() as info:
+        page.click("#export-download")
+    download = info.value
+    assert download.suggested_filename.startswith("pairwise-project")
+    rows = [json.loads(x) for x in Path(download.path()).read_text().splitlines()]
+    assert {
+        "prompt": "Which is the capital of France?",
+        "chosen": "Paris",
+        "rejected": "Lyon",
+    } in rows
