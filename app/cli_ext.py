@@ -12,4 +12,7 @@ from collections.abc import Callable
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRARS: list[Register] = []
+from app.export import cli as export_cli  # noqa: E402
+from app.prompts import cli as prompts_cli  # noqa: E402
+
+REGISTRARS: list[Register] = [prompts_cli.register, export_cli.register]

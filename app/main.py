@@ -13,14 +13,22 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from app.annotators import api as annotators_api
+from app.annotators import routes as annotators_routes
 from app.api import me
 from app.auth import routes as auth_routes
 from app.auth.ratelimit import LoginThrottle
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
+from app.export import routes as export_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
 from app.pages import home
+from app.projects import api as projects_api
+from app.projects import routes as projects_routes
+from app.prompts import api as prompts_api
+from app.prompts import routes as prompts_routes
+from app.quality import routes as quality_routes
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.web import render
@@ -35,11 +43,25 @@ def _wants_json(request: Request) -> bool:
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     router.include_router(me.router)
+    router.include_router(prompts_api.router)
+    router.include_router(annotators_api.router)
+    router.include_router(export_routes.api_router)
+    router.include_router(quality_routes.api_router)
+    router.include_router(projects_api.router)
     return router
 
 
 def page_routers() -> list[APIRouter]:
-    return [auth_routes.router, home.router, observability_routes.router]
+    return [
+        auth_routes.router,
+        home.router,
+        observability_routes.router,
+        prompts_routes.router,
+        annotators_routes.router,
+        export_routes.router,
+        projects_routes.router,
+        quality_routes.router,
+    ]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

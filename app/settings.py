@@ -91,6 +91,27 @@ class Settings(BaseSettings):
         25, ge=1, description="On SIGTERM `pairwise serve` waits this long for open requests."
     )
 
+    # Admin: prompt import, invitations, annotator trust thresholds.
+    prompt_max_chars: int = Field(
+        32000, ge=100, description="Longest prompt (characters) an import accepts."
+    )
+    import_max_mb: int = Field(200, ge=1, description="Largest prompt file an upload accepts.")
+    invitation_hours: int = Field(
+        72, ge=1, description="Invitation and password-reset links expire after this."
+    )
+    trust_min_gold_accuracy: float = Field(
+        0.7, ge=0, le=1, description="Flag an annotator below this gold accuracy."
+    )
+    trust_min_agreement: float = Field(
+        0.6, ge=0, le=1, description="Flag an annotator below this agreement with the majority."
+    )
+    trust_max_bias_p: float = Field(
+        0.01, ge=0, le=1, description="Flag position bias when the binomial test p is below this."
+    )
+    trust_min_median_seconds: float = Field(
+        3.0, ge=0, description="Flag an annotator whose median time per label is below this."
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.pair_low_water > self.pair_buffer:

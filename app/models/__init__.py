@@ -2,6 +2,7 @@
 
 from app.models.accounts import ROLES, ApiToken, AuditEvent, User, UserRole, UserSession
 from app.models.base import Base, utcnow
+from app.models.invitations import GuidelineVersion, Invitation
 from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
@@ -16,6 +17,8 @@ __all__ = [
     "Base",
     "Comparison",
     "Completion",
+    "GuidelineVersion",
+    "Invitation",
     "Pair",
     "PolicyVersion",
     "Project",

@@ -15,6 +15,8 @@ class Prompt(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("project_id", "content_hash"),
         Index("ix_prompts_sampling", "project_id", "active", "priority", "times_sampled"),
+        # The admin list pages newest first by id within a project (keyset pagination).
+        Index("ix_prompts_project_id_id", "project_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

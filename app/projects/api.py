@@ -1,0 +1,109 @@
+"""The project API: list, create, change settings and guidelines."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from app.deps import Admin, DbDep
+from app.models import Project
+from app.projects import manage
+from app.projects.routes import get_project
+from app.projects.service import visible_projects
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    base_policy_model: str
+    overlap: int
+    overlap_by_tag: dict[str, int]
+    gold_rate: float
+    flags: list[str]
+    guidelines: str
+    guidelines_version: int
+    excluded_annotators: list[int]
+
+    @classmethod
+    def of(cls, p: Project) -> ProjectOut:
+        return cls(
+            id=p.id,
+            name=p.name,
+            description=p.description,
+            base_policy_model=p.base_policy_model,
+            overlap=p.overlap,
+            overlap_by_tag=p.settings.get("overlap_by_tag", {}),
+            gold_rate=p.gold_rate,
+            flags=list(p.flags),
+            guidelines=p.guidelines,
+            guidelines_version=p.guidelines_version,
+            excluded_annotators=p.settings.get("excluded_annotators", []),
+        )
+
+
+class ProjectIn(BaseModel):
+    name: str = Field(max_length=100)
+    description: str = Field("", max_length=2000)
+    base_policy_model: str = Field("smollm2", max_length=300)
+    overlap: int = Field(1, ge=1, le=manage.MAX_OVERLAP)
+    overlap_by_tag: dict[str, int] = {}
+    gold_rate: float = Field(0.0, ge=0, le=0.5)
+    flags: list[str] = ["unsafe", "factually wrong", "off-topic", "low quality"]
+
+    def fields(self) -> manage.ProjectFields:
+        bad = [t for t, n in self.overlap_by_tag.items() if not 1 <= n <= manage.MAX_OVERLAP]
+        if bad:
+            raise manage.ProjectError(
+                f"Overlap for tag {bad[0]!r} must be 1 to {manage.MAX_OVERLAP}."
+            )
+        return manage.ProjectFields(
+            name=self.name,
+            description=self.description,
+            base_policy_model=self.base_policy_model,
+            overlap=self.overlap,
+            gold_rate=self.gold_rate,
+            flags=manage.parse_flags(", ".join(self.flags)),
+            overlap_by_tag=self.overlap_by_tag,
+        )
+
+
+class GuidelinesIn(BaseModel):
+    guidelines: str = Field(max_length=100_000)
+
+
+def _422(exc: Exception) -> HTTPException:
+    return HTTPException(422, [{"field": "body", "message": str(exc)}])
+
+
+@router.get("", response_model=list[ProjectOut])
+def api_list(db: DbDep, principal: Admin) -> list[ProjectOut]:
+    return [ProjectOut.of(p) for p in visible_projects(db, principal.user)]
+
+
+@router.post("", response_model=ProjectOut, status_code=201)
+def api_create(db: DbDep, principal: Admin, body: ProjectIn) -> ProjectOut:
+    try:
+        return ProjectOut.of(manage.create_project(db, body.fields(), principal.user))
+    except manage.ProjectError as exc:
+        raise _422(exc) from exc
+
+
+@router.put("/{project_id}", response_model=ProjectOut)
+def api_update(db: DbDep, principal: Admin, project_id: int, body: ProjectIn) -> ProjectOut:
+    project = get_project(db, principal, project_id)
+    try:
+        manage.update_project(db, project, body.fields(), principal.user.id)
+    except manage.ProjectError as exc:
+        raise _422(exc) from exc
+    return ProjectOut.of(project)
+
+
+@router.put("/{project_id}/guidelines", response_model=ProjectOut)
+def api_guidelines(db: DbDep, principal: Admin, project_id: int, body: GuidelinesIn) -> ProjectOut:
+    """New text becomes the next guidelines version; the same text changes nothing."""
+    project = get_project(db, principal, project_id)
+    manage.set_guidelines(db, project, body.guidelines, principal.user.id)
+    return ProjectOut.of(project)

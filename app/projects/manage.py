@@ -1,0 +1,179 @@
+"""Admin edits to projects: settings, per-tag overlap, members, versioned guidelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.service import audit
+from app.models import GuidelineVersion, Project, ProjectMember, User
+from app.projects.service import add_member
+
+MAX_OVERLAP = 10
+MAX_FLAGS = 20
+
+
+class ProjectError(ValueError):
+    """Bad project input; the message is shown to the admin."""
+
+
+@dataclass
+class ProjectFields:
+    name: str
+    description: str = ""
+    base_policy_model: str = "smollm2"
+    overlap: int = 1
+    gold_rate: float = 0.0
+    flags: list[str] | None = None
+    overlap_by_tag: dict[str, int] | None = None
+
+
+def parse_flags(text: str) -> list[str]:
+    flags = list(dict.fromkeys(f.strip() for f in text.replace("\n", ",").split(",") if f.strip()))
+    if len(flags) > MAX_FLAGS or any(len(f) > 50 for f in flags):
+        raise ProjectError(f"At most {MAX_FLAGS} flags of up to 50 characters.")
+    return flags
+
+
+def parse_overlap_by_tag(text: str) -> dict[str, int]:
+    """Lines of `tag = n` → {tag: n}."""
+    out: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        tag, sep, value = line.partition("=")
+        if not sep or not tag.strip() or not value.strip().isdigit():
+            raise ProjectError(f"Overlap by tag, line {number}: write `tag = number`.")
+        n = int(value)
+        if not 1 <= n <= MAX_OVERLAP:
+            raise ProjectError(f"Overlap by tag, line {number}: between 1 and {MAX_OVERLAP}.")
+        out[tag.strip()] = n
+    return out
+
+
+def _check(db: Session, fields: ProjectFields, project_id: int | None) -> None:
+    name = fields.name.strip()
+    if not name or len(name) > 100:
+        raise ProjectError("Name must be 1 to 100 characters.")
+    clash = db.scalar(select(Project.id).where(Project.name == name))
+    if clash is not None and clash != project_id:
+        raise ProjectError(f"A project named {name!r} exists.")
+    if not 1 <= fields.overlap <= MAX_OVERLAP:
+        raise ProjectError(f"Overlap must be between 1 and {MAX_OVERLAP}.")
+    if not 0 <= fields.gold_rate <= 0.5:
+        raise ProjectError("Gold rate must be between 0 and 0.5.")
+    if not fields.base_policy_model.strip():
+        raise ProjectError("Base policy model must not be empty.")
+
+
+def _apply(project: Project, fields: ProjectFields) -> None:
+    project.name = fields.name.strip()
+    project.description = fields.description.strip()
+    project.base_policy_model = fields.base_policy_model.strip()[:300]
+    project.overlap = fields.overlap
+    project.gold_rate = fields.gold_rate
+    if fields.flags is not None:
+        project.flags = fields.flags
+    if fields.overlap_by_tag is not None:
+        # A new dict so the JSON column sees the change.
+        project.settings = {**project.settings, "overlap_by_tag": fields.overlap_by_tag}
+
+
+def create_project(db: Session, fields: ProjectFields, actor: User) -> Project:
+    """A new project; its creator becomes a member."""
+    _check(db, fields, None)
+    project = Project(settings={}, guidelines="", guidelines_version=1)
+    _apply(project, fields)
+    db.add(project)
+    db.flush()
+    add_member(db, project, actor)
+    audit(db, "project.created", actor.id, f"project:{project.id}", name=project.name)
+    return project
+
+
+def update_project(db: Session, project: Project, fields: ProjectFields, actor_id: int) -> None:
+    """Change settings (overlap, gold rate, flags, per-tag overlap...)."""
+    _check(db, fields, project.id)
+    _apply(project, fields)
+    audit(
+        db,
+        "project.updated",
+        actor_id,
+        f"project:{project.id}",
+        overlap=project.overlap,
+        gold_rate=project.gold_rate,
+        overlap_by_tag=project.settings.get("overlap_by_tag", {}),
+    )
+
+
+def set_guidelines(db: Session, project: Project, text: str, actor_id: int) -> bool:
+    """Store new guidelines as the next version (history kept); False when unchanged."""
+    if text.strip() == project.guidelines.strip():
+        return False
+    known = set(
+        db.scalars(
+            select(GuidelineVersion.version).where(GuidelineVersion.project_id == project.id)
+        )
+    )
+    if project.guidelines_version not in known:
+        # Keep the text written before history existed, so the number stays explainable.
+        db.add(
+            GuidelineVersion(
+                project_id=project.id, version=project.guidelines_version, text=project.guidelines
+            )
+        )
+    project.guidelines_version += 1
+    project.guidelines = text
+    db.add(
+        GuidelineVersion(
+            project_id=project.id,
+            version=project.guidelines_version,
+            text=text,
+            created_by_id=actor_id,
+        )
+    )
+    audit(
+        db,
+        "guidelines.changed",
+        actor_id,
+        f"project:{project.id}",
+        version=project.guidelines_version,
+    )
+    return True
+
+
+def guideline_history(db: Session, project_id: int) -> list[GuidelineVersion]:
+    stmt = (
+        select(GuidelineVersion)
+        .where(GuidelineVersion.project_id == project_id)
+        .order_by(GuidelineVersion.version.desc())
+    )
+    return list(db.scalars(stmt))
+
+
+def members(db: Session, project_id: int) -> list[User]:
+    stmt = (
+        select(User)
+        .join(ProjectMember, ProjectMember.user_id == User.id)
+        .where(ProjectMember.project_id == project_id)
+        .order_by(User.username)
+    )
+    return list(db.scalars(stmt))
+
+
+def add_member_by_name(db: Session, project: Project, username: str, actor_id: int) -> User:
+    user = db.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        raise ProjectError(f"No account named {username.strip()!r}.")
+    add_member(db, project, user)
+    audit(db, "member.added", actor_id, f"project:{project.id}", user=user.id)
+    return user
+
+
+def remove_member(db: Session, project: Project, user_id: int, actor_id: int) -> None:
+    row = db.get(ProjectMember, (project.id, user_id))
+    if row is not None:
+        db.delete(row)
+        audit(db, "member.removed", actor_id, f"project:{project.id}", user=user_id)

@@ -1,0 +1,167 @@
+"""Project pages: admins create and configure projects; everyone reads their guidelines."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from app.deps import Admin, Authenticated, DbDep, Principal
+from app.models import Project
+from app.projects import manage
+from app.projects.service import get_visible_project, visible_projects
+from app.web import redirect, render
+
+router = APIRouter(tags=["projects"], include_in_schema=False)
+
+
+def get_project(db: Session, principal: Principal, project_id: int) -> Project:
+    project = get_visible_project(db, principal.user, project_id)
+    if project is None:
+        raise HTTPException(404, "No such project.")
+    return project
+
+
+def _fields(
+    name: str,
+    description: str,
+    base_policy_model: str,
+    overlap: int,
+    gold_rate: float,
+    flags: str,
+    overlap_by_tag: str,
+) -> manage.ProjectFields:
+    return manage.ProjectFields(
+        name=name,
+        description=description,
+        base_policy_model=base_policy_model,
+        overlap=overlap,
+        gold_rate=gold_rate,
+        flags=manage.parse_flags(flags),
+        overlap_by_tag=manage.parse_overlap_by_tag(overlap_by_tag),
+    )
+
+
+Text = Annotated[str, Form(max_length=2000)]
+
+
+@router.get("/admin/projects")
+def project_list(request: Request, db: DbDep, principal: Admin) -> Response:
+    ctx = {"projects": visible_projects(db, principal.user), "project": None}
+    return render(request, "admin/projects.html", ctx)
+
+
+@router.post("/admin/projects")
+def project_create(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    name: Annotated[str, Form(max_length=200)],
+    description: Text = "",
+    base_policy_model: Annotated[str, Form(max_length=300)] = "smollm2",
+    overlap: Annotated[int, Form()] = 1,
+    gold_rate: Annotated[float, Form()] = 0.0,
+    flags: Text = ", ".join(["unsafe", "factually wrong", "off-topic", "low quality"]),
+) -> Response:
+    try:
+        fields = _fields(name, description, base_policy_model, overlap, gold_rate, flags, "")
+        project = manage.create_project(db, fields, principal.user)
+    except manage.ProjectError as exc:
+        ctx = {"projects": visible_projects(db, principal.user), "project": None, "error": str(exc)}
+        return render(request, "admin/projects.html", ctx, status_code=422)
+    return redirect(request, f"/admin/projects/{project.id}")
+
+
+def _detail(
+    request: Request, db: Session, principal: Principal, project: Project, **extra: object
+) -> Response:
+    ctx = {
+        "project": project,
+        "projects": visible_projects(db, principal.user),
+        "members": manage.members(db, project.id),
+        "history": manage.guideline_history(db, project.id),
+        "overlap_by_tag": project.settings.get("overlap_by_tag", {}),
+        **extra,
+    }
+    return render(
+        request, "admin/project.html", ctx, status_code=422 if extra.get("error") else 200
+    )
+
+
+@router.get("/admin/projects/{project_id}")
+def project_detail(request: Request, db: DbDep, principal: Admin, project_id: int) -> Response:
+    return _detail(request, db, principal, get_project(db, principal, project_id))
+
+
+@router.post("/admin/projects/{project_id}")
+def project_update(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    project_id: int,
+    name: Annotated[str, Form(max_length=200)],
+    description: Text = "",
+    base_policy_model: Annotated[str, Form(max_length=300)] = "smollm2",
+    overlap: Annotated[int, Form()] = 1,
+    gold_rate: Annotated[float, Form()] = 0.0,
+    flags: Text = "",
+    overlap_by_tag: Text = "",
+) -> Response:
+    project = get_project(db, principal, project_id)
+    try:
+        fields = _fields(
+            name, description, base_policy_model, overlap, gold_rate, flags, overlap_by_tag
+        )
+        manage.update_project(db, project, fields, principal.user.id)
+    except manage.ProjectError as exc:
+        db.rollback()
+        return _detail(
+            request, db, principal, get_project(db, principal, project_id), error=str(exc)
+        )
+    return redirect(request, f"/admin/projects/{project.id}")
+
+
+@router.post("/admin/projects/{project_id}/guidelines")
+def project_guidelines(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    project_id: int,
+    guidelines: Annotated[str, Form(max_length=100_000)] = "",
+) -> Response:
+    project = get_project(db, principal, project_id)
+    manage.set_guidelines(db, project, guidelines, principal.user.id)
+    return redirect(request, f"/admin/projects/{project.id}")
+
+
+@router.post("/admin/projects/{project_id}/members")
+def member_add(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    project_id: int,
+    username: Annotated[str, Form(max_length=200)],
+) -> Response:
+    project = get_project(db, principal, project_id)
+    try:
+        manage.add_member_by_name(db, project, username, principal.user.id)
+    except manage.ProjectError as exc:
+        return _detail(request, db, principal, project, error=str(exc))
+    return redirect(request, f"/admin/projects/{project.id}")
+
+
+@router.post("/admin/projects/{project_id}/members/{user_id}/remove")
+def member_remove(
+    request: Request, db: DbDep, principal: Admin, project_id: int, user_id: int
+) -> Response:
+    project = get_project(db, principal, project_id)
+    manage.remove_member(db, project, user_id, principal.user.id)
+    return redirect(request, f"/admin/projects/{project.id}")
+
+
+@router.get("/guidelines")
+def guidelines_page(request: Request, db: DbDep, principal: Authenticated) -> Response:
+    """The labelling guidelines of every project the caller belongs to."""
+    return render(request, "guidelines.html", {"projects": visible_projects(db, principal.user)})

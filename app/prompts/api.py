@@ -1,0 +1,95 @@
+"""The prompt API: list, import (upload), edit, (de)activate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
+from fastapi.responses import JSONResponse
+
+from app.deps import Admin, DbDep, SettingsDep
+from app.projects.deps import chosen_project
+from app.prompts.importer import ImportFileError, parse_bytes
+from app.prompts.routes import get_prompt, read_upload
+from app.prompts.schemas import ImportSummaryOut, PromptOut, PromptPageOut, PromptUpdate
+from app.prompts.service import (
+    PromptFilter,
+    PromptRow,
+    counts,
+    import_prompts,
+    list_prompts,
+    set_active,
+    update_prompt,
+)
+
+router = APIRouter(prefix="/prompts", tags=["prompts"])
+
+
+@router.get("", response_model=PromptPageOut)
+def api_list(
+    db: DbDep,
+    principal: Admin,
+    project: int | None = None,
+    q: Annotated[str, Query(max_length=500)] = "",
+    tag: Annotated[str, Query(max_length=50)] = "",
+    active: bool | None = None,
+    priority_min: int | None = None,
+    before: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PromptPageOut:
+    proj = chosen_project(db, principal, project)
+    filt = PromptFilter(q=q, tag=tag, active=active, priority_min=priority_min)
+    page = list_prompts(db, proj.id, filt, before=before, limit=limit)
+    return PromptPageOut(items=[PromptOut.of(r) for r in page.rows], next_before=page.next_before)
+
+
+@router.post("/import", response_model=ImportSummaryOut)
+async def api_import(
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Admin,
+    file: UploadFile,
+    project: Annotated[int | None, Form()] = None,
+    skip_bad: Annotated[bool, Form()] = False,
+) -> JSONResponse:
+    """422 with every bad record (`field` = line or row) when the file was not imported."""
+    proj = chosen_project(db, principal, project)
+    try:
+        data = await read_upload(file, settings)
+        parsed = parse_bytes(file.filename or "upload", data, settings.prompt_max_chars)
+    except ImportFileError as exc:
+        return JSONResponse({"detail": [{"field": "file", "message": str(exc)}]}, 422)
+    summary = import_prompts(db, proj, parsed, skip_bad=skip_bad, actor_id=principal.user.id)
+    if not summary.imported:
+        detail = [
+            {"field": f"{summary.unit} {p.line}", "message": p.reason} for p in parsed.problems
+        ]
+        return JSONResponse({"detail": detail}, 422)
+    return JSONResponse(ImportSummaryOut.of(summary).model_dump())
+
+
+@router.patch("/{prompt_id}", response_model=PromptOut)
+def api_update(db: DbDep, principal: Admin, prompt_id: int, body: PromptUpdate) -> PromptOut:
+    prompt = get_prompt(db, prompt_id)
+    try:
+        update_prompt(
+            db, prompt, tags=body.tags, priority=body.priority, actor_id=principal.user.id
+        )
+    except ValueError as exc:
+        raise HTTPException(422, [{"field": "tags", "message": str(exc)}]) from exc
+    db.flush()
+    pairs, labels = counts(db, [prompt.id])
+    return PromptOut.of(PromptRow(prompt, pairs.get(prompt.id, 0), labels.get(prompt.id, 0)))
+
+
+@router.post("/{prompt_id}/deactivate")
+def api_deactivate(db: DbDep, principal: Admin, prompt_id: int) -> dict[str, int]:
+    """Open pairs of the prompt are retired; its labels stay."""
+    retired = set_active(db, get_prompt(db, prompt_id), False, principal.user.id)
+    return {"retired_pairs": retired}
+
+
+@router.post("/{prompt_id}/activate")
+def api_activate(db: DbDep, principal: Admin, prompt_id: int) -> dict[str, int]:
+    set_active(db, get_prompt(db, prompt_id), True, principal.user.id)
+    return {"retired_pairs": 0}

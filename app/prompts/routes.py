@@ -1,0 +1,142 @@
+"""Admin pages: the prompt list, upload import, edit and deactivate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from app.deps import Admin, DbDep, SettingsDep
+from app.models import Prompt
+from app.projects.deps import chosen_project
+from app.projects.service import visible_projects
+from app.prompts.importer import ImportFileError, parse_bytes
+from app.prompts.service import (
+    ImportSummary,
+    PromptFilter,
+    import_prompts,
+    list_prompts,
+    set_active,
+    update_prompt,
+)
+from app.settings import Settings
+from app.web import redirect, render
+
+router = APIRouter(prefix="/admin/prompts", tags=["prompts"], include_in_schema=False)
+
+
+async def read_upload(upload: UploadFile, settings: Settings) -> bytes:
+    """The uploaded bytes, refused past IMPORT_MAX_MB without reading further."""
+    limit = settings.import_max_mb * 1024 * 1024
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise ImportFileError(f"the file is larger than {settings.import_max_mb} MB")
+    if not data:
+        raise ImportFileError("the file is empty")
+    return data
+
+
+def _active(value: str) -> bool | None:
+    return {"1": True, "0": False}.get(value)
+
+
+def get_prompt(db: Session, prompt_id: int) -> Prompt:
+    prompt = db.get(Prompt, prompt_id)
+    if prompt is None:
+        raise HTTPException(404, "No such prompt.")
+    return prompt
+
+
+@router.get("")
+def prompt_list(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    project: int | None = None,
+    q: Annotated[str, Query(max_length=500)] = "",
+    tag: Annotated[str, Query(max_length=50)] = "",
+    active: str = "",
+    priority_min: int | None = None,
+    before: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Response:
+    proj = chosen_project(db, principal, project)
+    filt = PromptFilter(q=q, tag=tag, active=_active(active), priority_min=priority_min)
+    page = list_prompts(db, proj.id, filt, before=before, limit=limit)
+    ctx = {
+        "project": proj,
+        "projects": visible_projects(db, principal.user),
+        "page": page,
+        "filt": filt,
+        "active": active,
+        "limit": limit,
+    }
+    return render(request, "admin/prompts.html", ctx, block="rows")
+
+
+@router.post("/import")
+async def prompt_import(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Admin,
+    file: UploadFile,
+    project: Annotated[int | None, Form()] = None,
+    skip_bad: Annotated[bool, Form()] = False,
+) -> Response:
+    proj = chosen_project(db, principal, project)
+    summary: ImportSummary | None = None
+    error = ""
+    try:
+        data = await read_upload(file, settings)
+        parsed = parse_bytes(file.filename or "upload", data, settings.prompt_max_chars)
+        summary = import_prompts(db, proj, parsed, skip_bad=skip_bad, actor_id=principal.user.id)
+    except ImportFileError as exc:
+        error = f"{file.filename}: {exc}"
+    page = list_prompts(db, proj.id, PromptFilter(), before=None)
+    ctx = {
+        "project": proj,
+        "projects": visible_projects(db, principal.user),
+        "page": page,
+        "filt": PromptFilter(),
+        "active": "",
+        "limit": 50,
+        "summary": summary,
+        "import_error": error,
+        "filename": file.filename,
+    }
+    status = 200 if summary is not None and summary.imported else 422
+    return render(request, "admin/prompts.html", ctx, status_code=status)
+
+
+@router.post("/{prompt_id}")
+def prompt_edit(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    prompt_id: int,
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    priority: Annotated[int, Form(ge=-1_000_000, le=1_000_000)] = 0,
+) -> Response:
+    prompt = get_prompt(db, prompt_id)
+    try:
+        update_prompt(db, prompt, tags=tags, priority=priority, actor_id=principal.user.id)
+    except ValueError as exc:
+        raise HTTPException(422, f"Tags: {exc}.") from exc
+    return redirect(request, f"/admin/prompts?project={prompt.project_id}")
+
+
+@router.post("/{prompt_id}/deactivate")
+def prompt_deactivate(request: Request, db: DbDep, principal: Admin, prompt_id: int) -> Response:
+    prompt = get_prompt(db, prompt_id)
+    set_active(db, prompt, False, principal.user.id)
+    return redirect(request, f"/admin/prompts?project={prompt.project_id}")
+
+
+@router.post("/{prompt_id}/activate")
+def prompt_activate(request: Request, db: DbDep, principal: Admin, prompt_id: int) -> Response:
+    prompt = get_prompt(db, prompt_id)
+    set_active(db, prompt, True, principal.user.id)
+    return redirect(request, f"/admin/prompts?project={prompt.project_id}")

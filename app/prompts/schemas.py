@@ -1,0 +1,80 @@
+"""API shapes for prompts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.prompts.importer import Problem
+from app.prompts.service import ImportSummary, PromptRow
+
+
+class ProblemOut(BaseModel):
+    line: int
+    reason: str
+
+
+class ImportSummaryOut(BaseModel):
+    unit: str
+    imported: bool
+    added: int
+    skipped: int
+    rejected: int
+    duplicates: list[ProblemOut]
+    problems: list[ProblemOut]
+
+    @classmethod
+    def of(cls, s: ImportSummary) -> ImportSummaryOut:
+        def conv(items: list[Problem]) -> list[ProblemOut]:
+            return [ProblemOut(line=p.line, reason=p.reason) for p in items]
+
+        return cls(
+            unit=s.unit,
+            imported=s.imported,
+            added=s.added,
+            skipped=s.skipped,
+            rejected=len(s.rejected),
+            duplicates=conv(s.duplicates),
+            problems=conv(s.rejected),
+        )
+
+
+class PromptOut(BaseModel):
+    id: int
+    project_id: int
+    text: str
+    messages: list[dict[str, Any]] | None
+    tags: list[str]
+    priority: int
+    active: bool
+    created_at: datetime
+    pairs: int
+    labels: int
+
+    @classmethod
+    def of(cls, row: PromptRow) -> PromptOut:
+        p = row.prompt
+        return cls(
+            id=p.id,
+            project_id=p.project_id,
+            text=p.text,
+            messages=p.messages,
+            tags=list(p.tags),
+            priority=p.priority,
+            active=p.active,
+            created_at=p.created_at,
+            pairs=row.pairs,
+            labels=row.labels,
+        )
+
+
+class PromptPageOut(BaseModel):
+    items: list[PromptOut]
+    next_before: int | None = Field(description="Pass as `before` for the next page.")
+
+
+class PromptUpdate(BaseModel):
+    tags: list[str] | None = None
+    priority: int | None = Field(None, ge=-1_000_000, le=1_000_000)

@@ -1,0 +1,212 @@
+"""Quality page and API: agreement, gold pairs, flagged annotators, exclusions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.annotators.routes import get_user
+from app.annotators.stats import annotator_stats
+from app.deps import Admin, DbDep, Principal, SettingsDep
+from app.models import Comparison, Pair, Project
+from app.projects.deps import chosen_project
+from app.projects.service import visible_projects
+from app.prompts.importer import ImportFileError
+from app.prompts.routes import read_upload
+from app.quality import service
+from app.quality.agreement import project_agreement
+from app.settings import Settings
+from app.web import redirect, render
+
+router = APIRouter(tags=["quality"], include_in_schema=False)
+api_router = APIRouter(prefix="/quality", tags=["quality"])
+
+
+def get_pair(db: Session, pair_id: int) -> Pair:
+    pair = db.get(Pair, pair_id)
+    if pair is None:
+        raise HTTPException(404, "No such pair.")
+    return pair
+
+
+def _page(
+    request: Request,
+    db: Session,
+    settings: Settings,
+    principal: Principal,
+    project: Project,
+    **extra: object,
+) -> Response:
+    user_ids = db.scalars(
+        select(Comparison.user_id).where(Comparison.project_id == project.id).distinct()
+    ).all()
+    excluded = set(project.settings.get("excluded_annotators", []))
+    figures = [
+        (get_user(db, uid), annotator_stats(db, project.id, uid, settings), uid in excluded)
+        for uid in user_ids
+    ]
+    figures.sort(key=lambda f: (not f[1].trust_flags, f[0].username))
+    ctx = {
+        "project": project,
+        "projects": visible_projects(db, principal.user),
+        "agreement": project_agreement(db, project.id),
+        "figures": figures,
+        "overlap_by_tag": project.settings.get("overlap_by_tag", {}),
+        "gold_pairs": db.scalar(
+            select(Pair.id).where(Pair.project_id == project.id, Pair.kind == "gold").limit(1)
+        ),
+        **extra,
+    }
+    status = 422 if extra.get("error") else 200
+    return render(request, "admin/quality.html", ctx, status_code=status)
+
+
+@router.get("/admin/quality")
+def quality_page(
+    request: Request, db: DbDep, settings: SettingsDep, principal: Admin, project: int | None = None
+) -> Response:
+    return _page(request, db, settings, principal, chosen_project(db, principal, project))
+
+
+@router.post("/admin/quality/gold")
+def gold_mark(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Admin,
+    pair_id: Annotated[int, Form()],
+    answer: Annotated[str, Form()] = "",
+) -> Response:
+    pair = get_pair(db, pair_id)
+    project = chosen_project(db, principal, pair.project_id)
+    try:
+        service.mark_gold(db, pair, answer or None, principal.user.id)
+    except service.QualityError as exc:
+        return _page(request, db, settings, principal, project, error=str(exc))
+    return redirect(request, f"/admin/quality?project={project.id}")
+
+
+@router.post("/admin/quality/gold/import")
+async def gold_import(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Admin,
+    file: UploadFile,
+    project: Annotated[int | None, Form()] = None,
+) -> Response:
+    proj = chosen_project(db, principal, project)
+    try:
+        data = await read_upload(file, settings)
+    except ImportFileError as exc:
+        return _page(request, db, settings, principal, proj, error=str(exc))
+    result = service.import_gold(db, proj, data, settings.prompt_max_chars, principal.user.id)
+    if result.problems:
+        return _page(
+            request,
+            db,
+            settings,
+            principal,
+            proj,
+            error="Nothing imported.",
+            gold_problems=result.problems,
+        )
+    return _page(
+        request, db, settings, principal, proj, notice=f"Imported {result.added} gold pair(s)."
+    )
+
+
+@router.post("/admin/quality/exclusions")
+def exclusion(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    user_id: Annotated[int, Form()],
+    excluded: Annotated[bool, Form()],
+    project: Annotated[int | None, Form()] = None,
+) -> Response:
+    proj = chosen_project(db, principal, project)
+    service.set_excluded(db, proj, get_user(db, user_id), excluded, principal.user.id)
+    return redirect(request, f"/admin/annotators/{user_id}?project={proj.id}")
+
+
+class KappaOut(BaseModel):
+    user_a: str
+    user_b: str
+    shared: int
+    kappa: float | None
+
+
+class AgreementOut(BaseModel):
+    overlapped_pairs: int
+    annotators: int
+    pairwise_agreement: float | None
+    krippendorff_alpha: float | None
+    cohen_kappas: list[KappaOut]
+
+
+class GoldIn(BaseModel):
+    answer: str | None
+
+
+@api_router.get("/agreement", response_model=AgreementOut)
+def api_agreement(db: DbDep, principal: Admin, project: int | None = None) -> AgreementOut:
+    a = project_agreement(db, chosen_project(db, principal, project).id)
+    return AgreementOut(
+        overlapped_pairs=a.overlapped_pairs,
+        annotators=a.annotators,
+        pairwise_agreement=a.pairwise_agreement,
+        krippendorff_alpha=a.alpha,
+        cohen_kappas=[KappaOut(**k.__dict__) for k in a.kappas],
+    )
+
+
+@api_router.put("/pairs/{pair_id}/gold")
+def api_gold(db: DbDep, principal: Admin, pair_id: int, body: GoldIn) -> dict[str, str | None]:
+    """Set a pair's known answer (a, b, tie, both_bad), or null to make it live again."""
+    pair = get_pair(db, pair_id)
+    try:
+        service.mark_gold(db, pair, body.answer, principal.user.id)
+    except service.QualityError as exc:
+        raise HTTPException(422, [{"field": "answer", "message": str(exc)}]) from exc
+    return {"kind": pair.kind, "gold_choice": pair.gold_choice}
+
+
+@api_router.post("/gold/import")
+async def api_gold_import(
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Admin,
+    file: UploadFile,
+    project: Annotated[int | None, Form()] = None,
+) -> JSONResponse:
+    proj = chosen_project(db, principal, project)
+    try:
+        data = await read_upload(file, settings)
+    except ImportFileError as exc:
+        return JSONResponse({"detail": [{"field": "file", "message": str(exc)}]}, 422)
+    result = service.import_gold(db, proj, data, settings.prompt_max_chars, principal.user.id)
+    if result.problems:
+        detail = [{"field": f"line {p.line}", "message": p.reason} for p in result.problems]
+        return JSONResponse({"detail": detail}, 422)
+    return JSONResponse({"added": result.added})
+
+
+class ExclusionIn(BaseModel):
+    user_id: int
+    excluded: bool
+
+
+@api_router.put("/exclusions")
+def api_exclusion(
+    db: DbDep, principal: Admin, body: ExclusionIn, project: int | None = None
+) -> dict[str, list[int]]:
+    """Exclude or re-include an annotator's labels (training data and export honour it)."""
+    proj = chosen_project(db, principal, project)
+    service.set_excluded(db, proj, get_user(db, body.user_id), body.excluded, principal.user.id)
+    return {"excluded_annotators": list(proj.settings["excluded_annotators"])}
