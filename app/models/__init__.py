@@ -1,8 +1,8 @@
 """Every table, in one package."""
 
 from app.models.accounts import ROLES, ApiToken, AuditEvent, User, UserRole, UserSession
+from app.models.admin import GuidelineVersion, Invitation
 from app.models.base import Base, utcnow
-from app.models.invitations import GuidelineVersion, Invitation
 from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember

@@ -1,4 +1,4 @@
-"""One-time links: an invitation to create an account, or a password reset."""
+"""Admin data: one-time links (invitations, password resets) and the guidelines history."""
 
 from __future__ import annotations
 
