@@ -22,7 +22,10 @@ from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt
 from app.settings import Settings
 
 LIVE_KINDS = ("live", "head_to_head")
-CANDIDATES = 4  # rows locked per try: enough to survive a few lost races cheaply
+# One row per try: a lock is held until commit, and locking spare rows would hide them
+# from concurrent requests (SKIP LOCKED) that could have used them.
+CANDIDATES = 1
+MAX_TRIES = 20
 
 
 class LabelingError(Exception):
@@ -116,22 +119,29 @@ def _still_needs_labels(db: Session, pair: Pair, now: datetime) -> bool:
 
 
 def _lease_from(
-    db: Session, settings: Settings, user: User, project: Project, now: datetime, **kw: bool
+    db: Session, settings: Settings, user: User, project: Project, *, gold: bool, by_margin: bool
 ) -> Lease | None:
-    for pair in _candidates(db, user, project, now, **kw):
-        if not _still_needs_labels(db, pair, now):
-            continue
-        assignment = Assignment(
-            pair_id=pair.id,
-            user_id=user.id,
-            status="leased",
-            left_side=random.choice(("a", "b")),  # noqa: S311 - presentation order, not security
-            expires_at=now + timedelta(minutes=settings.lease_minutes),
-            shown_at=now,
-        )
-        db.add(assignment)
-        db.flush()
-        return load_lease(db, assignment)
+    # Each try reads a fresh snapshot; a try fails only when every row it locked was filled
+    # by a transaction that committed after the snapshot, so the next try sees that.
+    for _ in range(MAX_TRIES):
+        now = utcnow()
+        candidates = _candidates(db, user, project, now, gold=gold, by_margin=by_margin)
+        for pair in candidates:
+            if not _still_needs_labels(db, pair, now):
+                continue
+            assignment = Assignment(
+                pair_id=pair.id,
+                user_id=user.id,
+                status="leased",
+                left_side=random.choice(("a", "b")),  # noqa: S311 - presentation order only
+                expires_at=now + timedelta(minutes=settings.lease_minutes),
+                shown_at=now,
+            )
+            db.add(assignment)
+            db.flush()
+            return load_lease(db, assignment)
+        if not candidates:
+            return None
     return None
 
 
@@ -161,16 +171,10 @@ def next_pair(
         return lease
     by_margin = rng.random() < settings.active_selection_share
     if project.gold_rate > 0 and rng.random() < project.gold_rate:
-        lease = _lease_from(db, settings, user, project, now, gold=True, by_margin=False)
+        lease = _lease_from(db, settings, user, project, gold=True, by_margin=False)
         if lease is not None:
             return lease
-    # On Postgres a lost race can leave every locked candidate full: look again.
-    tries = 3 if db.get_bind().dialect.name == "postgresql" else 1
-    for _ in range(tries):
-        lease = _lease_from(db, settings, user, project, now, gold=False, by_margin=by_margin)
-        if lease is not None:
-            return lease
-    return None
+    return _lease_from(db, settings, user, project, gold=False, by_margin=by_margin)
 
 
 def owned_assignment(db: Session, user: User, assignment_id: int, *, lock: bool) -> Assignment:

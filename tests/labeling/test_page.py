@@ -44,7 +44,7 @@ def test_page_shows_prompt_turns_and_sanitised_responses(client, db, project, lo
     html = page.text
     assert 'class="role">system' in html and "<strong>hi</strong>" in html
     assert "<strong>bold</strong>" in html
-    assert "<script>alert" not in html and "href=\"javascript" not in html
+    assert "<script>alert" not in html and 'href="javascript' not in html
     assert "<em>honest</em>" in html
     assert 'src="/static/labeling.js"' in html and "style=" not in html
     for flag in project.flags:
