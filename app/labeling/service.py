@@ -58,6 +58,11 @@ def default_key(assignment_id: int) -> str:
     return f"assignment-{assignment_id}"
 
 
+def pick_left_side() -> str:
+    """Which completion goes on the left: random per assignment (tests may replace this)."""
+    return random.choice(("a", "b"))  # noqa: S311 - presentation order, not security
+
+
 def _live(now: datetime) -> ColumnElement[bool]:
     return (Assignment.status == "leased") & (Assignment.expires_at > now)
 
@@ -133,7 +138,7 @@ def _lease_from(
                 pair_id=pair.id,
                 user_id=user.id,
                 status="leased",
-                left_side=random.choice(("a", "b")),  # noqa: S311 - presentation order only
+                left_side=pick_left_side(),
                 expires_at=now + timedelta(minutes=settings.lease_minutes),
                 shown_at=now,
             )
