@@ -123,8 +123,12 @@ def _candidates(
         stmt = stmt.where(
             Pair.kind.in_(LIVE_KINDS), Pair.labels_received + leases < Pair.labels_required
         )
-    order = [Pair.reward_margin.is_(None), func.abs(Pair.reward_margin)] if by_margin else []
-    stmt = stmt.order_by(*order, Pair.id).limit(CANDIDATES)
+    if by_margin:
+        stmt = stmt.where(Pair.reward_margin.is_not(None))
+        stmt = stmt.order_by(func.abs(Pair.reward_margin), Pair.id)
+    else:
+        stmt = stmt.order_by(Pair.id)
+    stmt = stmt.limit(CANDIDATES)
     stmt = stmt.with_for_update(of=Pair, skip_locked=True)
     return list(db.scalars(stmt.execution_options(populate_existing=True)))
 
@@ -184,7 +188,11 @@ def next_pair(
         lease = _lease_from(db, settings, user, project, gold=True, by_margin=False)
         if lease is not None:
             return lease
-    return _lease_from(db, settings, user, project, gold=False, by_margin=by_margin)
+    if by_margin:  # pairs without a margin yet are the fallback, oldest first
+        lease = _lease_from(db, settings, user, project, gold=False, by_margin=True)
+        if lease is not None:
+            return lease
+    return _lease_from(db, settings, user, project, gold=False, by_margin=False)
 
 
 def owned_assignment(db: Session, user: User, assignment_id: int, *, lock: bool) -> Assignment:
