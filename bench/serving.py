@@ -293,6 +293,7 @@ def main() -> int:
     p.add_argument("--rates", default="100,200,300,400,600,800,1200", help="req/s steps")
     p.add_argument("--step-seconds", type=float, default=8.0)
     p.add_argument("--slo-ms", type=float, default=100.0)
+    p.add_argument("--warmup-rate", type=float, default=4.0, help="req/s of the warm-up step")
     args = p.parse_args()
     if not args.database_url.startswith(("postgresql://", "postgres://")):
         raise SystemExit("--database-url (or BENCH_DATABASE_URL) must be a Postgres URL")
@@ -313,6 +314,9 @@ def main() -> int:
                 "| phase | req/s | next p50 | next p99 | submit p50 | submit p99 | all p99"
                 " | errors | empty |\n|---|---|---|---|---|---|---|---|---|"
             )
+            # Warm-up (not reported): connection pools, statement caches, first imports.
+            asyncio.run(open_loop(base, tokens, args.warmup_rate, args.step_seconds))
+            drain(base)
             print("saturation (open loop, next+submit cycles; latencies in ms)")
             print(header)
             saturation = None
