@@ -162,6 +162,32 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def sequential(base: str, token: str, n: int = 30) -> dict[str, float]:
+    """Unloaded latency: the framework alone, plus token auth, plus the labelling work."""
+    headers = {"Authorization": f"Bearer {token}"}
+    out: dict[str, list[float]] = {
+        "GET /healthz (no auth)": [], "GET /api/v1/me (auth)": [],
+        "GET /api/v1/pairs/next": [], "POST /api/v1/comparisons": [],
+    }  # fmt: skip
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        for _ in range(n):
+            for name, path in (
+                ("GET /healthz (no auth)", "/healthz"),
+                ("GET /api/v1/me (auth)", "/api/v1/me"),
+            ):
+                t0 = time.perf_counter()
+                client.get(path)
+                out[name].append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            pair = client.get("/api/v1/pairs/next").json()["pair"]
+            out["GET /api/v1/pairs/next"].append((time.perf_counter() - t0) * 1000)
+            body = {"assignment_id": pair["assignment_id"], "choice": "tie"}
+            t0 = time.perf_counter()
+            client.post("/api/v1/comparisons", json=body)
+            out["POST /api/v1/comparisons"].append((time.perf_counter() - t0) * 1000)
+    return {name: pct(values, 0.5) for name, values in out.items()}
+
+
 def drain(base: str, limit_s: float = 180.0) -> None:
     """Wait until the server has worked off any backlog (health answers within 200 ms)."""
     deadline = time.monotonic() + limit_s
@@ -238,7 +264,8 @@ async def steady(base: str, tokens: list[str], interval: float, duration: float)
         async def evaluator(token: str) -> None:
             await asyncio.sleep(random.uniform(0, interval))  # spread the start
             while time.monotonic() < end:
-                await one_label(client, token, samples, random.expovariate(1 / interval))
+                think = min(random.expovariate(1 / interval), max(0.0, end - time.monotonic()))
+                await one_label(client, token, samples, think)
 
         await asyncio.gather(*(evaluator(t) for t in tokens))
     return samples
@@ -317,7 +344,10 @@ def main() -> int:
             # Warm-up (not reported): connection pools, statement caches, first imports.
             asyncio.run(open_loop(base, tokens, args.warmup_rate, args.step_seconds))
             drain(base)
-            print("saturation (open loop, next+submit cycles; latencies in ms)")
+            print("sequential baseline, one request at a time (p50 ms):")
+            for name, value in sequential(base, tokens[-1]).items():
+                print(f"  {name:<28} {value:7.1f}")
+            print("\nsaturation (open loop, next+submit cycles; latencies in ms)")
             print(header)
             saturation = None
             for rate in (float(r) for r in args.rates.split(",")):
