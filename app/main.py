@@ -21,6 +21,8 @@ from app.auth.ratelimit import LoginThrottle
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
 from app.export import routes as export_routes
+from app.labeling import api as labeling_api
+from app.labeling import routes as labeling_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
 from app.pages import home
@@ -48,6 +50,7 @@ def api_router() -> APIRouter:
     router.include_router(export_routes.api_router)
     router.include_router(quality_routes.api_router)
     router.include_router(projects_api.router)
+    router.include_router(labeling_api.router)
     return router
 
 
@@ -61,6 +64,7 @@ def page_routers() -> list[APIRouter]:
         export_routes.router,
         projects_routes.router,
         quality_routes.router,
+        labeling_routes.router,
     ]
 
 
