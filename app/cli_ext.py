@@ -13,3 +13,7 @@ from collections.abc import Callable
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 REGISTRARS: list[Register] = []
+
+from app.sampling.cli import register as _register_sampling  # noqa: E402
+
+REGISTRARS.append(_register_sampling)

@@ -19,8 +19,10 @@ from app.auth.ratelimit import LoginThrottle
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
 from app.pages import home
+from app.sampling import embedded as embedded_sampler
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
+from app.system import routes as system_routes
 from app.web import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,11 +35,12 @@ def _wants_json(request: Request) -> bool:
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     router.include_router(me.router)
+    router.include_router(system_routes.api)
     return router
 
 
 def page_routers() -> list[APIRouter]:
-    return [auth_routes.router, home.router]
+    return [auth_routes.router, home.router, system_routes.router]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -68,6 +71,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    if settings.sampler_enabled:
+        embedded_sampler.install(app)
 
     app.add_middleware(SecurityHeadersMiddleware, secure_cookies=settings.production)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), "static")
