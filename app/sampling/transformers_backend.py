@@ -9,6 +9,7 @@ from typing import Any
 
 from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef, chat_messages
 from app.settings import Settings
+from trainer.base_model import LOAD_LOCK
 from trainer.store import ModelStore, assert_safetensors_only
 
 log = logging.getLogger(__name__)
@@ -71,13 +72,14 @@ class TransformersBackend:
         assert_safetensors_only(folder)
         self.close()
         dtype = self.settings.sampler_dtype
-        model = AutoModelForCausalLM.from_pretrained(
-            str(folder),
-            use_safetensors=True,
-            dtype="auto" if dtype == "auto" else getattr(torch, dtype),
-        )
+        with LOAD_LOCK:
+            model = AutoModelForCausalLM.from_pretrained(
+                str(folder),
+                use_safetensors=True,
+                dtype="auto" if dtype == "auto" else getattr(torch, dtype),
+            )
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), padding_side="left")
         model.eval()
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), padding_side="left")
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.model, self.tokenizer, self.version = model, tokenizer, version

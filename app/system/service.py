@@ -58,7 +58,11 @@ def system_status(db: Session, user: User, settings: Settings) -> SystemOut:
                 name=project.name,
                 active_version=version.number if version else None,
                 buffer_depth=sampling.buffer_depth(db, project.id, version.id) if version else 0,
-                pair_buffer=settings.pair_buffer,
+                # What the samplers aim for (their settings may differ from this process's).
+                pair_buffer=max(
+                    (int(st.get("pair_buffer") or 0) for _, st in serving),
+                    default=settings.pair_buffer,
+                ),
                 samplers_alive=len(serving),
                 tokens_per_s=round(sum(w.tokens_per_s or 0.0 for w, _ in serving), 1),
                 last_error=errors[0] if errors else None,
