@@ -66,6 +66,7 @@ class Sampler:
         self.last_error: str | None = None
         self.last_error_at: str | None = None
         self.state = "starting"
+        self.failed = False
         self.projects_status: dict[str, dict[str, Any]] = {}
 
     # -- one pass -----------------------------------------------------------------------
@@ -73,6 +74,7 @@ class Sampler:
     def step(self) -> int:
         """Fill every served project's buffer once; returns the pairs inserted."""
         made = 0
+        self.failed = False
         with transaction(self.factory) as db:
             stmt = select(Project).order_by(Project.id)
             if self.project_names:
@@ -90,6 +92,7 @@ class Sampler:
             except Exception as exc:  # noqa: BLE001 - one project's failure must not stop others
                 log.exception("sampler failed on project %s", project.name)
                 self._error(f"{project.name}: {type(exc).__name__}: {exc}")
+                self.failed = True
         self.state = "idle"
         self.beat()
         return made
@@ -112,8 +115,9 @@ class Sampler:
                     if refilling
                     else service.pairs_wanted(depth, self.settings)
                 )
-                # A full batch costs about as much as a partial one, so always fill it;
-                # the insert keeps only what fits in the buffer.
+                # Always a full batch: a partial one saves little time, and spare pairs keep
+                # a prompt whose pairs keep being dropped from stalling the refill. The
+                # insert keeps only what fits in the buffer.
                 prompts = service.pick_prompts(db, project.id, per_batch)
             self._project_status(project, version, depth)
             if wanted <= 0:
@@ -157,7 +161,11 @@ class Sampler:
             while not self.stop.is_set():
                 try:
                     self.step()
-                    wait = self.settings.sampler_poll_seconds
+                    if self.failed:  # back off so a persistent fault is not retried every poll
+                        wait = min(max(wait, 1.0) * 2, MAX_BACKOFF_SECONDS)
+                        status = 1
+                    else:
+                        wait = self.settings.sampler_poll_seconds
                 except StopRequested:
                     break
                 except Exception as exc:  # noqa: BLE001 - a worker logs, backs off and retries
