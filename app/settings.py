@@ -79,10 +79,10 @@ class Settings(BaseSettings):
 
     # Sampler and model store (issue 3).
     base_model_dtype: Literal["bfloat16", "float32"] = Field(
-        "bfloat16", description="dtype of the converted version-0 checkpoint."
+        "float32", description="dtype of the converted version-0 checkpoint (float32 is exact)."
     )
     sampler_dtype: Literal["auto", "bfloat16", "float32"] = Field(
-        "auto", description="dtype the transformers sampler loads; `auto` = the checkpoint's."
+        "auto", description="dtype the sampler computes in; `auto`: bfloat16 only where native."
     )
     sampler_poll_seconds: float = Field(
         2.0, gt=0, le=300, description="How often an idle sampler checks buffer and version."

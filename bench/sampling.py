@@ -23,15 +23,13 @@ from app.settings import Settings  # noqa: E402
 from trainer.base_model import ensure_checkpoint  # noqa: E402
 from trainer.store import ModelStore  # noqa: E402
 
-URI = "bench/smollm2-v0"
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=8, help="pairs to make each way")
     parser.add_argument("--batch-size", type=int, default=8, help="sequences per generate()")
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
+    parser.add_argument("--dtype", choices=["bfloat16", "float32"], default="float32")
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0 = default")
     parser.add_argument("--store", type=Path, default=Path("data/bench-models"))
     args = parser.parse_args()
@@ -50,13 +48,14 @@ def main() -> int:
         sampler_enabled=False,
     )
     store = ModelStore(args.store)
+    uri = f"bench/smollm2-v0-{args.dtype}"
     started = time.perf_counter()
-    converted = ensure_checkpoint(store, URI, "smollm2", args.dtype)
+    converted = ensure_checkpoint(store, uri, "smollm2", args.dtype)
     convert_s = time.perf_counter() - started
 
     backend = TransformersBackend(settings, store)
     started = time.perf_counter()
-    backend.load(VersionRef(0, 0, 0, URI))
+    backend.load(VersionRef(0, 0, 0, uri))
     load_s = time.perf_counter() - started
     prompts = [DEMO_PROMPTS[i % len(DEMO_PROMPTS)] for i in range(args.prompts)]
     requests = [

@@ -44,6 +44,19 @@ def _per_row_sampler(seeds: list[int], temperature: float, top_p: float) -> Any:
     return PerRowSampler()
 
 
+def auto_dtype() -> Any:
+    """bfloat16 where the hardware computes it natively, else float32.
+
+    On a CPU without AVX-512 BF16 (or AMX) bfloat16 is emulated and generation runs
+    100x slower than in float32, so the checkpoint's own dtype is not a safe default.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
+
+
 class TransformersBackend:
     name = "transformers"
 
@@ -60,6 +73,7 @@ class TransformersBackend:
         self.model: Any = None
         self.tokenizer: Any = None
         self.generate_calls: list[int] = []  # batch size of each generate() call
+        self.device = "cpu"
 
     def load(self, version: VersionRef) -> None:
         """Load the version's checkpoint (safetensors only), replacing any loaded model."""
@@ -68,18 +82,18 @@ class TransformersBackend:
 
         if self.settings.torch_threads:
             torch.set_num_threads(self.settings.torch_threads)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
         folder = self.store.path(version.checkpoint_uri)
         assert_safetensors_only(folder)
         self.close()
-        dtype = self.settings.sampler_dtype
+        name = self.settings.sampler_dtype
+        dtype = auto_dtype() if name == "auto" else getattr(torch, name)
         with LOAD_LOCK:
             model = AutoModelForCausalLM.from_pretrained(
-                str(folder),
-                use_safetensors=True,
-                dtype="auto" if dtype == "auto" else getattr(torch, dtype),
+                str(folder), use_safetensors=True, dtype=dtype
             )
             tokenizer = AutoTokenizer.from_pretrained(str(folder), padding_side="left")
-        model.eval()
+        model.to(self.device).eval()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.model, self.tokenizer, self.version = model, tokenizer, version
@@ -129,6 +143,7 @@ class TransformersBackend:
         s = self.settings
         tok = self.tokenizer
         inputs = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        inputs = inputs.to(self.device)
         seeds = [r.seed for r in requests]
         self.generate_calls.append(len(texts))
         with torch.inference_mode():

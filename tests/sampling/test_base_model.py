@@ -35,7 +35,7 @@ def test_version_zero_from_a_local_folder_is_converted_and_registered_once(
     assert (folder / "tokenizer.json").exists()
     assert not list(folder.glob("*.bin"))
     config = json.loads((folder / "config.json").read_text())
-    assert config["dtype"] == "bfloat16"
+    assert config["dtype"] == "float32"
     assert json.loads((folder / METADATA_FILE).read_text())["base_model"] == str(tiny_policy_dir)
 
 
