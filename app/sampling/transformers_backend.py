@@ -93,7 +93,9 @@ class TransformersBackend:
                 str(folder), use_safetensors=True, dtype=dtype
             )
             tokenizer = AutoTokenizer.from_pretrained(str(folder), padding_side="left")
-        model.to(self.device).eval()
+        model.eval()
+        if self.device != "cpu":
+            model.to(torch.device(self.device))  # type: ignore[arg-type]
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.model, self.tokenizer, self.version = model, tokenizer, version
