@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,10 @@ from trainer.store import ModelStore, StoreError
 log = logging.getLogger(__name__)
 
 Dtype = Literal["bfloat16", "float32"]
+
+# transformers builds models on the meta device by patching torch globally while it loads,
+# so two threads loading at once corrupt each other ("Cannot copy out of meta tensor").
+LOAD_LOCK = threading.Lock()
 
 
 def resolve_source(name: str) -> tuple[str, str | None]:
@@ -47,13 +52,20 @@ def resolve_source(name: str) -> tuple[str, str | None]:
     return name, None  # a Hugging Face model id
 
 
-def convert(source: str, dest: Path, dtype: Dtype = "bfloat16") -> Path:
+def convert(source: str, dest: Path, dtype: Dtype = "float32") -> Path:
     """Write `source` (see `resolve_source`) into `dest` as safetensors + config + tokenizer."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     folder, gguf_file = resolve_source(source)
     torch_dtype = getattr(torch, dtype)
+    with LOAD_LOCK:
+        _convert(folder, gguf_file, dest, torch_dtype)
+    return dest
+
+
+def _convert(folder: str, gguf_file: str | None, dest: Path, torch_dtype: Any) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
     if gguf_file:
         loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
@@ -74,7 +86,6 @@ def convert(source: str, dest: Path, dtype: Dtype = "bfloat16") -> Path:
         tokenizer.pad_token = tokenizer.eos_token
     model.save_pretrained(dest, safe_serialization=True)
     tokenizer.save_pretrained(dest)
-    return dest
 
 
 @contextmanager
