@@ -170,4 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m app.cli` runs this file as `__main__`; packages register their commands
+    # on the imported `app.cli`, so dispatch through that module.
+    from app.cli import main as _main
+
+    sys.exit(_main())

@@ -11,6 +11,7 @@ from app.db import check_connection, make_engine, make_sessionmaker, transaction
 from app.migrate import upgrade
 from app.models import User, UserRole
 from app.projects.service import add_member, ensure_default_project
+from app.sampling.demo_prompts import seed_demo_prompts
 from app.settings import Settings
 
 ADMIN_USERNAME = "admin"
@@ -25,6 +26,7 @@ def seed(settings: Settings) -> str | None:
     password = None
     with transaction(factory) as db:
         project = ensure_default_project(db, settings.policy_base_model)
+        seed_demo_prompts(db, project)  # so the sampler has something to sample at once
         has_admin = db.scalar(select(UserRole.user_id).where(UserRole.role == "admin").limit(1))
         if (
             has_admin is None
@@ -54,6 +56,8 @@ def run_demo(settings: Settings, host: str | None = None, port: int | None = Non
         print(f"  Admin login: {ADMIN_USERNAME} / {password}   (shown once; write it down)")
     else:
         print(f"  Log in as {ADMIN_USERNAME} with the password printed on the first run.")
+    if settings.sampler_enabled:
+        print("  The sampler is preparing the first pairs (about a minute the first time).")
     print("", flush=True)
     uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning", access_log=False)
     return 0

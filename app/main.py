@@ -31,8 +31,10 @@ from app.projects import routes as projects_routes
 from app.prompts import api as prompts_api
 from app.prompts import routes as prompts_routes
 from app.quality import routes as quality_routes
+from app.sampling import embedded as embedded_sampler
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
+from app.system import routes as system_routes
 from app.web import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +53,7 @@ def api_router() -> APIRouter:
     router.include_router(quality_routes.api_router)
     router.include_router(projects_api.router)
     router.include_router(labeling_api.router)
+    router.include_router(system_routes.api)
     return router
 
 
@@ -65,6 +68,7 @@ def page_routers() -> list[APIRouter]:
         projects_routes.router,
         quality_routes.router,
         labeling_routes.router,
+        system_routes.router,
     ]
 
 
@@ -96,6 +100,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    if settings.sampler_enabled:
+        embedded_sampler.install(app)
 
     app.add_middleware(SecurityHeadersMiddleware, secure_cookies=settings.production)
     # Outermost: the request id and the timing cover every other layer.

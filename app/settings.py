@@ -118,6 +118,26 @@ class Settings(BaseSettings):
         3.0, ge=0, description="Flag an annotator whose median time per label is below this."
     )
 
+    # Sampler and model store (issue 3).
+    base_model_dtype: Literal["bfloat16", "float32"] = Field(
+        "float32", description="dtype of the converted version-0 checkpoint (float32 is exact)."
+    )
+    sampler_dtype: Literal["auto", "bfloat16", "float32"] = Field(
+        "auto", description="dtype the sampler computes in; `auto`: bfloat16 only where native."
+    )
+    sampler_poll_seconds: float = Field(
+        2.0, gt=0, le=300, description="How often an idle sampler checks buffer and version."
+    )
+    openai_api: Literal["chat", "completions"] = Field(
+        "chat", description="`chat` (/v1/chat/completions) or `completions` (/v1/completions)."
+    )
+    openai_timeout_seconds: float = Field(
+        60.0, gt=0, description="Timeout of one request to the OpenAI-compatible server."
+    )
+    openai_max_retries: int = Field(
+        3, ge=0, le=10, description="Retries (with backoff) of a failed request to that server."
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.pair_low_water > self.pair_buffer:

@@ -1,0 +1,135 @@
+"""Sampling through any OpenAI-compatible server (e.g. vLLM): one request per sequence.
+
+Each sequence is its own request with its own `seed`, sent concurrently (up to
+SAMPLE_BATCH_SIZE in flight) so the server batches them; failures are retried with
+exponential backoff.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef, chat_messages
+from app.settings import Settings
+
+RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+
+
+class OpenAIError(RuntimeError):
+    """The completion server refused or kept failing; the message says how."""
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(
+        self,
+        settings: Settings,
+        should_stop: Callable[[], bool] | None = None,
+        backoff_seconds: float = 0.5,
+    ) -> None:
+        if not settings.openai_base_url:
+            raise OpenAIError("SAMPLER_BACKEND=openai needs OPENAI_BASE_URL")
+        self.settings = settings
+        self.should_stop = should_stop or (lambda: False)
+        self.backoff_seconds = backoff_seconds
+        headers = {"Authorization": f"Bearer {settings.openai_api_key}"}
+        self.client = httpx.Client(
+            base_url=settings.openai_base_url.rstrip("/"),
+            headers=headers if settings.openai_api_key else {},
+            timeout=settings.openai_timeout_seconds,
+        )
+        self.version: VersionRef | None = None
+
+    def load(self, version: VersionRef) -> None:
+        self.version = version
+
+    def close(self) -> None:
+        self.client.close()
+
+    @property
+    def model(self) -> str:
+        # Serve each version under its checkpoint URI (vLLM: --served-model-name) unless set.
+        if self.settings.openai_model:
+            return self.settings.openai_model
+        return self.version.checkpoint_uri if self.version else ""
+
+    def generate(self, requests: list[SampleRequest]) -> list[Sample]:
+        """One sample per request, in order."""
+        workers = max(1, min(self.settings.sample_batch_size, len(requests)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            samples = list(pool.map(self._one, requests))
+        if self.should_stop():
+            raise StopRequested()
+        return samples
+
+    def _one(self, request: SampleRequest) -> Sample:
+        s = self.settings
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": s.max_new_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "seed": request.seed,
+            "n": 1,
+        }
+        if s.openai_api == "chat":
+            path = "/chat/completions"
+            body["messages"] = chat_messages(request.text, request.messages)
+        else:
+            path = "/completions"
+            body["prompt"] = request.text
+        data = self._post(path, body)
+        try:
+            choice = data["choices"][0]
+            text = choice["message"]["content"] if s.openai_api == "chat" else choice["text"]
+        except (KeyError, IndexError, TypeError):
+            raise OpenAIError(f"unexpected response from {path}: {str(data)[:200]}") from None
+        usage = data.get("usage") or {}
+        return Sample(
+            text=(text or "").strip(),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            seed=request.seed,
+            params={
+                "backend": self.name,
+                "model": self.model,
+                "temperature": s.temperature,
+                "top_p": s.top_p,
+                "max_new_tokens": s.max_new_tokens,
+                "finish": choice.get("finish_reason"),
+            },
+        )
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        attempts = self.settings.openai_max_retries + 1
+        last = ""
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            if self.should_stop():
+                raise StopRequested()
+            try:
+                response = self.client.post(path, json=body)
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code in RETRY_STATUSES:
+                last = f"HTTP {response.status_code}: {response.text[:200]}"
+                continue
+            if response.status_code >= 400:
+                raise OpenAIError(
+                    f"{self.client.base_url}{path} answered HTTP {response.status_code}: "
+                    f"{response.text[:200]}"
+                )
+            try:
+                data: dict[str, Any] = response.json()
+            except ValueError:
+                raise OpenAIError(f"{path} did not answer JSON: {response.text[:200]}") from None
+            return data
+        raise OpenAIError(f"{self.client.base_url}{path} failed {attempts} times; last: {last}")

@@ -1,0 +1,208 @@
+"""The sampler's database side: buffer depth, prompt choice, pair insertion, heartbeats.
+
+Generation happens outside any transaction; `insert_pairs` is the one short write
+transaction per batch, and it re-counts the buffer under a lock so that several samplers
+never overfill it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from app.models import Completion, Pair, PolicyVersion, Project, Prompt, WorkerHeartbeat, utcnow
+from app.sampling.backend import Sample, VersionRef
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class PromptSnapshot:
+    id: int
+    text: str
+    messages: list[dict[str, Any]] | None
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PairCandidate:
+    prompt: PromptSnapshot
+    a: Sample
+    b: Sample
+
+    @property
+    def usable(self) -> bool:
+        """False for an empty side or two identical responses (nothing to compare)."""
+        a, b = self.a.text.strip(), self.b.text.strip()
+        return bool(a) and bool(b) and a != b
+
+
+def active_version(db: Session, project_id: int) -> VersionRef | None:
+    """The project's active policy version (the newest, should there be several)."""
+    row = db.scalar(
+        select(PolicyVersion)
+        .where(PolicyVersion.project_id == project_id, PolicyVersion.status == "active")
+        .order_by(PolicyVersion.number.desc())
+        .limit(1)
+    )
+    if row is None:
+        return None
+    return VersionRef(row.id, row.project_id, row.number, row.checkpoint_uri)
+
+
+def has_versions(db: Session, project_id: int) -> bool:
+    """Whether the project has any policy version at all (else version 0 is due)."""
+    found = db.scalar(select(PolicyVersion.id).where(PolicyVersion.project_id == project_id))
+    return found is not None
+
+
+def buffer_depth(db: Session, project_id: int, version_id: int) -> int:
+    """Open live pairs of this version: what evaluators can be given right now."""
+    count = db.scalar(
+        select(func.count(Pair.id)).where(
+            Pair.project_id == project_id,
+            Pair.status == "open",
+            Pair.kind == "live",
+            Pair.policy_version_id == version_id,
+        )
+    )
+    return int(count or 0)
+
+
+def pairs_wanted(depth: int, settings: Settings) -> int:
+    """How many pairs to make now: refill to PAIR_BUFFER once below PAIR_LOW_WATER (or empty)."""
+    if depth >= settings.pair_buffer:
+        return 0
+    if depth < settings.pair_low_water or depth == 0:
+        return settings.pair_buffer - depth
+    return 0
+
+
+def pick_prompts(db: Session, project_id: int, count: int) -> list[PromptSnapshot]:
+    """`count` prompts: active, not held out, highest priority first, least sampled first.
+
+    With fewer eligible prompts than `count`, prompts repeat (their samples differ by seed).
+    """
+    rows = list(
+        db.scalars(
+            select(Prompt)
+            .where(
+                Prompt.project_id == project_id,
+                Prompt.active.is_(True),
+                Prompt.held_out.is_(False),
+            )
+            .order_by(Prompt.priority.desc(), Prompt.times_sampled, Prompt.id)
+            .limit(count)
+        )
+    )
+    snapshots = [PromptSnapshot(p.id, p.text, p.messages, tuple(p.tags or ())) for p in rows]
+    return [snapshots[i % len(snapshots)] for i in range(count)] if snapshots else []
+
+
+def labels_required(project: Project, tags: tuple[str, ...]) -> int:
+    """Project overlap, raised by any per-tag override in `settings["overlap_by_tag"]`."""
+    overrides = (project.settings or {}).get("overlap_by_tag") or {}
+    needed = project.overlap or 1
+    for tag in tags:
+        value = overrides.get(tag)
+        if isinstance(value, int) and not isinstance(value, bool) and value > needed:
+            needed = value
+    return needed
+
+
+def insert_pairs(
+    db: Session, version: VersionRef, candidates: list[PairCandidate], buffer: int
+) -> int:
+    """Insert usable candidates up to the buffer, under a lock on the project; returns count."""
+    # Postgres: the row lock serialises samplers of this project until commit. SQLite:
+    # the transaction already holds the database write lock (BEGIN IMMEDIATE).
+    project = db.scalars(
+        select(Project)
+        .where(Project.id == version.project_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    status = db.scalar(select(PolicyVersion.status).where(PolicyVersion.id == version.id))
+    if status != "active":
+        return 0  # promoted away while we generated: these samples are for a stale policy
+    room = buffer - buffer_depth(db, project.id, version.id)
+    if room <= 0:
+        return 0
+    seen = _existing_pairs(db, version.id, {c.prompt.id for c in candidates})
+    chosen: list[PairCandidate] = []
+    for c in candidates:
+        key = (c.prompt.id, frozenset((c.a.text.strip(), c.b.text.strip())))
+        if c.usable and key not in seen:
+            seen.add(key)
+            chosen.append(c)
+        if len(chosen) == room:
+            break
+    for c in chosen:
+        a, b = (_completion(c.prompt.id, version.id, s) for s in (c.a, c.b))
+        db.add_all([a, b])
+        db.flush()
+        db.add(
+            Pair(
+                project_id=project.id,
+                prompt_id=c.prompt.id,
+                completion_a_id=a.id,
+                completion_b_id=b.id,
+                policy_version_id=version.id,
+                kind="live",
+                status="open",
+                labels_required=labels_required(project, c.prompt.tags),
+            )
+        )
+    # Every sampled prompt counts, kept or not: a prompt whose pairs keep being dropped
+    # must not stay "least sampled" and crowd out the others.
+    for prompt_id, n in Counter(c.prompt.id for c in candidates).items():
+        db.execute(
+            update(Prompt)
+            .where(Prompt.id == prompt_id)
+            .values(times_sampled=Prompt.times_sampled + n)
+        )
+    db.flush()
+    return len(chosen)
+
+
+def _completion(prompt_id: int, version_id: int, sample: Sample) -> Completion:
+    return Completion(
+        prompt_id=prompt_id,
+        policy_version_id=version_id,
+        text=sample.text,
+        sampling={**sample.params, "seed": sample.seed},
+        prompt_tokens=sample.prompt_tokens,
+        completion_tokens=sample.completion_tokens,
+    )
+
+
+def _existing_pairs(
+    db: Session, version_id: int, prompt_ids: set[int]
+) -> set[tuple[int, frozenset[str]]]:
+    ca, cb = aliased(Completion), aliased(Completion)
+    rows = db.execute(
+        select(Pair.prompt_id, ca.text, cb.text)
+        .join(ca, ca.id == Pair.completion_a_id)
+        .join(cb, cb.id == Pair.completion_b_id)
+        .where(Pair.policy_version_id == version_id, Pair.prompt_id.in_(prompt_ids))
+    )
+    return {(pid, frozenset((a.strip(), b.strip()))) for pid, a, b in rows}
+
+
+def beat(db: Session, worker_id: str, kind: str, status: dict[str, Any]) -> None:
+    """Upsert this worker's heartbeat row (one row per worker; only it writes the row)."""
+    row = db.get(WorkerHeartbeat, worker_id)
+    if row is None:
+        db.add(WorkerHeartbeat(id=worker_id, kind=kind, seen_at=utcnow(), status=status))
+    else:
+        row.seen_at = utcnow()
+        row.status = status
+    db.flush()
+
+
+def forget_worker(db: Session, worker_id: str) -> None:
+    """Remove a worker's heartbeat on a clean stop."""
+    db.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.id == worker_id))

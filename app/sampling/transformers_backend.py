@@ -1,0 +1,192 @@
+"""In-process sampling with transformers: batched `generate`, left padding, a seed per sequence."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef, chat_messages
+from app.settings import Settings
+from trainer.base_model import LOAD_LOCK
+from trainer.store import ModelStore, assert_safetensors_only
+
+log = logging.getLogger(__name__)
+
+
+def _per_row_sampler(seeds: list[int], temperature: float, top_p: float) -> Any:
+    """A logits processor that samples each row with its own generator.
+
+    HF `generate` draws every row of a batch from one random stream, so a batched sample
+    could not be tied to a seed of its own. Here temperature and top-p are applied with
+    HF's own warpers, each row draws its token from `torch.Generator(seed)`, and the
+    scores are masked so that greedy decoding (`do_sample=False`) picks exactly that token.
+    """
+    import torch
+    from transformers import LogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
+
+    class PerRowSampler(LogitsProcessor):
+        def __init__(self) -> None:
+            self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+            self.warpers = [TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            for warper in self.warpers:
+                scores = warper(input_ids, scores)
+            probs = torch.softmax(scores.float(), dim=-1)
+            picks = torch.cat(
+                [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)]
+            )
+            out = torch.full_like(scores, float("-inf"))
+            return out.scatter_(1, picks.unsqueeze(1), 0.0)
+
+    return PerRowSampler()
+
+
+def auto_dtype() -> Any:
+    """bfloat16 where the hardware computes it natively, else float32.
+
+    On a CPU without AVX-512 BF16 (or AMX) bfloat16 is emulated and generation runs
+    100x slower than in float32, so the checkpoint's own dtype is not a safe default.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ModelStore,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.should_stop = should_stop or (lambda: False)
+        self.version: VersionRef | None = None
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.generate_calls: list[int] = []  # batch size of each generate() call
+        self.device = "cpu"
+
+    def load(self, version: VersionRef) -> None:
+        """Load the version's checkpoint (safetensors only), replacing any loaded model."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if self.settings.torch_threads:
+            torch.set_num_threads(self.settings.torch_threads)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        folder = self.store.path(version.checkpoint_uri)
+        assert_safetensors_only(folder)
+        self.close()
+        name = self.settings.sampler_dtype
+        dtype = auto_dtype() if name == "auto" else getattr(torch, name)
+        with LOAD_LOCK:
+            model = AutoModelForCausalLM.from_pretrained(
+                str(folder), use_safetensors=True, dtype=dtype
+            )
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), padding_side="left")
+        model.eval()
+        if self.device != "cpu":
+            model.to(torch.device(self.device))  # type: ignore[arg-type]
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.model, self.tokenizer, self.version = model, tokenizer, version
+        log.info("sampler loaded policy v%s (%s)", version.number, model.dtype)
+
+    def close(self) -> None:
+        self.model = self.tokenizer = self.version = None
+        gc.collect()
+
+    def render(self, request: SampleRequest) -> str:
+        """The prompt text fed to the model: the chat template when the tokenizer has one."""
+        messages = chat_messages(request.text, request.messages)
+        if self.tokenizer.chat_template:
+            rendered: str = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+            return rendered
+        if request.messages:
+            return "\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\nassistant:"
+        return request.text
+
+    def generate(self, requests: list[SampleRequest]) -> list[Sample]:
+        """One sample per request, in order, generated in batches of SAMPLE_BATCH_SIZE."""
+        if self.model is None:
+            raise RuntimeError("no policy loaded")
+        texts = [self.render(r) for r in requests]
+        # Batch prompts of similar length together: less left padding to compute over.
+        order = sorted(range(len(requests)), key=lambda i: len(texts[i]))
+        results: dict[int, Sample] = {}
+        size = self.settings.sample_batch_size
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            samples = self._generate_batch([texts[i] for i in chunk], [requests[i] for i in chunk])
+            results.update(zip(chunk, samples, strict=True))
+        return [results[i] for i in range(len(requests))]
+
+    def _generate_batch(self, texts: list[str], requests: list[SampleRequest]) -> list[Sample]:
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+
+        should_stop = self.should_stop
+
+        class Stop(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), should_stop(), dtype=torch.bool)
+
+        s = self.settings
+        tok = self.tokenizer
+        inputs = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        inputs = inputs.to(self.device)
+        seeds = [r.seed for r in requests]
+        self.generate_calls.append(len(texts))
+        with torch.inference_mode():
+            out = self.model.generate(
+                **inputs,
+                max_new_tokens=s.max_new_tokens,
+                do_sample=False,
+                logits_processor=LogitsProcessorList(
+                    [_per_row_sampler(seeds, s.temperature, s.top_p)]
+                ),
+                stopping_criteria=StoppingCriteriaList([Stop()]),
+                pad_token_id=tok.pad_token_id,
+            )
+        if should_stop():
+            raise StopRequested()
+        prompt_len = inputs["input_ids"].shape[1]
+        eos = set(_as_list(self.model.generation_config.eos_token_id)) | {tok.eos_token_id}
+        params = {
+            "backend": self.name,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_new_tokens": s.max_new_tokens,
+            "batch_size": len(texts),
+        }
+        samples = []
+        for row, request in enumerate(requests):
+            new = out[row, prompt_len:].tolist()
+            length = next((i for i, t in enumerate(new) if t in eos), len(new))
+            samples.append(
+                Sample(
+                    text=tok.decode(new[:length], skip_special_tokens=True).strip(),
+                    prompt_tokens=int(inputs["attention_mask"][row].sum()),
+                    completion_tokens=length,
+                    seed=request.seed,
+                    params={**params, "finish": "stop" if length < len(new) else "length"},
+                )
+            )
+        return samples
+
+
+def _as_list(value: int | list[int] | None) -> list[int]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]

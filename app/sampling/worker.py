@@ -1,0 +1,258 @@
+"""The sampler loop: one per web process (a thread) or per `pairwise worker sample` process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import transaction
+from app.models import Project, utcnow
+from app.sampling import service
+from app.sampling.backend import (
+    Backend,
+    SampleRequest,
+    StopRequested,
+    VersionRef,
+    make_backend,
+    new_seed,
+)
+from app.settings import Settings
+from trainer.store import ModelStore
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 60.0
+FRUITLESS_ROUNDS = 3  # batches in a row that yield no usable pair before waiting a poll
+
+
+class Sampler:
+    """Keeps each project's buffer of open pairs for its active policy version filled."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        *,
+        projects: list[str] | None = None,
+        store: ModelStore | None = None,
+        backend_factory: Callable[[], Backend] | None = None,
+        worker_id: str | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.factory = factory
+        self.settings = settings
+        self.project_names = projects
+        self.store = store or ModelStore(settings.resolved_model_dir)
+        self.stop = stop or threading.Event()
+        self.backend_factory = backend_factory or (
+            lambda: make_backend(settings, self.store, should_stop=self.stop.is_set)
+        )
+        self.worker_id = worker_id or (
+            f"sampler-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        )
+        self.backends: dict[int, Backend] = {}
+        self.loaded: dict[int, VersionRef] = {}
+        self.pairs_made = 0
+        self.tokens_per_s = 0.0
+        self.last_error: str | None = None
+        self.last_error_at: str | None = None
+        self.state = "starting"
+        self.failed = False
+        self.projects_status: dict[str, dict[str, Any]] = {}
+
+    # -- one pass -----------------------------------------------------------------------
+
+    def step(self) -> int:
+        """Fill every served project's buffer once; returns the pairs inserted."""
+        made = 0
+        self.failed = False
+        with transaction(self.factory) as db:
+            stmt = select(Project).order_by(Project.id)
+            if self.project_names:
+                stmt = stmt.where(Project.name.in_(self.project_names))
+            projects = list(db.scalars(stmt))
+        if self.project_names and not projects:
+            raise ValueError(f"no project named {', '.join(self.project_names)}")
+        for project in projects:
+            if self.stop.is_set():
+                break
+            try:
+                made += self.fill(project)
+            except StopRequested:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one project's failure must not stop others
+                log.exception("sampler failed on project %s", project.name)
+                self._error(f"{project.name}: {type(exc).__name__}: {exc}")
+                self.failed = True
+        self.state = "idle"
+        self.beat()
+        return made
+
+    def fill(self, project: Project) -> int:
+        """Refill one project's buffer for its active version, batch by batch."""
+        version = self._active_version(project)
+        if version is None:
+            self._project_status(project, None, 0, note="no active policy version")
+            return 0
+        backend = self._backend_for(project.id, version)
+        made = fruitless = 0
+        refilling = False
+        per_batch = max(1, self.settings.sample_batch_size // 2)
+        while not self.stop.is_set():
+            with transaction(self.factory) as db:
+                depth = service.buffer_depth(db, project.id, version.id)
+                wanted = (
+                    self.settings.pair_buffer - depth
+                    if refilling
+                    else service.pairs_wanted(depth, self.settings)
+                )
+                # Always a full batch: a partial one saves little time, and spare pairs keep
+                # a prompt whose pairs keep being dropped from stalling the refill. The
+                # insert keeps only what fits in the buffer.
+                prompts = service.pick_prompts(db, project.id, per_batch)
+            self._project_status(project, version, depth)
+            if wanted <= 0:
+                break
+            if not prompts:
+                self._project_status(project, version, depth, note="no active prompts")
+                break
+            refilling = True
+            self.state = "sampling"
+            self.beat()
+            requests = [
+                SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts for _ in (0, 1)
+            ]
+            started = time.perf_counter()
+            samples = backend.generate(requests)
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            self.tokens_per_s = sum(s.completion_tokens for s in samples) / elapsed
+            candidates = [
+                service.PairCandidate(p, samples[2 * i], samples[2 * i + 1])
+                for i, p in enumerate(prompts)
+            ]
+            with transaction(self.factory) as db:
+                inserted = service.insert_pairs(db, version, candidates, self.settings.pair_buffer)
+                if inserted == 0 and service.active_version(db, project.id) != version:
+                    break  # a new version became active: the next step loads it
+            made += inserted
+            self.pairs_made += inserted
+            self._project_status(project, version, depth + inserted)
+            fruitless = fruitless + 1 if inserted == 0 else 0
+            if fruitless >= FRUITLESS_ROUNDS:
+                break
+        return made
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(self, once: bool = False) -> int:
+        """Loop until `stop` is set (or one pass with `once`); returns an exit status."""
+        wait = self.settings.sampler_poll_seconds
+        status = 0
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.step()
+                    if self.failed:  # back off so a persistent fault is not retried every poll
+                        wait = min(max(wait, 1.0) * 2, MAX_BACKOFF_SECONDS)
+                        status = 1
+                    else:
+                        wait = self.settings.sampler_poll_seconds
+                except StopRequested:
+                    break
+                except Exception as exc:  # noqa: BLE001 - a worker logs, backs off and retries
+                    log.exception("sampler step failed")
+                    self._error(f"{type(exc).__name__}: {exc}")
+                    wait = min(max(wait, 1.0) * 2, MAX_BACKOFF_SECONDS)
+                    status = 1
+                if once:
+                    break
+                self.stop.wait(wait)
+        finally:
+            self.close()
+        return status if once else 0
+
+    def close(self) -> None:
+        for backend in self.backends.values():
+            backend.close()
+        self.backends.clear()
+        self.loaded.clear()
+        try:
+            with transaction(self.factory) as db:
+                service.forget_worker(db, self.worker_id)
+        except Exception:  # noqa: BLE001 - the database may be gone at shutdown
+            log.warning("could not remove the sampler heartbeat", exc_info=True)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _active_version(self, project: Project) -> VersionRef | None:
+        with transaction(self.factory) as db:
+            version = service.active_version(db, project.id)
+            missing = version is None and not service.has_versions(db, project.id)
+        if missing:
+            from trainer.base_model import ensure_version_zero
+
+            self.state = "converting version 0"
+            self.beat()
+            # The conversion runs before ensure_version_zero opens a transaction.
+            db = self.factory()
+            try:
+                ensure_version_zero(db, self.settings, project, self.store)
+                db.commit()
+            finally:
+                db.close()
+            with transaction(self.factory) as db:
+                version = service.active_version(db, project.id)
+        return version
+
+    def _backend_for(self, project_id: int, version: VersionRef) -> Backend:
+        if self.loaded.get(project_id) != version:
+            self.state = f"loading v{version.number}"
+            self.beat()
+            backend = self.backends.get(project_id) or self.backend_factory()
+            backend.load(version)
+            self.backends[project_id] = backend
+            self.loaded[project_id] = version
+        return self.backends[project_id]
+
+    def _project_status(
+        self, project: Project, version: VersionRef | None, depth: int, note: str = ""
+    ) -> None:
+        self.projects_status[str(project.id)] = {
+            "name": project.name,
+            "active_version": version.number if version else None,
+            "buffer": depth,
+            "note": note,
+        }
+
+    def _error(self, message: str) -> None:
+        self.last_error = message[:500]
+        self.last_error_at = utcnow().isoformat()
+        try:
+            self.beat()
+        except Exception:  # noqa: BLE001
+            log.warning("could not record the sampler error", exc_info=True)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "backend": self.settings.sampler_backend,
+            "projects": dict(self.projects_status),
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            "pairs_made": self.pairs_made,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "pair_buffer": self.settings.pair_buffer,
+        }
+
+    def beat(self) -> None:
+        with transaction(self.factory) as db:
+            service.beat(db, self.worker_id, "sampler", self.status())

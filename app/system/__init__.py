@@ -1,0 +1,1 @@
+"""System status: live workers and each project's sampling state."""

@@ -1,0 +1,181 @@
+"""The sampler end to end with the tiny random model: buffer, batching, drops, version switch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.models import Completion, Pair, Project, Prompt
+from app.sampling.backend import SampleRequest
+from app.sampling.transformers_backend import TransformersBackend
+from app.sampling.worker import Sampler
+from tests.sampling.helpers import (
+    FakeBackend,
+    add_prompt,
+    add_version,
+    open_pairs,
+    sampler_settings,
+)
+from trainer.store import ModelStore
+
+
+@pytest.fixture
+def tiny_store(tiny_policy_dir: Path) -> tuple[ModelStore, str]:
+    """A store whose root holds the tiny policy, and that checkpoint's URI."""
+    return ModelStore(tiny_policy_dir.parent), tiny_policy_dir.name
+
+
+def test_fills_the_buffer_in_batches_from_the_tiny_model(
+    db: Session,
+    session_factory: sessionmaker[Session],
+    project: Project,
+    tiny_store: tuple[ModelStore, str],
+    tmp_path: Path,
+) -> None:
+    store, uri = tiny_store
+    settings = sampler_settings(tmp_path, pair_buffer=6, pair_low_water=3, sample_batch_size=4)
+    version = add_version(db, project, 0, uri)
+    first = add_prompt(db, project, "Write a haiku about tea.", priority=5)
+    chat = add_prompt(
+        db,
+        project,
+        "chat",
+        priority=5,
+        messages=[{"role": "user", "content": "Hello! Who are you?"}],
+    )
+    add_prompt(db, project, "Held out", priority=9, held_out=True)
+    add_prompt(db, project, "Inactive", priority=9, active=False)
+    low = add_prompt(db, project, "Low priority prompt", priority=0)
+    db.commit()
+    backend = TransformersBackend(settings, store)
+    sampler = Sampler(session_factory, settings, store=store, backend_factory=lambda: backend)
+
+    assert sampler.step() == 6
+    assert open_pairs(db, project.id, version.id) == 6
+    # Two sequences per pair, generated 4 at a time (never one by one).
+    assert sum(backend.generate_calls) == 12
+    assert max(backend.generate_calls) == 4
+    assert all(size <= 4 for size in backend.generate_calls)
+
+    pairs = list(db.scalars(select(Pair).where(Pair.project_id == project.id)))
+    sampled = {p.prompt_id for p in pairs}
+    assert {first.id, chat.id} <= sampled  # priority first; held out and inactive never
+    assert sampled <= {first.id, chat.id, low.id}
+    for pair in pairs:
+        a, b = db.get(Completion, pair.completion_a_id), db.get(Completion, pair.completion_b_id)
+        assert a and b and a.text.strip() and a.text != b.text
+        assert a.sampling["seed"] != b.sampling["seed"]
+        assert a.completion_tokens > 0 and a.prompt_tokens > 0
+        assert pair.labels_required == project.overlap and pair.kind == "live"
+    db.expire_all()
+    counted = sum(p.times_sampled for p in db.scalars(select(Prompt)))
+    assert counted == 6
+
+    # Full: nothing more. Below the low-water mark: refilled to the buffer again.
+    assert sampler.step() == 0
+    ids = [p.id for p in pairs[:4]]
+    db.execute(update(Pair).where(Pair.id.in_(ids)).values(status="complete"))
+    db.commit()
+    assert sampler.step() == 4
+    assert open_pairs(db, project.id, version.id) == 6
+
+
+def test_a_seed_reproduces_its_sequence_whatever_the_batch(
+    tiny_store: tuple[ModelStore, str], tmp_path: Path
+) -> None:
+    from app.sampling.backend import VersionRef
+
+    store, uri = tiny_store
+    backend = TransformersBackend(sampler_settings(tmp_path, sample_batch_size=8), store)
+    backend.load(VersionRef(1, 1, 0, uri))
+    batch = [SampleRequest(1, f"prompt {i}", None, seed=100 + i) for i in range(4)]
+    together = backend.generate(batch)
+    alone = backend.generate([batch[2]])
+    assert alone[0].text == together[2].text
+    assert len({s.text for s in together}) == 4
+
+
+def test_identical_pairs_from_a_near_greedy_model_are_dropped(
+    db: Session,
+    session_factory: sessionmaker[Session],
+    project: Project,
+    tiny_store: tuple[ModelStore, str],
+    tmp_path: Path,
+) -> None:
+    store, uri = tiny_store
+    settings = sampler_settings(tmp_path, temperature=0.001, top_p=0.01)
+    version = add_version(db, project, 0, uri)
+    add_prompt(db, project, "Say something.")
+    db.commit()
+    sampler = Sampler(session_factory, settings, store=store)
+    assert sampler.step() == 0  # every pair had two identical responses
+    assert open_pairs(db, project.id, version.id) == 0
+    assert db.scalar(select(Completion.id).where(Completion.prompt_id.isnot(None))) is None
+
+
+def test_identical_or_empty_pairs_are_dropped_and_tag_overlap_applies(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=4, sample_batch_size=8)
+    project.overlap = 2
+    project.settings = {"overlap_by_tag": {"safety": 3, "easy": 1}}
+    add_version(db, project, 0, "unused")
+    same = add_prompt(db, project, "same", priority=9)
+    empty = add_prompt(db, project, "empty", priority=9)
+    safety = add_prompt(db, project, "risky", priority=1, tags=["safety", "easy"])
+    plain = add_prompt(db, project, "plain", priority=0)
+    db.commit()
+
+    def text(request: SampleRequest, index: int) -> str:
+        prompt = db.get(Prompt, request.prompt_id)
+        assert prompt is not None
+        if prompt.text == "same":
+            return "identical answer"
+        if prompt.text == "empty":
+            return "   " if index % 2 else "an answer"
+        return f"{prompt.text} answer seed {request.seed}"
+
+    fake = FakeBackend(text)
+    sampler = Sampler(session_factory, settings, backend_factory=lambda: fake)
+    made = sampler.step()
+
+    pairs = list(db.scalars(select(Pair).where(Pair.project_id == project.id)))
+    assert made == len(pairs) == 4
+    assert {p.prompt_id for p in pairs} == {safety.id, plain.id}
+    assert same.id not in {p.prompt_id for p in pairs} and empty.id not in {
+        p.prompt_id for p in pairs
+    }
+    required = {p.prompt_id: p.labels_required for p in pairs}
+    assert required[safety.id] == 3 and required[plain.id] == 2
+
+
+def test_switches_to_a_newly_activated_version(
+    db: Session,
+    session_factory: sessionmaker[Session],
+    project: Project,
+    tiny_store: tuple[ModelStore, str],
+    tmp_path: Path,
+) -> None:
+    store, uri = tiny_store
+    settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=1)
+    v0 = add_version(db, project, 0, uri)
+    add_prompt(db, project, "Tell me a joke.")
+    db.commit()
+    backends: list[TransformersBackend] = []
+
+    def factory() -> TransformersBackend:
+        backends.append(TransformersBackend(settings, store))
+        return backends[-1]
+
+    sampler = Sampler(session_factory, settings, store=store, backend_factory=factory)
+    assert sampler.step() == 2
+    v1 = add_version(db, project, 1, uri)
+    db.commit()
+    assert sampler.step() == 2
+    assert open_pairs(db, project.id, v1.id) == 2
+    assert open_pairs(db, project.id, v0.id) == 2  # old pairs stay; the buffer is per version
+    assert backends[0].version is not None and backends[0].version.number == 1
+    assert sampler.status()["projects"][str(project.id)]["active_version"] == 1
