@@ -158,9 +158,10 @@ def optimise_policy(
     funcs, weights = make_reward_functions(reward, cfg)
     dataset = Dataset.from_dict({"prompt": [as_messages(p, cfg.system_prompt) for p in prompts]})
     callback = StageCallback(f"policy ({cfg.method})", progress, should_stop)
-    config_cls, trainer_cls = (
+    classes: tuple[Any, Any] = (
         (RLOOConfig, RLOOTrainer) if cfg.method == "rloo" else (GRPOConfig, GRPOTrainer)
     )
+    config_cls, trainer_cls = classes
     with tempfile.TemporaryDirectory(prefix="pairwise-policy-") as scratch:
         extra: dict[str, Any] = {}
         if cfg.method == "rloo":

@@ -172,7 +172,8 @@ def train_reward_model(
     dataset, cut, dropped = _tokenised_dataset(train, tokenizer, cfg)
     if len(dataset) == 0:
         raise ValueError(
-            f"all {len(train)} training comparisons are longer than reward.max_length={cfg.max_length}"
+            f"all {len(train)} training comparisons are longer than "
+            f"reward.max_length={cfg.max_length}"
         )
     callback = StageCallback("reward model", progress, should_stop)
     started = time.monotonic()
