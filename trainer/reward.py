@@ -87,8 +87,10 @@ class RewardScorer:
         self.model = _load_scorer(path).eval()
         self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.batch_size = batch_size
-        limit = getattr(self.model.config, "max_position_embeddings", None) or 512
-        self.max_length = max_length or min(limit, 1024)
+        # The length the model was trained at is saved with its tokenizer (see train_reward_model).
+        limit = min(self.tokenizer.model_max_length, 1 << 16)
+        positions = getattr(self.model.config, "max_position_embeddings", None) or limit
+        self.max_length = max_length or min(limit, positions)
 
     @torch.no_grad()
     def score_texts(self, texts: list[str]) -> list[float]:
@@ -210,6 +212,7 @@ def train_reward_model(
     train_seconds = time.monotonic() - started
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer.model_max_length = cfg.max_length  # so RewardScorer cuts texts as training did
     trainer.model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
 

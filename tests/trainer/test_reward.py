@@ -26,6 +26,7 @@ def test_reward_model_beats_chance_on_heldout_prompts(trained_reward, keyword_ro
     assert (path / "model.safetensors").exists() and not list(path.glob("*.bin"))
 
     scorer = RewardScorer(path)
+    assert scorer.max_length == 128  # the tiny recipe's reward.max_length travels with the model
     prompt = "How do I repair a fence?"  # a prompt not in the data
     good, bad = scorer.score(
         [prompt, prompt],
