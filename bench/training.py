@@ -40,7 +40,7 @@ def peak_rss_mb() -> float:
 
 
 def data() -> tuple[list[Any], list[Any], list[str]]:
-    """200 train comparisons (50 prompts), 40 validation ones (10 other prompts), 8 held-out prompts."""
+    """200 train comparisons (50 prompts), 40 validation (10 other prompts), 8 held-out prompts."""
     from trainer.synthetic import synthetic_comparisons, synthetic_prompts
 
     rows = synthetic_comparisons(PAIRS + 40, rule="shorter", seed=11, pairs_per_prompt=4)
@@ -76,8 +76,13 @@ def stage_reward(work: Path, cfg: Any) -> dict[str, Any]:
     train, val, _ = data()
     started = time.monotonic()
     metrics = train_reward_model(
-        train, val, resolve_reward_base(cfg.reward.base_model), work / "reward", cfg.reward,
-        no_progress, never_stop,
+        train,
+        val,
+        resolve_reward_base(cfg.reward.base_model),
+        work / "reward",
+        cfg.reward,
+        no_progress,
+        never_stop,
     )
     metrics["seconds"] = time.monotonic() - started
     metrics.pop("loss_curve")
@@ -107,13 +112,24 @@ def stage_plain(work: Path, cfg: Any) -> dict[str, Any]:
     )
     with tempfile.TemporaryDirectory() as scratch:
         args = RewardConfig(
-            output_dir=scratch, learning_rate=cfg.reward.lr, num_train_epochs=cfg.reward.epochs,
-            per_device_train_batch_size=cfg.reward.batch_size, max_length=cfg.reward.max_length,
-            seed=cfg.reward.seed, save_strategy="no", report_to="none", use_cpu=True,
-            bf16=False, gradient_checkpointing=False, disable_tqdm=True, logging_steps=50,
+            output_dir=scratch,
+            learning_rate=cfg.reward.lr,
+            num_train_epochs=cfg.reward.epochs,
+            per_device_train_batch_size=cfg.reward.batch_size,
+            max_length=cfg.reward.max_length,
+            seed=cfg.reward.seed,
+            save_strategy="no",
+            report_to="none",
+            use_cpu=True,
+            bf16=False,
+            gradient_checkpointing=False,
+            disable_tqdm=True,
+            logging_steps=50,
             eos_token="[SEP]",
         )
-        trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+        trainer = RewardTrainer(
+            model=model, args=args, train_dataset=dataset, processing_class=tokenizer
+        )
         t0 = time.monotonic()
         trainer.train()
         train_seconds = time.monotonic() - t0
@@ -137,11 +153,18 @@ def stage_policy(work: Path, cfg: Any) -> dict[str, Any]:
     started = time.monotonic()
     if cfg.policy.method == "dpo":
         train, _, _ = data()
-        metrics = dpo_policy(train, work / "policy-v0", work / "policy-v1", cfg.policy, progress, never_stop)
+        metrics = dpo_policy(
+            train, work / "policy-v0", work / "policy-v1", cfg.policy, progress, never_stop
+        )
     else:
         prompts = synthetic_prompts(50, seed=11)  # the training comparisons' prompts
         metrics = optimise_policy(
-            prompts, work / "policy-v0", work / "reward", work / "policy-v1", cfg.policy, progress,
+            prompts,
+            work / "policy-v0",
+            work / "reward",
+            work / "policy-v1",
+            cfg.policy,
+            progress,
             never_stop,
         )
     metrics["seconds"] = time.monotonic() - started
@@ -224,11 +247,12 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, command
     lines = [
         "## Training",
         "",
-        f"`{command}` — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
+        f"`{command}` — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores shared with other processes (other helpers were running tests and "
         "benchmarks on the same 2 cores, so timings vary up to 2× between runs), torch threads "
-        f"{os.environ.get('BENCH_THREADS', '2')}. Each stage runs in its own process; memory is that "
-        "process's peak RSS.",
+        f"{os.environ.get('BENCH_THREADS', '2')}. Each stage runs in its own process; memory is "
+        "that process's peak RSS.",
         "",
         f"Data: {PAIRS} synthetic comparisons whose hidden rule is *the shorter answer wins* "
         "(40 more on other prompts for validation, 8 further prompts held out for evaluation). "
@@ -238,7 +262,8 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, command
         "| --- | ---: | ---: | --- |",
         f"| GGUF → safetensors (SmolLM2-135M) | {fmt(results['convert']['seconds'], 1)} | "
         f"{fmt(results['convert']['peak_rss_mb'], 0)} | version 0 folder |",
-        f"| reward model, ours (MiniLM, {fmt(cfg.reward.epochs, 0)} epochs) | {fmt(r['seconds'], 1)} | "
+        f"| reward model, ours (MiniLM, {fmt(cfg.reward.epochs, 0)} epochs) | "
+        f"{fmt(r['seconds'], 1)} | "
         f"{fmt(r['peak_rss_mb'], 0)} | val accuracy {fmt(r['val_accuracy'])}, "
         f"{fmt(r['pairs_per_second'], 1)} pairs/s |",
         f"| reward model, plain TRL script | {fmt(p['seconds'], 1)} | {fmt(p['peak_rss_mb'], 0)} | "
@@ -275,11 +300,15 @@ def write_section(text: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--recipe", default="cpu-small")
     parser.add_argument("--set", action="append", default=[], help="override, e.g. policy.lr=5e-5")
     parser.add_argument("--stages", default="convert,reward,plain,policy,eval")
-    parser.add_argument("--work", type=Path, help="keep intermediate models here (default: a temp dir)")
+    parser.add_argument(
+        "--work", type=Path, help="keep intermediate models here (default: a temp dir)"
+    )
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
