@@ -9,7 +9,8 @@ Stages run in child processes so each one's peak memory (RSS) is its own:
 
     .venv/bin/python bench/training.py [--recipe cpu-small] [--set policy.lr=5e-5] [--write]
 
-`--write` replaces the `## Training` section of docs/benchmarks.md with the results.
+`--write` replaces the `## Training` section of docs/benchmarks.md with the results;
+BENCH_THREADS sets torch threads (default 2); BENCH_TRACE=90 prints stacks every 90 s.
 """
 
 from __future__ import annotations
@@ -195,7 +196,12 @@ STAGES = {
 
 
 def child(stage: str, work: Path, recipe: str, overrides: dict[str, Any]) -> None:
+    import faulthandler
+
     import torch
+
+    if os.environ.get("BENCH_TRACE"):  # print where a slow stage spends its time
+        faulthandler.dump_traceback_later(float(os.environ["BENCH_TRACE"]), repeat=True)
 
     from trainer.config import load_recipe
 
