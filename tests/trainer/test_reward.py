@@ -1,0 +1,96 @@
+"""The reward model learns a hidden rule and generalises to unseen prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trainer.reward import RewardScorer, reward_text, train_reward_model
+from trainer.synthetic import KEYWORD
+from trainer.types import Cancelled, PreferenceRow, never_stop, no_progress
+
+from .conftest import split_by_prompt
+
+pytestmark = pytest.mark.trainer
+
+
+def test_reward_model_beats_chance_on_heldout_prompts(trained_reward, keyword_rows) -> None:
+    path, metrics = trained_reward
+    train, val = split_by_prompt(keyword_rows)
+    assert not {r.prompt_id for r in train} & {r.prompt_id for r in val}
+    assert metrics["val_pairs"] == len(val) == 40
+    assert metrics["val_accuracy"] >= 0.75
+    assert set(metrics["accuracy_by_strength"]) <= {"slightly", "clearly", "much"}
+    assert metrics["loss_curve"] and metrics["loss_curve"][-1][1] < metrics["loss_curve"][0][1]
+    assert (path / "model.safetensors").exists() and not list(path.glob("*.bin"))
+
+    scorer = RewardScorer(path)
+    prompt = "How do I repair a fence?"  # a prompt not in the data
+    good, bad = scorer.score(
+        [prompt, prompt],
+        [f"{KEYWORD}, measure twice before you commit.", "Measure twice before you commit."],
+    )
+    assert good > bad
+
+
+def test_previous_model_scored_on_same_validation(
+    tmp_path: Path, tiny_reward_dir: Path, trained_reward, keyword_rows, tiny_cfg
+) -> None:
+    previous, first = trained_reward
+    train, val = split_by_prompt(keyword_rows)
+    metrics = train_reward_model(
+        train[:16],
+        val,
+        tiny_reward_dir,
+        tmp_path / "r2",
+        tiny_cfg.reward,
+        no_progress,
+        never_stop,
+        previous=previous,
+    )
+    assert metrics["previous_val_accuracy"] == pytest.approx(first["val_accuracy"])
+
+
+def test_long_rows_are_counted(tmp_path: Path, tiny_reward_dir: Path, tiny_cfg) -> None:
+    long = "word " * 400
+    rows = [PreferenceRow(f"q{i}", f"{long} good", "bad", None, i) for i in range(4)]
+    cfg = tiny_cfg.reward
+    cfg.max_length = 64
+    kept = train_reward_model(
+        rows, [], tiny_reward_dir, tmp_path / "a", cfg, no_progress, never_stop
+    )
+    assert kept["truncated_rows"] == 4 and kept["train_pairs"] == 4
+    cfg.truncate_long_rows = False
+    with pytest.raises(ValueError, match="longer than reward.max_length=64"):
+        train_reward_model(rows, [], tiny_reward_dir, tmp_path / "b", cfg, no_progress, never_stop)
+
+
+def test_cancel_writes_no_checkpoint(
+    tmp_path: Path, tiny_reward_dir: Path, keyword_rows, tiny_cfg
+) -> None:
+    calls = []
+
+    def stop_after_two_steps() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    out = tmp_path / "r"
+    with pytest.raises(Cancelled):
+        train_reward_model(
+            keyword_rows,
+            [],
+            tiny_reward_dir,
+            out,
+            tiny_cfg.reward,
+            no_progress,
+            stop_after_two_steps,
+        )
+    assert not (out / "model.safetensors").exists()
+
+
+def test_reward_text_separates_prompt_and_answer() -> None:
+    chat = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}]
+    text = reward_text(chat, "Hello!")
+    assert text.index("Be kind.") < text.index("Hi") < text.index("Response") < text.index("Hello!")
+    assert reward_text("Hi", "Hello!") != "HiHello!"

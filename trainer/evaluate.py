@@ -1,0 +1,163 @@
+"""Evaluation of a candidate policy against its reference on held-out prompts, and the gates."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainer.config import EvalSection, GateSection, TrainingConfig
+from trainer.policy import load_policy
+from trainer.reward import RewardScorer
+from trainer.types import Prompt, as_messages
+
+
+@torch.no_grad()
+def sample(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[Prompt],
+    cfg: EvalSection,
+    system_prompt: str | None = None,
+) -> list[dict[str, Any]]:
+    """cfg.samples_per_prompt completions per prompt: text, token ids and the prompt's ids."""
+    chats = [as_messages(p, system_prompt) for p in prompts for _ in range(cfg.samples_per_prompt)]
+    owners = [p for p in prompts for _ in range(cfg.samples_per_prompt)]
+    out: list[dict[str, Any]] = []
+    torch.manual_seed(cfg.seed)
+    for start in range(0, len(chats), cfg.batch_size):
+        batch = tokenizer.apply_chat_template(
+            chats[start : start + cfg.batch_size],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+            padding=True,
+        )
+        width = batch["input_ids"].shape[1]
+        generated = model.generate(
+            **batch,
+            max_new_tokens=cfg.max_new_tokens,
+            do_sample=True,
+            temperature=cfg.temperature,
+            top_p=1.0,
+            top_k=0,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        for row, seq in enumerate(generated):
+            new = seq[width:].tolist()
+            # Cut at the first end-of-sequence; keep it so its probability counts in the KL.
+            if tokenizer.eos_token_id in new:
+                new = new[: new.index(tokenizer.eos_token_id) + 1]
+            prompt_ids = batch["input_ids"][row][batch["attention_mask"][row].bool()].tolist()
+            out.append(
+                {
+                    "prompt": owners[start + row],
+                    "prompt_ids": prompt_ids,
+                    "completion_ids": new,
+                    "text": tokenizer.decode(new, skip_special_tokens=True),
+                }
+            )
+    return out
+
+
+@torch.no_grad()
+def sequence_logprob(
+    model: Any, prompt_ids: list[int], completion_ids: list[int], temperature: float
+) -> float:
+    """log p(completion | prompt) under the model at the sampling temperature."""
+    if not completion_ids:
+        return 0.0
+    ids = torch.tensor([prompt_ids + completion_ids])
+    logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1].float() / temperature
+    logps = torch.log_softmax(logits, dim=-1)
+    target = torch.tensor(completion_ids)
+    return float(logps.gather(1, target[:, None]).sum())
+
+
+def evaluate_policy(
+    new: Path,
+    reference: Path,
+    reward: Path,
+    prompts: list[Prompt],
+    cfg: EvalSection | TrainingConfig,
+    system_prompt: str | None = None,
+) -> dict[str, Any]:
+    """Mean reward of new vs reference samples, reward gain, KL(new||ref) and mean lengths."""
+    ecfg = cfg.eval if isinstance(cfg, TrainingConfig) else cfg
+    if system_prompt is None and isinstance(cfg, TrainingConfig):
+        system_prompt = cfg.policy.system_prompt
+    if not prompts:
+        raise ValueError("no held-out prompts to evaluate on")
+    scorer = RewardScorer(reward)
+    new_model, tokenizer = load_policy(new)
+    ref_model, ref_tokenizer = load_policy(reference)
+    new_model.eval()
+    ref_model.eval()
+
+    new_samples = sample(new_model, tokenizer, prompts, ecfg, system_prompt)
+    ref_samples = sample(ref_model, ref_tokenizer, prompts, ecfg, system_prompt)
+    new_rewards = scorer.score([s["prompt"] for s in new_samples], [s["text"] for s in new_samples])
+    ref_rewards = scorer.score([s["prompt"] for s in ref_samples], [s["text"] for s in ref_samples])
+
+    # Monte-Carlo estimate of the sequence-level KL on the new policy's own samples.
+    kls = [
+        sequence_logprob(new_model, s["prompt_ids"], s["completion_ids"], ecfg.temperature)
+        - sequence_logprob(ref_model, s["prompt_ids"], s["completion_ids"], ecfg.temperature)
+        for s in new_samples
+    ]
+    wins = [n > r for n, r in zip(new_rewards, ref_rewards, strict=True)]
+    mean_new, mean_ref = statistics.fmean(new_rewards), statistics.fmean(ref_rewards)
+    return {
+        "prompts": len(prompts),
+        "samples": len(new_samples),
+        "reward_new": mean_new,
+        "reward_ref": mean_ref,
+        "reward_gain": mean_new - mean_ref,
+        "reward_gain_se": _paired_se(new_rewards, ref_rewards),
+        "win_rate_vs_ref": sum(wins) / len(wins),
+        "kl": statistics.fmean(kls),
+        "length_new": statistics.fmean(len(s["completion_ids"]) for s in new_samples),
+        "length_ref": statistics.fmean(len(s["completion_ids"]) for s in ref_samples),
+        "examples": [
+            {"prompt": str(s["prompt"])[:200], "new": s["text"][:400], "ref": r["text"][:400]}
+            for s, r in list(zip(new_samples, ref_samples, strict=True))[:3]
+        ],
+    }
+
+
+def _paired_se(a: list[float], b: list[float]) -> float | None:
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    if len(diffs) < 2:
+        return None
+    return statistics.stdev(diffs) / len(diffs) ** 0.5
+
+
+def gates_pass(metrics: dict[str, Any], gates: GateSection) -> tuple[bool, list[str]]:
+    """Whether a candidate may be promoted automatically, and why not.
+
+    Reads `reward_gain` and `kl` (from evaluate_policy) and `reward_val_accuracy` (or
+    `val_accuracy`) from the reward stage.
+    """
+    reasons: list[str] = []
+    gain = metrics.get("reward_gain")
+    if gain is None:
+        reasons.append("no reward gain was measured")
+    elif not gain > gates.min_reward_gain:
+        reasons.append(f"reward gain {gain:.4f} is not above {gates.min_reward_gain:g}")
+    if gates.max_kl is not None:
+        kl = metrics.get("kl")
+        if kl is None:
+            reasons.append("no KL was measured")
+        elif kl > gates.max_kl:
+            reasons.append(f"KL to the reference {kl:.3f} exceeds {gates.max_kl:g}")
+    if gates.min_reward_accuracy is not None:
+        acc = metrics.get("reward_val_accuracy", metrics.get("val_accuracy"))
+        if acc is None:
+            reasons.append("the reward model has no validation accuracy (empty validation set)")
+        elif acc < gates.min_reward_accuracy:
+            reasons.append(
+                f"reward-model validation accuracy {acc:.3f} is below {gates.min_reward_accuracy:g}"
+            )
+    return not reasons, reasons

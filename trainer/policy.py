@@ -1,0 +1,254 @@
+"""Policy optimisation: RL against the reward model (RLOO, GRPO) or DPO on the human pairs.
+
+The KL reference is the policy the stage starts from: TRL reloads it from the folder the
+policy was loaded from (or, with LoRA, disables the adapter), so each version is anchored to
+its parent. Checkpoints are written to `out_dir` only after training finished.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+
+from trainer._hf import StageCallback, quiet, set_threads
+from trainer.config import PolicySection
+from trainer.reward import RewardScorer
+from trainer.store import assert_safetensors_only
+from trainer.types import (
+    Cancelled,
+    PreferenceRow,
+    Progress,
+    Prompt,
+    ShouldStop,
+    as_messages,
+)
+
+
+def _completion_text(completion: Any) -> str:
+    # Conversational datasets give completions as [{"role": "assistant", "content": ...}].
+    if isinstance(completion, list):
+        return "".join(str(m.get("content", "")) for m in completion)
+    return str(completion)
+
+
+def _prompt_for_reward(prompt: Any, system_prompt: str | None) -> Prompt:
+    # The reward model was trained on the prompts as stored, without an added system turn.
+    if isinstance(prompt, list) and system_prompt is not None:
+        return [
+            m
+            for m in prompt
+            if not (m.get("role") == "system" and m.get("content") == system_prompt)
+        ]
+    return prompt  # type: ignore[no-any-return]
+
+
+def make_reward_functions(reward: Path, cfg: PolicySection) -> tuple[list[Any], list[float]]:
+    """The reward model as a TRL reward callable, plus a weight-0 length monitor."""
+    scorer = RewardScorer(reward)
+
+    def reward_model(prompts: list[Any], completions: list[Any], **_: Any) -> list[float]:
+        texts = [_completion_text(c) for c in completions]
+        return scorer.score([_prompt_for_reward(p, cfg.system_prompt) for p in prompts], texts)
+
+    def length_chars(prompts: list[Any], completions: list[Any], **_: Any) -> list[float]:
+        # Logged only (weight 0): a sudden swing flags the policy exploiting the reward model.
+        return [float(len(_completion_text(c))) for c in completions]
+
+    funcs: list[Any] = [reward_model]
+    weights = [1.0]
+    if cfg.length_monitor:
+        funcs.append(length_chars)
+        weights.append(0.0)
+    return funcs, weights
+
+
+def _peft_config(cfg: PolicySection) -> Any:
+    if not cfg.lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.lora.r,
+        lora_alpha=cfg.lora.alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules=cfg.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _common_args(cfg: PolicySection, scratch: str) -> dict[str, Any]:
+    return {
+        "output_dir": scratch,
+        "learning_rate": cfg.lr,
+        "max_steps": cfg.steps,
+        "max_grad_norm": cfg.max_grad_norm,
+        "warmup_steps": cfg.warmup_ratio,  # a float below 1 is a share of the steps
+        "lr_scheduler_type": "constant_with_warmup" if cfg.warmup_ratio else "constant",
+        "seed": cfg.seed,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        "use_cpu": not torch.cuda.is_available(),
+        "bf16": cfg.bf16,
+        "gradient_checkpointing": False,
+        "disable_tqdm": True,
+        # Only safetensors are ever loaded, for the policy and for the KL reference alike.
+        "model_init_kwargs": {"use_safetensors": True, "dtype": "float32"},
+    }
+
+
+def _save(trainer: Any, tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> None:
+    model = trainer.model
+    if hasattr(model, "merge_and_unload"):  # LoRA: ship one plain checkpoint
+        model = model.merge_and_unload()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+
+
+def _run(trainer: Any, callback: StageCallback, should_stop: ShouldStop, label: str) -> float:
+    started = time.monotonic()
+    trainer.train()
+    if should_stop():
+        raise Cancelled(f"{label} cancelled")
+    return time.monotonic() - started
+
+
+def _metrics(callback: StageCallback, seconds: float, steps: int) -> dict[str, Any]:
+    curves = callback.curves
+    reward_curve = curves.get("rewards/reward_model/mean") or curves.get("reward", [])
+    return {
+        "steps": steps,
+        "train_seconds": round(seconds, 2),
+        "seconds_per_step": round(seconds / max(steps, 1), 2),
+        "loss_curve": curves.get("loss", []),
+        "reward_curve": reward_curve,
+        "kl_curve": curves.get("kl", []),
+        "length_curve": curves.get("rewards/length_chars/mean", []),
+        "curves": curves,
+    }
+
+
+def optimise_policy(
+    prompts: list[Prompt],
+    policy: Path,
+    reward: Path,
+    out_dir: Path,
+    cfg: PolicySection,
+    progress: Progress,
+    should_stop: ShouldStop,
+) -> dict[str, Any]:
+    """RL of the policy against the reward model with a KL penalty; saves the new policy."""
+    if cfg.method == "dpo":
+        raise ValueError("method dpo trains on the human pairs: call dpo_policy")
+    if not prompts:
+        raise ValueError("no prompts for RL")
+    set_threads(cfg.threads)
+    assert_safetensors_only(policy)
+    from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
+
+    progress(0.0, f"policy ({cfg.method}): loading", {})
+    tokenizer = AutoTokenizer.from_pretrained(str(policy), padding_side="left")
+    funcs, weights = make_reward_functions(reward, cfg)
+    dataset = Dataset.from_dict({"prompt": [as_messages(p, cfg.system_prompt) for p in prompts]})
+    callback = StageCallback(f"policy ({cfg.method})", progress, should_stop)
+    config_cls, trainer_cls = (
+        (RLOOConfig, RLOOTrainer) if cfg.method == "rloo" else (GRPOConfig, GRPOTrainer)
+    )
+    with tempfile.TemporaryDirectory(prefix="pairwise-policy-") as scratch:
+        extra: dict[str, Any] = {}
+        if cfg.method == "rloo":
+            extra["normalize_advantages"] = cfg.normalize_advantages
+        args = config_cls(
+            **_common_args(cfg, scratch),
+            **extra,
+            per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
+            num_generations=cfg.num_generations,
+            max_completion_length=cfg.max_completion_length,
+            temperature=cfg.temperature,
+            beta=cfg.beta,
+            reward_weights=weights,
+        )
+        trainer = quiet(
+            trainer_cls(
+                model=str(policy),
+                reward_funcs=funcs,
+                args=args,
+                train_dataset=dataset,
+                processing_class=tokenizer,
+                callbacks=[callback],
+                peft_config=_peft_config(cfg),
+            )
+        )
+        seconds = _run(trainer, callback, should_stop, f"policy ({cfg.method})")
+    _save(trainer, tokenizer, out_dir)
+    metrics = _metrics(callback, seconds, cfg.steps)
+    metrics.update(method=cfg.method, prompts=len(prompts))
+    progress(1.0, f"policy ({cfg.method}): done", {})
+    return metrics
+
+
+def dpo_policy(
+    rows: list[PreferenceRow],
+    policy: Path,
+    out_dir: Path,
+    cfg: PolicySection,
+    progress: Progress,
+    should_stop: ShouldStop,
+) -> dict[str, Any]:
+    """DPO directly on the human preference pairs (reference = the starting policy)."""
+    if not rows:
+        raise ValueError("no preference pairs for DPO")
+    set_threads(cfg.threads)
+    assert_safetensors_only(policy)
+    from trl import DPOConfig, DPOTrainer
+
+    progress(0.0, "policy (dpo): loading", {})
+    tokenizer = AutoTokenizer.from_pretrained(str(policy))
+    dataset = Dataset.from_dict(
+        {
+            "prompt": [as_messages(r.prompt, cfg.system_prompt) for r in rows],
+            "chosen": [[{"role": "assistant", "content": r.chosen}] for r in rows],
+            "rejected": [[{"role": "assistant", "content": r.rejected}] for r in rows],
+        }
+    )
+    callback = StageCallback("policy (dpo)", progress, should_stop)
+    with tempfile.TemporaryDirectory(prefix="pairwise-dpo-") as scratch:
+        args = DPOConfig(
+            **_common_args(cfg, scratch),
+            per_device_train_batch_size=cfg.dpo_batch_size,
+            beta=cfg.dpo_beta,
+            max_length=cfg.max_prompt_length + cfg.max_completion_length,
+        )
+        trainer = quiet(
+            DPOTrainer(
+                model=str(policy),
+                args=args,
+                train_dataset=dataset,
+                processing_class=tokenizer,
+                callbacks=[callback],
+                peft_config=_peft_config(cfg),
+            )
+        )
+        seconds = _run(trainer, callback, should_stop, "policy (dpo)")
+    _save(trainer, tokenizer, out_dir)
+    metrics = _metrics(callback, seconds, cfg.steps)
+    metrics.update(method="dpo", pairs=len(rows))
+    progress(1.0, "policy (dpo): done", {})
+    return metrics
+
+
+def load_policy(path: Path) -> tuple[Any, PreTrainedTokenizerBase]:
+    """A saved policy and its tokenizer (safetensors only; left padding for batched sampling)."""
+    assert_safetensors_only(path)
+    model = AutoModelForCausalLM.from_pretrained(str(path), use_safetensors=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(path), padding_side="left")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
