@@ -140,6 +140,7 @@ def promote(
         previous=previous.number if previous else None,
         reason=reason,
     )
+    db.flush()
     return version
 
 
