@@ -71,7 +71,7 @@ def test_full_run_registers_and_auto_promotes(
         store = ModelStore(settings.resolved_model_dir)
         assert store.exists(version.checkpoint_uri) and store.exists(reward.checkpoint_uri)
         saved = (store.path(version.checkpoint_uri) / METADATA_FILE).read_text()
-        assert '"run_id": %d' % run_id in saved and '"policy"' in saved
+        assert f'"run_id": {run_id}' in saved and '"policy"' in saved
 
 
 def test_too_few_comparisons_fails_fast_with_the_message(
