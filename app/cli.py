@@ -157,4 +157,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # `python -m app.cli`: packages register into `app.cli`, so make this module be it.
+    sys.modules.setdefault("app.cli", sys.modules[__name__])
     sys.exit(main())

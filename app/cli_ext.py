@@ -13,3 +13,7 @@ from collections.abc import Callable
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 REGISTRARS: list[Register] = []
+
+from app.training.cli import register as register_training  # noqa: E402
+
+REGISTRARS.append(register_training)
