@@ -19,8 +19,12 @@ from app.auth.ratelimit import LoginThrottle
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
 from app.pages import home
+from app.policies import api as policies_api
+from app.policies import routes as policies_routes
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
+from app.training import api as training_api
+from app.training import routes as training_routes
 from app.web import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,11 +37,13 @@ def _wants_json(request: Request) -> bool:
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     router.include_router(me.router)
+    router.include_router(training_api.router)
+    router.include_router(policies_api.router)
     return router
 
 
 def page_routers() -> list[APIRouter]:
-    return [auth_routes.router, home.router]
+    return [auth_routes.router, home.router, training_routes.router, policies_routes.router]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -21,6 +21,14 @@ MAX_OVERRIDES = 50
 class TrainingInputError(ValueError):
     """Bad input for a training request; the message is shown to the user."""
 
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RunConflict(TrainingInputError):
+    """The request is valid but the queue state refuses it (a run is already active)."""
+
 
 def parse_overrides(text: str) -> dict[str, Any]:
     """`key=value` lines (values read as YAML scalars: 1e-5, true, null, "text")."""
@@ -32,16 +40,22 @@ def parse_overrides(text: str) -> dict[str, Any]:
         key, sep, value = line.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise TrainingInputError(f"Override line {number} must look like key=value: {line!r}")
+            raise TrainingInputError(
+                f"Override line {number} must look like key=value: {line!r}", "overrides"
+            )
         try:
             parsed = yaml.safe_load(value.strip()) if value.strip() else None
         except yaml.YAMLError:
-            raise TrainingInputError(f"Override {key}: cannot read the value {value!r}") from None
+            raise TrainingInputError(
+                f"Override {key}: cannot read the value {value!r}", "overrides"
+            ) from None
         if isinstance(parsed, dict):
-            raise TrainingInputError(f"Override {key}: use a single value, not {value!r}")
+            raise TrainingInputError(
+                f"Override {key}: use a single value, not {value!r}", "overrides"
+            )
         overrides[key] = parsed
     if len(overrides) > MAX_OVERRIDES:
-        raise TrainingInputError(f"At most {MAX_OVERRIDES} overrides.")
+        raise TrainingInputError(f"At most {MAX_OVERRIDES} overrides.", "overrides")
     return overrides
 
 
@@ -51,12 +65,13 @@ def check_config(recipe: str, overrides: dict[str, Any]) -> None:
 
     if recipe not in available_recipes():
         raise TrainingInputError(
-            f"Unknown recipe {recipe!r}; choose one of {', '.join(available_recipes())}."
+            f"Unknown recipe {recipe!r}; choose one of {', '.join(available_recipes())}.",
+            "recipe",
         )
     try:
         load_recipe(recipe, overrides)
     except ConfigError as exc:
-        raise TrainingInputError(f"Bad override: {exc}") from None
+        raise TrainingInputError(f"Bad override: {exc}", "overrides") from None
 
 
 def resolve_project(db: Session, user: User | None, project: str | int | None) -> Project:
@@ -69,7 +84,7 @@ def resolve_project(db: Session, user: User | None, project: str | int | None) -
     for p in candidates:
         if str(p.id) == str(project) or p.name == project:
             return p
-    raise TrainingInputError(f"No project {project!r} that you can see.")
+    raise TrainingInputError(f"No project {project!r} that you can see.", "project_id")
 
 
 def request_run(
@@ -102,7 +117,7 @@ def request_run(
             trigger=trigger,
         )
     except jobs.JobError as exc:
-        raise TrainingInputError(str(exc)) from None
+        raise RunConflict(str(exc), "kind" if "kind" in str(exc) else "project_id") from None
     audit(db, "training.enqueued", user.id if user else None, f"training_run:{run.id}", kind=kind)
     return run
 
@@ -135,6 +150,6 @@ def cancel_run(db: Session, run: TrainingRun, user: User) -> TrainingRun:
     try:
         jobs.cancel(db, run)
     except jobs.JobError as exc:
-        raise TrainingInputError(str(exc)) from None
+        raise RunConflict(str(exc)) from None
     audit(db, "training.cancelled", user.id, f"training_run:{run.id}", status=run.status)
     return run
