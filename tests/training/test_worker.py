@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import jobs
 from app.auth.service import create_user
 from app.db import make_sessionmaker, transaction
-from app.models import PolicyVersion, RewardModel, TrainingRun
+from app.models import PolicyVersion, RewardModel, TrainingRun, WorkerHeartbeat
 from app.projects.service import ensure_default_project
 from app.settings import Settings
 from tests.training.factories import labelled_pairs, version_zero
@@ -150,3 +150,29 @@ def test_reward_only_run_registers_a_reward_model(
         run = db.get(TrainingRun, run_id)
         assert run is not None and run.status == "succeeded", run.error
         assert run.reward_model_id is not None and run.policy_version_id is None
+
+
+def test_terminate_releases_the_run_for_another_trainer(
+    committed_engine: Engine, settings: Settings, tiny_policy_dir: Path, tiny_reward_dir: Path
+) -> None:
+    factory = make_sessionmaker(committed_engine)
+    project_id = seed(factory, settings, tiny_policy_dir)
+    with transaction(factory) as db:
+        run_id = jobs.enqueue(
+            db, settings, project_id, recipe="tiny", config=tiny_overrides(tiny_reward_dir)
+        ).id
+    worker = Worker(settings, factory, owner="leaving", heartbeat_seconds=0.1)
+    original = worker._reward_stage
+
+    def sigterm_then_train(*args: Any, **kw: Any) -> Path:
+        worker.terminate()  # what the SIGTERM handler of `pairwise worker train` calls
+        return original(*args, **kw)
+
+    worker._reward_stage = sigterm_then_train  # type: ignore[method-assign]
+    worker.serve()
+    with transaction(factory) as db:
+        run = db.get(TrainingRun, run_id)
+        assert run is not None and run.status == "queued" and run.lease_token is None
+        assert run.attempts == 1 and db.scalar(select(RewardModel)) is None
+        beat = db.get(WorkerHeartbeat, "leaving")
+        assert beat is not None and beat.kind == "trainer" and beat.status["run_id"] == run_id
