@@ -42,6 +42,7 @@ class RunState:
         self.terminating = threading.Event()
         self.bar = bar
         self._last_message = ""
+        self._stage_started = time.monotonic()
 
     def should_stop(self) -> bool:
         return self.cancel_requested or self.lease_lost or self.terminating.is_set()
@@ -53,11 +54,20 @@ class RunState:
             self.bar.set_description_str(message[:60])
 
     def enter(self, stage: str) -> None:
+        self.close_stage()
         with self.lock:
             self.stage = stage
             self.progress = max(self.progress, self.offsets.get(stage, (self.progress, 0))[0])
         self._update_bar()
         self.note(f"stage {stage}")
+
+    def close_stage(self) -> None:
+        """Record the seconds the current stage took (in `results["timings"]`)."""
+        now = time.monotonic()
+        with self.lock:
+            timings = self.results.setdefault("timings", {})
+            timings[self.stage] = round(now - self._stage_started + timings.get(self.stage, 0), 2)
+            self._stage_started = now
 
     def reporter(self, stage: str) -> Progress:
         """The `Progress` callback handed to one stage."""

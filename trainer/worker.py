@@ -267,6 +267,7 @@ class Worker:
 
     def _register(self, claim: jobs.Claim, state: RunState, out: dict[str, Any]) -> None:
         """Publish checkpoints and record them with the run's success, in one transaction."""
+        state.close_stage()
         metrics = state.metrics()
         passed = bool(metrics.get("gates", {}).get("passed"))
         with transaction(self.factory) as db:
