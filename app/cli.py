@@ -157,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m app.cli`: packages register into `app.cli`, so make this module be it.
-    sys.modules.setdefault("app.cli", sys.modules[__name__])
-    sys.exit(main())
+    # `python -m app.cli` runs this file as `__main__`; packages register their commands
+    # on the imported `app.cli`, so dispatch through that module.
+    from app.cli import main as _main
+
+    sys.exit(_main())

@@ -271,7 +271,10 @@ class Worker:
         metrics = state.metrics()
         passed = bool(metrics.get("gates", {}).get("passed"))
         with transaction(self.factory) as db:
-            jobs.hold(db, claim.run_id, claim.token)  # row lock: nobody re-claims meanwhile
+            run = jobs.hold(db, claim.run_id, claim.token)  # row lock: nobody re-claims meanwhile
+            if run.cancel_requested:  # cancelled during the last (uninterruptible) stage
+                state.cancel_requested = True
+                raise Cancelled("cancelled before registration")
             jobs.lock_project(db, claim.project_id)
             meta = {"run_id": claim.run_id, "config": out["config"]}
             reward_model: RewardModel | None = None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app import jobs
 from app.auth.service import audit
 from app.models import Project, TrainingRun, User
+from app.models.training import RUN_KINDS
 from app.projects.service import get_visible_project, visible_projects
 from app.settings import Settings
 
@@ -100,6 +101,10 @@ def request_run(
     trigger: str = "manual",
 ) -> TrainingRun:
     """Validate and enqueue a run (in the caller's transaction); audited."""
+    if kind not in RUN_KINDS:
+        raise TrainingInputError(
+            f"Unknown run kind {kind!r}; use one of {', '.join(RUN_KINDS)}.", "kind"
+        )
     target = resolve_project(db, user, project)
     recipe = recipe or settings.training_default_recipe
     overrides = overrides or {}
@@ -117,7 +122,7 @@ def request_run(
             trigger=trigger,
         )
     except jobs.JobError as exc:
-        raise RunConflict(str(exc), "kind" if "kind" in str(exc) else "project_id") from None
+        raise RunConflict(str(exc), "project_id") from None
     audit(db, "training.enqueued", user.id if user else None, f"training_run:{run.id}", kind=kind)
     return run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,13 @@ def test_too_few_comparisons_fails_fast_with_the_message(
         assert db.scalar(select(PolicyVersion).where(PolicyVersion.number == 1)) is None
 
 
+@pytest.mark.parametrize("when", ["reward", "evaluate"])
 def test_cancel_while_running_registers_nothing(
-    committed_engine: Engine, settings: Settings, tiny_policy_dir: Path, tiny_reward_dir: Path
+    committed_engine: Engine,
+    settings: Settings,
+    tiny_policy_dir: Path,
+    tiny_reward_dir: Path,
+    when: str,
 ) -> None:
     factory = make_sessionmaker(committed_engine)
     project_id = seed(factory, settings, tiny_policy_dir)
@@ -102,20 +108,31 @@ def test_cancel_while_running_registers_nothing(
             db, settings, project_id, recipe="tiny", config=tiny_overrides(tiny_reward_dir)
         ).id
     worker = Worker(settings, factory, heartbeat_seconds=0.1)
-    original = worker._reward_stage
 
-    def cancel_then_train(*args: Any, **kw: Any) -> Path:
-        # ML staff press cancel while the reward model trains; the next heartbeat tells us.
+    def press_cancel() -> None:
         with transaction(factory) as db:
             run = db.get(TrainingRun, run_id)
             assert run is not None
             jobs.cancel(db, run)
-        import time
 
-        time.sleep(0.5)
-        return original(*args, **kw)
+    if when == "reward":  # ML staff press cancel while the reward model trains
+        original_reward = worker._reward_stage
 
-    worker._reward_stage = cancel_then_train  # type: ignore[method-assign]
+        def cancel_then_train(*args: Any, **kw: Any) -> Path:
+            press_cancel()
+            time.sleep(0.5)  # the next heartbeat carries the request to the trainer
+            return original_reward(*args, **kw)
+
+        worker._reward_stage = cancel_then_train  # type: ignore[method-assign]
+    else:  # ... or during evaluation, which cannot stop halfway: registration must refuse
+        original_stages = worker._stages
+
+        def stages_then_cancel(*args: Any, **kw: Any) -> dict[str, Any]:
+            out = original_stages(*args, **kw)
+            press_cancel()
+            return out
+
+        worker._stages = stages_then_cancel  # type: ignore[method-assign]
     worker.serve(once=True)
     with transaction(factory) as db:
         run = db.get(TrainingRun, run_id)
