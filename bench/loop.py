@@ -35,6 +35,7 @@ from app.models import (  # noqa: E402
     TrainingRun,
     utcnow,
 )
+from app.models.labeling import STRENGTHS  # noqa: E402
 from app.projects.service import ensure_default_project  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.training.service import parse_overrides  # noqa: E402
@@ -125,7 +126,7 @@ def seed_labels(settings: Settings, factory, labels: int) -> int:  # type: ignor
                     user_id=user.id,
                     assignment_id=lease.id,
                     choice=choice,
-                    strength=row.strength,
+                    strength=row.strength if row.strength in STRENGTHS else None,
                     idempotency_key=f"bench-{i}",
                 )
             )

@@ -8,7 +8,23 @@ from markupsafe import Markup, escape
 
 WIDTH, HEIGHT, PAD = 320, 150, 34
 # Curves worth a chart, in display order; others are listed as numbers only.
-PREFERRED = ("loss", "reward", "kl", "rewards/accuracies", "rewards/margins", "accuracy", "margin")
+PREFERRED = (
+    "loss",
+    "reward",
+    "rewards/reward_model/mean",
+    "kl",
+    "rewards/length_chars/mean",
+    "rewards/accuracies",
+    "rewards/margins",
+    "accuracy",
+    "margin",
+)
+METRIC_NAMES = {
+    "rewards/reward_model/mean": "reward",
+    "rewards/length_chars/mean": "length (chars)",
+    "rewards/accuracies": "accuracy",
+    "rewards/margins": "margin",
+}
 STAGE_NAMES = {"reward": "reward model", "policy": "policy", "evaluate": "evaluation"}
 
 
@@ -62,7 +78,8 @@ def run_charts(curves: dict[str, list[list[float]]]) -> list[Markup]:
     for key in sorted(curves, key=_order):
         stage, _, metric = key.partition(":")
         if metric in PREFERRED:
-            charts.append(line_chart(f"{STAGE_NAMES.get(stage, stage)} · {metric}", curves[key]))
+            name = METRIC_NAMES.get(metric, metric)
+            charts.append(line_chart(f"{STAGE_NAMES.get(stage, stage)} · {name}", curves[key]))
     return charts
 
 

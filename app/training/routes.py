@@ -119,6 +119,10 @@ def run_page(request: Request, run_id: int, db: DbDep, principal: MLStaff) -> Re
         "evaluation": {
             k: v for k, v in (metrics.get("evaluation") or {}).items() if k != "examples"
         },
+        "policy": {
+            k: v for k, v in (metrics.get("policy") or {}).items() if isinstance(v, int | float)
+        },
+        "timings": metrics.get("timings") or {},
         "gates": metrics.get("gates"),
     }
     return render(request, "training/run.html", context, block="live")
