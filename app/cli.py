@@ -25,6 +25,19 @@ def command(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def worker_subparsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The `worker` group's subcommands, shared by the packages that add workers."""
+    parser = sub.choices.get("worker")
+    if parser is None:
+        parser = sub.add_parser("worker", help="background workers")
+    for action in parser._actions:  # argparse has no public accessor
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest="worker_cmd", required=True)
+
+
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     engine = make_engine(settings.resolved_database_url)
     check_connection(engine)

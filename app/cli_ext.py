@@ -15,9 +15,11 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 from app.export import cli as export_cli  # noqa: E402
 from app.prompts import cli as prompts_cli  # noqa: E402
 from app.sampling import cli as sampling_cli  # noqa: E402
+from app.training import cli as training_cli  # noqa: E402
 
 REGISTRARS: list[Register] = [
     prompts_cli.register,
     export_cli.register,
     sampling_cli.register,
+    training_cli.register,
 ]

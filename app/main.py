@@ -26,6 +26,8 @@ from app.labeling import routes as labeling_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
 from app.pages import home
+from app.policies import api as policies_api
+from app.policies import routes as policies_routes
 from app.projects import api as projects_api
 from app.projects import routes as projects_routes
 from app.prompts import api as prompts_api
@@ -35,6 +37,8 @@ from app.sampling import embedded as embedded_sampler
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.system import routes as system_routes
+from app.training import api as training_api
+from app.training import routes as training_routes
 from app.web import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +58,8 @@ def api_router() -> APIRouter:
     router.include_router(projects_api.router)
     router.include_router(labeling_api.router)
     router.include_router(system_routes.api)
+    router.include_router(training_api.router)
+    router.include_router(policies_api.router)
     return router
 
 
@@ -69,6 +75,8 @@ def page_routers() -> list[APIRouter]:
         quality_routes.router,
         labeling_routes.router,
         system_routes.router,
+        training_routes.router,
+        policies_routes.router,
     ]
 
 

@@ -138,6 +138,20 @@ class Settings(BaseSettings):
         3, ge=0, le=10, description="Retries (with backoff) of a failed request to that server."
     )
 
+    # Training queue, worker and promotion (the runs package).
+    training_parallel_runs: bool = Field(
+        False, description="Allow a second queued/running run for the same project."
+    )
+    training_poll_seconds: float = Field(
+        5.0, gt=0, description="How often an idle `pairwise worker train` looks for work."
+    )
+    training_default_recipe: str = Field(
+        "cpu-small", description="Recipe of runs enqueued without one (and periodic runs)."
+    )
+    retire_old_pairs_on_promote: bool = Field(
+        True, description="On promotion, retire the open pairs of the previous active version."
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.pair_low_water > self.pair_buffer:

@@ -8,19 +8,8 @@ import signal
 import sys
 from types import FrameType
 
-from app.cli import command
+from app.cli import command, worker_subparsers
 from app.settings import Settings
-
-
-def worker_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:  # type: ignore[type-arg]
-    """The `worker` command's subcommands, shared with other packages' workers."""
-    parser = sub.choices.get("worker")
-    if parser is None:
-        parser = sub.add_parser("worker", help="background workers")
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest="worker_cmd", required=True)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,55 @@
+"""Policy versions through the JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from app.deps import DbDep, MLStaff, SettingsDep
+from app.policies import service
+from app.policies.routes import visible_version
+from app.training.service import TrainingInputError, resolve_project
+
+router = APIRouter(prefix="/policy-versions", tags=["policy versions"])
+
+
+class VersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    number: int
+    parent_id: int | None
+    status: str
+    base_model: str
+    checkpoint_uri: str
+    training_run_id: int | None
+    metrics: dict[str, Any]
+    created_at: datetime
+    promoted_at: datetime | None
+
+
+@router.get("", response_model=list[VersionOut])
+def list_versions(
+    db: DbDep, principal: MLStaff, project_id: int | None = None
+) -> list[VersionOut] | JSONResponse:
+    try:
+        project = resolve_project(db, principal.user, project_id)
+    except TrainingInputError as exc:
+        return JSONResponse({"detail": [{"field": exc.field, "message": str(exc)}]}, 422)
+    return [VersionOut.model_validate(v) for v in service.list_versions(db, project.id)]
+
+
+@router.post("/{version_id}/promote", response_model=VersionOut)
+def promote(version_id: int, db: DbDep, settings: SettingsDep, principal: MLStaff) -> VersionOut:
+    """Make this version active (a rollback when it is an earlier one)."""
+    version = visible_version(db, principal, version_id)
+    try:
+        service.promote(db, settings, version, principal.user.id)
+    except service.PromotionError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return VersionOut.model_validate(version)

@@ -1,0 +1,55 @@
+"""ML staff pages for policy versions: lineage, metrics, promote and roll back."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from app.deps import DbDep, MLStaff, Principal, SettingsDep
+from app.models import PolicyVersion
+from app.policies import service
+from app.projects.service import get_visible_project, visible_projects
+from app.training.service import TrainingInputError, resolve_project
+from app.web import redirect, render
+
+router = APIRouter(prefix="/training", include_in_schema=False)
+
+
+def visible_version(db: Session, principal: Principal, version_id: int) -> PolicyVersion:
+    """The version if the caller may see its project, else 404."""
+    version = db.get(PolicyVersion, version_id)
+    if version is None or get_visible_project(db, principal.user, version.project_id) is None:
+        raise HTTPException(404, "No such policy version.")
+    return version
+
+
+@router.get("/versions")
+def versions_page(
+    request: Request, db: DbDep, principal: MLStaff, project: int | None = None
+) -> Response:
+    try:
+        target = resolve_project(db, principal.user, project)
+    except TrainingInputError as exc:
+        raise HTTPException(404, str(exc)) from None
+    versions = service.list_versions(db, target.id)
+    numbers = {v.id: v.number for v in versions}
+    context = {
+        "project": target,
+        "projects": visible_projects(db, principal.user),
+        "versions": versions,
+        "numbers": numbers,
+    }
+    return render(request, "training/versions.html", context)
+
+
+@router.post("/versions/{version_id}/promote")
+def promote_version(
+    request: Request, version_id: int, db: DbDep, settings: SettingsDep, principal: MLStaff
+) -> Response:
+    version = visible_version(db, principal, version_id)
+    try:
+        service.promote(db, settings, version, principal.user.id)
+    except service.PromotionError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return redirect(request, f"/training/versions?project={version.project_id}")

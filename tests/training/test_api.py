@@ -1,0 +1,151 @@
+"""Training runs and policy versions through the API and the pages: validation, 404, 409."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.models import PolicyVersion, Project, TrainingRun, User
+from app.policies import service as versions
+from tests.training.factories import version_zero
+
+
+def test_enqueue_list_get_and_cancel(client: TestClient, logged_in, project: Project) -> None:
+    _, csrf = logged_in("ml")
+    h = {"X-CSRF-Token": csrf}
+    r = client.post(
+        "/api/v1/training-runs",
+        json={"recipe": "tiny", "overrides": {"policy.lr": 1e-4}},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert run["status"] == "queued" and run["config"]["overrides"] == {"policy.lr": 1e-4}
+
+    again = client.post("/api/v1/training-runs", json={"recipe": "tiny"}, headers=h)
+    assert again.status_code == 409
+    assert "already queued" in again.json()["detail"][0]["message"]
+
+    listed = client.get("/api/v1/training-runs").json()
+    assert listed["total"] == 1 and listed["items"][0]["id"] == run["id"]
+    assert client.get(f"/api/v1/training-runs/{run['id']}").json()["recipe"] == "tiny"
+
+    cancelled = client.post(f"/api/v1/training-runs/{run['id']}/cancel", headers=h)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    twice = client.post(f"/api/v1/training-runs/{run['id']}/cancel", headers=h)
+    assert twice.status_code == 409
+
+
+def test_validation_errors_name_the_field(client: TestClient, logged_in, project: Project) -> None:
+    _, csrf = logged_in("ml")
+    h = {"X-CSRF-Token": csrf}
+    cases = [
+        ({"recipe": "nope"}, "recipe", "Unknown recipe 'nope'"),
+        ({"recipe": "tiny", "overrides": {"policy.lrr": 1}}, "overrides", "policy.lrr"),
+        ({"kind": "everything"}, "kind", "full"),
+        ({"project_id": 999999}, "project_id", "No project"),
+        ({"surprise": 1}, "surprise", "Extra inputs"),
+    ]
+    for body, field, message in cases:
+        r = client.post("/api/v1/training-runs", json=body, headers=h)
+        assert r.status_code == 422, (body, r.text)
+        detail = r.json()["detail"][0]
+        assert detail["field"] == field and message in detail["message"], detail
+    assert client.get("/api/v1/training-runs").json()["total"] == 0  # nothing stored
+
+
+def test_other_projects_are_invisible(
+    client: TestClient, logged_in, db: Session, project: Project
+) -> None:
+    other = Project(name="secret")
+    db.add(other)
+    db.flush()
+    hidden = TrainingRun(project_id=other.id, kind="full", recipe="tiny", status="queued")
+    db.add(hidden)
+    db.commit()
+    _, csrf = logged_in("ml")
+    assert client.get(f"/api/v1/training-runs/{hidden.id}").status_code == 404
+    assert client.get(f"/training/runs/{hidden.id}").status_code == 404
+    r = client.post(f"/api/v1/training-runs/{hidden.id}/cancel", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 404
+
+
+def test_pages_enqueue_show_and_refuse_bad_overrides(
+    client: TestClient, logged_in, project: Project
+) -> None:
+    _, csrf = logged_in("ml")
+    bad = client.post(
+        "/training/runs",
+        data={"csrf_token": csrf, "project_id": project.id, "recipe": "tiny", "overrides": "lr"},
+    )
+    assert bad.status_code == 422 and "must look like key=value" in bad.text
+    assert "lr</textarea>" in bad.text  # what was typed is kept
+    ok = client.post(
+        "/training/runs",
+        data={"csrf_token": csrf, "project_id": project.id, "recipe": "tiny", "kind": "reward"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    page = client.get(ok.headers["location"])
+    assert page.status_code == 200 and 'id="run-progress"' in page.text
+    assert 'hx-trigger="every 1s"' in page.text  # a live run polls its fragment
+    fragment = client.get(ok.headers["location"], headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<div id="run-live"')
+    assert "<html" not in fragment.text
+
+
+def test_run_page_draws_curves_and_escapes_the_log(
+    client: TestClient, logged_in, db: Session, project: Project
+) -> None:
+    run = TrainingRun(
+        project_id=project.id,
+        kind="full",
+        recipe="tiny",
+        status="succeeded",
+        progress=1.0,
+        log="<script>alert(1)</script>",
+        metrics={"curves": {"reward:loss": [[1, 0.7], [2, 0.5], [3, 0.4]]}, "data": {"train": 9}},
+    )
+    db.add(run)
+    db.commit()
+    logged_in("ml")
+    page = client.get(f"/training/runs/{run.id}")
+    assert "<svg" in page.text and "reward model · loss" in page.text and "<polyline" in page.text
+    assert "<script>alert(1)" not in page.text and "&lt;script&gt;" in page.text
+    assert 'hx-trigger="every 1s"' not in page.text  # finished runs stop polling
+    assert " style=" not in page.text
+
+
+def test_promote_and_roll_back_through_the_api(
+    client: TestClient,
+    logged_in,
+    db: Session,
+    project: Project,
+    tmp_path: Path,
+    tiny_policy_dir: Path,
+    make_user: Callable[..., User],
+) -> None:
+    v0 = version_zero(db, project, tmp_path, tiny_policy_dir)
+    v1 = versions.register_candidate(db, project.id, 77, 1, "projects/1/policy/v1", "tiny", {})
+    db.commit()
+    _, csrf = logged_in("ml")
+    h = {"X-CSRF-Token": csrf}
+    listed = client.get("/api/v1/policy-versions").json()
+    assert [(v["number"], v["status"]) for v in listed] == [(1, "candidate"), (0, "active")]
+    assert client.post(f"/api/v1/policy-versions/{v1.id}/promote", headers=h).json()["status"] == (
+        "active"
+    )
+    r = client.post(f"/api/v1/policy-versions/{v1.id}/promote", headers=h)
+    assert r.status_code == 409
+    page = client.get("/training/versions")
+    assert "Roll back to v0" in page.text
+    back = client.post(
+        f"/training/versions/{v0.id}/promote", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert back.status_code == 303
+    db.expire_all()
+    assert db.get(PolicyVersion, v0.id).status == "active"  # type: ignore[union-attr]
+    assert client.post("/api/v1/policy-versions/999999/promote", headers=h).status_code == 404

@@ -1,0 +1,69 @@
+"""Periodic retraining enqueues exactly one run when the label threshold is crossed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import jobs
+from app.models import Project, TrainingRun, User, utcnow
+from app.settings import Settings
+from tests.training.factories import labelled_pairs, version_zero
+from trainer.data import current_watermark
+from trainer.schedule import maybe_enqueue_periodic
+
+
+def runs(db: Session, project: Project) -> list[TrainingRun]:
+    return list(db.scalars(select(TrainingRun).where(TrainingRun.project_id == project.id)))
+
+
+def test_threshold_enqueues_exactly_one_run(
+    db: Session,
+    settings: Settings,
+    project: Project,
+    tmp_path: Path,
+    tiny_policy_dir: Path,
+    make_user: Callable[..., User],
+) -> None:
+    settings = settings.model_copy(
+        update={"retrain_every_labels": 5, "retrain_min_interval_minutes": 10}
+    )
+    v0 = version_zero(db, project, tmp_path, tiny_policy_dir)
+    user = make_user("evaluator")
+    labelled_pairs(db, project, v0, user, 4)
+    assert maybe_enqueue_periodic(db, settings) == []  # 4 < 5
+    labelled_pairs(db, project, v0, user, 1)
+    created = maybe_enqueue_periodic(db, settings)
+    assert len(created) == 1
+    assert maybe_enqueue_periodic(db, settings) == []  # a run is already queued
+    (run,) = runs(db, project)
+    assert run.trigger == "schedule" and run.recipe == settings.training_default_recipe
+
+    # The run trained on everything so far; the next one needs 5 new labels and the interval.
+    claim = jobs.claim(db, settings, "w")
+    assert claim is not None
+    run.watermark_comparison_id = current_watermark(db, project.id)
+    jobs.finish(db, run.id, claim.token)
+    labelled_pairs(db, project, v0, user, 5)
+    assert maybe_enqueue_periodic(db, settings) == []  # within RETRAIN_MIN_INTERVAL
+    later = utcnow() + timedelta(minutes=11)
+    assert len(maybe_enqueue_periodic(db, settings, later)) == 1
+    assert len(runs(db, project)) == 2
+
+
+def test_zero_turns_it_off(
+    db: Session,
+    settings: Settings,
+    project: Project,
+    tmp_path: Path,
+    tiny_policy_dir: Path,
+    make_user: Callable[..., User],
+) -> None:
+    v0 = version_zero(db, project, tmp_path, tiny_policy_dir)
+    labelled_pairs(db, project, v0, make_user("evaluator"), 6)
+    assert settings.retrain_every_labels == 0
+    assert maybe_enqueue_periodic(db, settings) == []

@@ -1,0 +1,105 @@
+"""What a run reports while it works: overall progress across stages, log tail, curves.
+
+The stage thread writes it through `RunState.reporter(stage)`; the heartbeat thread reads
+`heartbeat_payload()` and writes it to the run row, so the web page shows it live.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from trainer.types import Progress
+
+# Share of the overall progress bar each stage takes (re-normalised over the stages a run has).
+STAGE_WEIGHTS = {"data": 0.05, "reward": 0.35, "policy": 0.45, "evaluate": 0.15}
+MAX_CURVE_POINTS = 400
+LOG_LINES = 200
+
+
+class RunState:
+    """Shared between the stage thread and the heartbeat thread (guarded by a lock)."""
+
+    def __init__(self, stages: list[str], bar: Any = None) -> None:
+        total = sum(STAGE_WEIGHTS[s] for s in stages)
+        self.offsets: dict[str, tuple[float, float]] = {}
+        start = 0.0
+        for s in stages:
+            width = STAGE_WEIGHTS[s] / total
+            self.offsets[s] = (start, width)
+            start += width
+        self.lock = threading.Lock()
+        self.progress = 0.0
+        self.stage = "starting"
+        self.log: deque[str] = deque(maxlen=LOG_LINES)
+        self.curves: dict[str, list[list[float]]] = {}
+        self.results: dict[str, Any] = {}
+        self.cancel_requested = False
+        self.lease_lost = False
+        self.terminating = threading.Event()
+        self.bar = bar
+        self._last_message = ""
+        self._stage_started = time.monotonic()
+
+    def should_stop(self) -> bool:
+        return self.cancel_requested or self.lease_lost or self.terminating.is_set()
+
+    def note(self, message: str) -> None:
+        with self.lock:
+            self.log.append(f"{time.strftime('%H:%M:%S')} {message}")
+        if self.bar is not None:
+            self.bar.set_description_str(message[:60])
+
+    def enter(self, stage: str) -> None:
+        self.close_stage()
+        with self.lock:
+            self.stage = stage
+            self.progress = max(self.progress, self.offsets.get(stage, (self.progress, 0))[0])
+        self._update_bar()
+        self.note(f"stage {stage}")
+
+    def close_stage(self) -> None:
+        """Record the seconds the current stage took (in `results["timings"]`)."""
+        now = time.monotonic()
+        with self.lock:
+            timings = self.results.setdefault("timings", {})
+            timings[self.stage] = round(now - self._stage_started + timings.get(self.stage, 0), 2)
+            self._stage_started = now
+
+    def reporter(self, stage: str) -> Progress:
+        """The `Progress` callback handed to one stage."""
+        start, width = self.offsets[stage]
+
+        def report(fraction: float, message: str, metrics: dict[str, Any]) -> None:
+            with self.lock:
+                self.progress = max(self.progress, start + width * max(0.0, min(1.0, fraction)))
+                for key, value in metrics.items():
+                    if isinstance(value, int | float) and math.isfinite(value):
+                        curve = self.curves.setdefault(f"{stage}:{key}", [])
+                        curve.append([len(curve) + 1, float(value)])
+                        if len(curve) > MAX_CURVE_POINTS:  # keep every other point
+                            del curve[1::2]
+            if message and message != self._last_message:
+                self._last_message = message
+                self.note(message)
+            self._update_bar()
+
+        return report
+
+    def _update_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.n = round(self.progress * 100, 1)
+            self.bar.refresh()
+
+    def metrics(self) -> dict[str, Any]:
+        with self.lock:
+            return {**self.results, "curves": {k: list(v) for k, v in self.curves.items()}}
+
+    def heartbeat_payload(self) -> dict[str, Any]:
+        with self.lock:
+            log = "\n".join(self.log)
+            progress, stage = self.progress, self.stage
+        return {"progress": progress, "stage": stage, "metrics": self.metrics(), "log_tail": log}

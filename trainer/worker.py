@@ -1,0 +1,367 @@
+"""`pairwise worker train`: claim a run, train it stage by stage, register what it made.
+
+Reads top to bottom: `Worker.serve` loops (periodic trigger, claim, process); `process`
+runs data → reward → policy (RL or DPO) → evaluate with a heartbeat thread beside it, then
+`_register` publishes the checkpoints and records them in ONE transaction, only while the
+lease token still holds. A run that fails, is cancelled or loses its lease registers nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import jobs
+from app.db import transaction
+from app.models import PolicyVersion, RewardModel, WorkerHeartbeat, utcnow
+from app.policies import service as versions
+from app.settings import Settings
+from trainer import data as datamod
+from trainer.progress import RunState
+from trainer.schedule import maybe_enqueue_periodic
+from trainer.store import ModelStore
+from trainer.types import Cancelled
+
+log = logging.getLogger("pairwise.trainer")
+
+STAGES = {"full": ["data", "reward", "policy", "evaluate"], "reward": ["data", "reward"]}
+STAGES["policy"] = ["data", "policy", "evaluate"]
+
+
+class RunFailed(RuntimeError):
+    """A run cannot go on; the message is stored on the run for ML staff."""
+
+
+def worker_id() -> str:
+    return f"trainer-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        *,
+        owner: str | None = None,
+        heartbeat_seconds: float | None = None,
+        show_progress: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.owner = owner or worker_id()
+        self.store = ModelStore(settings.resolved_model_dir)
+        self.heartbeat_seconds = heartbeat_seconds or max(1.0, settings.training_lease_seconds / 4)
+        self.show_progress = show_progress
+        self.stop = threading.Event()
+        self.state: RunState | None = None
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def serve(self, *, once: bool = False) -> int:
+        """Process runs until stopped (or one run with `once`); returns how many ran."""
+        done = 0
+        while not self.stop.is_set():
+            with transaction(self.factory) as db:
+                for run_id in maybe_enqueue_periodic(db, self.settings):
+                    log.info("periodic retraining: enqueued run %s", run_id)
+            if self.run_once() is not None:
+                done += 1
+                if once:
+                    break
+                continue
+            if once:
+                break
+            self._beat(None)
+            self.stop.wait(self.settings.training_poll_seconds)
+        return done
+
+    def terminate(self) -> None:
+        """SIGTERM: stop after releasing the current run back to the queue."""
+        self.stop.set()
+        if self.state is not None:
+            self.state.terminating.set()
+
+    def run_once(self) -> int | None:
+        """Claim one run and process it; None when the queue is empty."""
+        with transaction(self.factory) as db:
+            claim = jobs.claim(db, self.settings, self.owner)
+        if claim is None:
+            return None
+        log.info("claimed run %s (attempt %s)", claim.run_id, claim.attempt)
+        self.process(claim)
+        return claim.run_id
+
+    # --- one run --------------------------------------------------------------------------
+
+    def process(self, claim: jobs.Claim) -> None:
+        bar = None
+        if self.show_progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=100, unit="%", desc=f"run {claim.run_id}", leave=True)
+        state = RunState(STAGES[claim.kind], bar)
+        if self.stop.is_set():
+            state.terminating.set()
+        self.state = state
+        staged: list[Path] = []
+        beat_stop = threading.Event()
+        beater = threading.Thread(
+            target=self._heartbeat_loop, args=(claim, state, beat_stop), daemon=True
+        )
+        beater.start()
+        try:
+            outcome = self._stages(claim, state, staged)
+            beat_stop.set()
+            beater.join()
+            self._register(claim, state, outcome)
+        except BaseException as exc:  # noqa: BLE001 - every way out must settle the run
+            beat_stop.set()
+            beater.join()
+            self._settle(claim, state, exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for folder in staged:
+                self.store.discard(folder)
+            if bar is not None:
+                bar.close()
+            self.state = None
+
+    def _stages(self, claim: jobs.Claim, state: RunState, staged: list[Path]) -> dict[str, Any]:
+        from trainer.config import ConfigError, config_to_dict, load_recipe
+
+        state.enter("data")
+        with transaction(self.factory) as db:
+            run = jobs.hold(db, claim.run_id, claim.token)
+            options = dict(run.config or {})
+            try:
+                cfg = load_recipe(run.recipe, dict(options.get("overrides") or {}))
+            except (ConfigError, FileNotFoundError) as exc:
+                raise RunFailed(f"Bad configuration: {exc}") from None
+            # The first attempt fixes the watermark; a retry trains on the same snapshot.
+            if run.watermark_comparison_id is None:
+                run.watermark_comparison_id = datamod.current_watermark(db, claim.project_id)
+            run.config = {**options, "resolved": config_to_dict(cfg)}
+            try:
+                snap = datamod.snapshot_for_config(
+                    db,
+                    claim.project_id,
+                    run.watermark_comparison_id,
+                    cfg,
+                    include_simulated=bool(options.get("include_simulated", False)),
+                )
+            except datamod.NotEnoughData as exc:
+                raise RunFailed(str(exc)) from None
+            active = versions.active_version(db, claim.project_id)
+            latest_rm = versions.latest_reward_model(db, claim.project_id)
+            reference = self.store.path(active.checkpoint_uri) if active else None
+            previous_rm = self.store.path(latest_rm.checkpoint_uri) if latest_rm else None
+            base_model = active.base_model if active else ""
+        state.results["data"] = snap.counts
+        state.note(f"data: {snap.counts['train']} train / {snap.counts['validation']} validation")
+        state.reporter("data")(1.0, "data ready", {})
+        out: dict[str, Any] = {"cfg": cfg, "config": config_to_dict(cfg), "base": base_model}
+
+        reward_path = previous_rm
+        if "reward" in state.offsets:
+            reward_path = self._reward_stage(claim, state, staged, snap, cfg, previous_rm)
+            out["reward_dir"] = reward_path
+        if "policy" not in state.offsets:
+            return out
+        if reference is None:
+            raise RunFailed("The project has no active policy version to start from.")
+        if reward_path is None:
+            raise RunFailed("No reward model yet: run a `full` or `reward` run first.")
+        out["policy_dir"] = self._policy_stage(
+            claim, state, staged, snap, cfg, reference, reward_path
+        )
+        out["reward_used"] = reward_path
+        self._checkpoint(state)
+        state.enter("evaluate")
+        from trainer.evaluate import evaluate_policy, gates_pass
+
+        metrics = evaluate_policy(
+            out["policy_dir"], reference, reward_path, snap.heldout_prompts, cfg
+        )
+        gate_input = {**metrics, **self._reward_accuracy(state)}
+        passed, reasons = gates_pass(gate_input, cfg.gates)
+        state.results["evaluation"] = metrics
+        state.results["gates"] = {"passed": passed, "reasons": list(reasons)}
+        state.reporter("evaluate")(1.0, f"evaluation: gates {'pass' if passed else 'fail'}", {})
+        return out
+
+    def _checkpoint(self, state: RunState) -> None:
+        if state.should_stop():
+            raise Cancelled("stopped between stages")
+
+    @staticmethod
+    def _reward_accuracy(state: RunState) -> dict[str, Any]:
+        reward = state.results.get("reward") or {}
+        return {"reward_val_accuracy": reward.get("val_accuracy")}
+
+    def _reward_stage(
+        self,
+        claim: jobs.Claim,
+        state: RunState,
+        staged: list[Path],
+        snap: datamod.Snapshot,
+        cfg: Any,
+        previous: Path | None,
+    ) -> Path:
+        from trainer.reward import resolve_reward_base, train_reward_model
+
+        self._checkpoint(state)
+        state.enter("reward")
+        folder = self.store.staging(self.store.reward_uri(claim.project_id, claim.run_id))
+        staged.append(folder)
+        base = resolve_reward_base(cfg.reward.base_model)
+        state.results["reward"] = train_reward_model(
+            snap.train,
+            snap.validation,
+            base,
+            folder,
+            cfg.reward,
+            state.reporter("reward"),
+            state.should_stop,
+            previous,
+        )
+        return folder
+
+    def _policy_stage(
+        self,
+        claim: jobs.Claim,
+        state: RunState,
+        staged: list[Path],
+        snap: datamod.Snapshot,
+        cfg: Any,
+        reference: Path,
+        reward: Path,
+    ) -> Path:
+        from trainer.policy import dpo_policy, optimise_policy
+
+        self._checkpoint(state)
+        state.enter("policy")
+        folder = self.store.staging(f"projects/{claim.project_id}/policy/run{claim.run_id}")
+        staged.append(folder)
+        report = state.reporter("policy")
+        if cfg.policy.method == "dpo":
+            metrics = dpo_policy(
+                snap.rows, reference, folder, cfg.policy, report, state.should_stop
+            )
+        else:
+            metrics = optimise_policy(
+                snap.rl_prompts, reference, reward, folder, cfg.policy, report, state.should_stop
+            )
+        state.results["policy"] = metrics
+        return folder
+
+    # --- the end of a run -----------------------------------------------------------------
+
+    def _register(self, claim: jobs.Claim, state: RunState, out: dict[str, Any]) -> None:
+        """Publish checkpoints and record them with the run's success, in one transaction."""
+        state.close_stage()
+        metrics = state.metrics()
+        passed = bool(metrics.get("gates", {}).get("passed"))
+        with transaction(self.factory) as db:
+            run = jobs.hold(db, claim.run_id, claim.token)  # row lock: nobody re-claims meanwhile
+            if run.cancel_requested:  # cancelled during the last (uninterruptible) stage
+                state.cancel_requested = True
+                raise Cancelled("cancelled before registration")
+            jobs.lock_project(db, claim.project_id)
+            meta = {"run_id": claim.run_id, "config": out["config"]}
+            reward_model: RewardModel | None = None
+            if "reward_dir" in out:
+                uri = self.store.reward_uri(claim.project_id, claim.run_id)
+                reward_meta = {**meta, "metrics": metrics.get("reward", {})}
+                self.store.commit(out["reward_dir"], uri, reward_meta)
+                reward_model = versions.register_reward_model(
+                    db,
+                    claim.project_id,
+                    claim.run_id,
+                    uri,
+                    out["cfg"].reward.base_model,
+                    metrics.get("reward", {}),
+                )
+            version: PolicyVersion | None = None
+            if "policy_dir" in out:
+                number = versions.next_number(db, claim.project_id)
+                uri = self.store.policy_uri(claim.project_id, number)
+                version_metrics: dict[str, Any] = {
+                    k: metrics[k] for k in ("data", "policy", "evaluation", "gates") if k in metrics
+                }
+                self.store.commit(out["policy_dir"], uri, {**meta, "metrics": version_metrics})
+                version = versions.register_candidate(
+                    db, claim.project_id, claim.run_id, number, uri, out["base"], version_metrics
+                )
+                if self.settings.auto_promote and passed:
+                    versions.promote(db, self.settings, version, None, reason=f"run {claim.run_id}")
+                elif self.settings.auto_promote:
+                    version.status = "rejected"  # gates failed; ML staff may still promote it
+            jobs.finish(
+                db,
+                claim.run_id,
+                claim.token,
+                metrics=metrics,
+                policy_version_id=version.id if version else None,
+                reward_model_id=reward_model.id if reward_model else None,
+            )
+        state.note("run registered")
+
+    def _settle(self, claim: jobs.Claim, state: RunState, exc: BaseException) -> None:
+        """Record how a run that did not register ended (unless the lease is gone)."""
+        try:
+            with transaction(self.factory) as db:
+                run = jobs.hold(db, claim.run_id, claim.token)
+                run.metrics = state.metrics()
+                run.log = "\n".join(state.log)
+                if state.cancel_requested and isinstance(exc, Cancelled):
+                    jobs.fail(db, claim.run_id, claim.token, "cancelled", cancelled=True)
+                elif state.terminating.is_set() or not isinstance(exc, Exception):
+                    jobs.release(db, claim.run_id, claim.token)
+                else:
+                    message = str(exc) if isinstance(exc, RunFailed) else _describe(exc)
+                    jobs.fail(db, claim.run_id, claim.token, message)
+        except jobs.LeaseLost:
+            log.warning("run %s: lease lost; another trainer owns it now", claim.run_id)
+
+    # --- heartbeats -----------------------------------------------------------------------
+
+    def _heartbeat_loop(self, claim: jobs.Claim, state: RunState, done: threading.Event) -> None:
+        while not done.wait(self.heartbeat_seconds):
+            try:
+                with transaction(self.factory) as db:
+                    state.cancel_requested = jobs.heartbeat(
+                        db, self.settings, claim.run_id, claim.token, **state.heartbeat_payload()
+                    )
+                self._beat(claim.run_id, state)
+            except jobs.LeaseLost:
+                state.lease_lost = True
+                return
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the run
+                log.exception("heartbeat for run %s failed; retrying", claim.run_id)
+
+    def _beat(self, run_id: int | None, state: RunState | None = None) -> None:
+        status: dict[str, Any] = {"run_id": run_id}
+        if state is not None:
+            status.update(stage=state.stage, progress=round(state.progress, 3))
+        with transaction(self.factory) as db:
+            db.merge(
+                WorkerHeartbeat(id=self.owner, kind="trainer", seen_at=utcnow(), status=status)
+            )
+
+
+def _describe(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+__all__ = ["RunFailed", "Worker", "worker_id"]
