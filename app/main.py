@@ -22,6 +22,8 @@ from app.pages import home
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.web import render
+from app.winrates import api as winrates_api
+from app.winrates import routes as winrates_routes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,11 +35,12 @@ def _wants_json(request: Request) -> bool:
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     router.include_router(me.router)
+    router.include_router(winrates_api.router)
     return router
 
 
 def page_routers() -> list[APIRouter]:
-    return [auth_routes.router, home.router]
+    return [auth_routes.router, home.router, winrates_routes.router]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

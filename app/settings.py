@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         3, ge=1, description="Tries before a run whose trainer died is failed."
     )
 
+    # Win-rates (app/winrates).
+    leaderboard_bootstrap: int = Field(
+        200, ge=0, le=5000, description="Bootstrap resamples behind leaderboard intervals."
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.pair_low_water > self.pair_buffer:
