@@ -18,6 +18,8 @@ from app.auth import routes as auth_routes
 from app.auth.ratelimit import LoginThrottle
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
+from app.labeling import api as labeling_api
+from app.labeling import routes as labeling_routes
 from app.pages import home
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
@@ -35,12 +37,13 @@ def _wants_json(request: Request) -> bool:
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     router.include_router(me.router)
+    router.include_router(labeling_api.router)
     router.include_router(winrates_api.router)
     return router
 
 
 def page_routers() -> list[APIRouter]:
-    return [auth_routes.router, home.router, winrates_routes.router]
+    return [auth_routes.router, home.router, labeling_routes.router, winrates_routes.router]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
 
     lease_minutes: int = Field(15, ge=1, description="How long a pair stays leased.")
     default_overlap: int = Field(1, ge=1, le=10, description="Labels needed per pair.")
+    active_selection_share: float = Field(
+        0.5, ge=0, le=1, description="Share of next-pair requests that take the smallest |margin|."
+    )
+    label_poll_seconds: int = Field(
+        5, ge=1, le=300, description="How often an empty labelling queue checks again."
+    )
 
     retrain_every_labels: int = Field(0, ge=0, description="Auto-enqueue after N labels; 0=off.")
     retrain_min_interval_minutes: int = Field(

@@ -1,0 +1,1 @@
+"""Assignment of pairs to evaluators, the labelling page and submission."""

@@ -1,0 +1,156 @@
+"""The labelling flow for scripts: next pair, submit, skip, heartbeat (mirrors /label)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from app.deps import DbDep, Evaluator, SettingsDep
+from app.labeling import service
+from app.labeling.schemas import (
+    ComparisonOut,
+    LeaseOut,
+    NextOut,
+    PairOut,
+    PromptOut,
+    SkipIn,
+    SubmitIn,
+    TurnOut,
+    error_detail,
+)
+from app.labeling.service import Lease, LeaseExpired, NotFound
+from app.labeling.submission import InvalidSubmission, KeyConflict, Submitted, submit
+from app.models import Pair, Project, User
+from app.projects.service import get_visible_project, visible_projects
+from app.settings import Settings
+
+router = APIRouter(tags=["labeling"])
+
+
+def resolve_project(db: Session, user: User, project_id: int | None) -> Project | None:
+    """The requested visible project (404 if not visible), or the first visible one."""
+    if project_id is not None:
+        project = get_visible_project(db, user, project_id)
+        if project is None:
+            raise HTTPException(404, "No such project.")
+        return project
+    projects = visible_projects(db, user)
+    return projects[0] if projects else None
+
+
+def pair_out(lease: Lease, project: Project) -> PairOut:
+    messages = lease.prompt.messages
+    return PairOut(
+        assignment_id=lease.assignment.id,
+        pair_id=lease.pair.id,
+        project_id=lease.pair.project_id,
+        prompt=PromptOut(
+            id=lease.prompt.id,
+            text=lease.prompt.text,
+            messages=[
+                TurnOut(role=str(m.get("role", "")), content=str(m.get("content", "")))
+                for m in messages
+            ]
+            if messages
+            else None,
+        ),
+        left=lease.left.text,
+        right=lease.right.text,
+        expires_at=lease.assignment.expires_at,
+        idempotency_key=lease.idempotency_key,
+        flags=list(project.flags or []),
+        guidelines_version=project.guidelines_version,
+    )
+
+
+def comparison_out(result: Submitted) -> ComparisonOut:
+    c = result.comparison
+    return ComparisonOut(
+        id=c.id,
+        pair_id=c.pair_id,
+        assignment_id=c.assignment_id,
+        choice=c.choice,
+        strength=c.strength,
+        rationale=c.rationale,
+        flags=list(c.flags),
+        decision_ms=c.decision_ms,
+        guidelines_version=c.guidelines_version,
+        idempotency_key=result.client_key,
+        replayed=result.replayed,
+    )
+
+
+def _next(db: Session, settings: Settings, user: User, project: Project | None) -> NextOut:
+    if project is None:
+        return NextOut(pair=None, message="You are not a member of any project.")
+    lease = service.next_pair(db, settings, user, project)
+    if lease is None:
+        wait = settings.label_poll_seconds
+        return NextOut(pair=None, message=f"No pairs need labelling now; ask again in {wait} s.")
+    return NextOut(pair=pair_out(lease, project))
+
+
+@router.get("/pairs/next", response_model=NextOut)
+def next_pair(
+    db: DbDep, settings: SettingsDep, principal: Evaluator, project_id: int | None = None
+) -> NextOut:
+    """The caller's leased pair (the same one until submitted, skipped or expired)."""
+    user = principal.user
+    return _next(db, settings, user, resolve_project(db, user, project_id))
+
+
+@router.post(
+    "/comparisons",
+    response_model=ComparisonOut,
+    status_code=201,
+    responses={200: {"description": "A retry: the stored comparison"}, 409: {}, 422: {}},
+)
+def create_comparison(
+    data: SubmitIn, db: DbDep, settings: SettingsDep, principal: Evaluator
+) -> Response | ComparisonOut:
+    """Store a judgement; `choice` is left/right/tie/both_bad as shown by /pairs/next."""
+    user = principal.user
+    try:
+        result = submit(db, user, data)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except InvalidSubmission as exc:
+        return JSONResponse({"detail": [error_detail(exc.field, exc.message)]}, status_code=422)
+    except KeyConflict as exc:
+        return JSONResponse({"detail": [error_detail("idempotency_key", str(exc))]}, 409)
+    except LeaseExpired as exc:
+        assignment = service.owned_assignment(db, user, data.assignment_id, lock=False)
+        project = db.get_one(Project, db.get_one(Pair, assignment.pair_id).project_id)
+        following = _next(db, settings, user, project)
+        body = {"detail": str(exc), "next": following.model_dump(mode="json")}
+        return JSONResponse(body, status_code=409)
+    if result.replayed:
+        return JSONResponse(comparison_out(result).model_dump(mode="json"), status_code=200)
+    return comparison_out(result)
+
+
+@router.post("/assignments/{assignment_id}/skip", response_model=LeaseOut)
+def skip(assignment_id: int, data: SkipIn, db: DbDep, principal: Evaluator) -> LeaseOut:
+    """Give the pair back with a reason; it returns to the pool for others."""
+    try:
+        a = service.skip(db, principal.user, assignment_id, data.reason)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except LeaseExpired as exc:
+        raise HTTPException(409, str(exc)) from None
+    return LeaseOut(assignment_id=a.id, status=a.status, expires_at=a.expires_at)
+
+
+@router.post("/assignments/{assignment_id}/heartbeat", response_model=LeaseOut)
+def heartbeat(
+    assignment_id: int, db: DbDep, settings: SettingsDep, principal: Evaluator
+) -> LeaseOut:
+    """Extend a live lease (the page calls this while it is open)."""
+    try:
+        a = service.heartbeat(db, settings, principal.user, assignment_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except LeaseExpired as exc:
+        raise HTTPException(409, str(exc)) from None
+    return LeaseOut(assignment_id=a.id, status=a.status, expires_at=a.expires_at)

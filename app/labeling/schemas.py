@@ -1,0 +1,112 @@
+"""Shapes of a labelling task and of a judgement, shared by the page and the JSON API.
+
+Choices are in *screen* terms (`left`/`right`): the server maps them to the stored
+completion a/b through the assignment's `left_side`, so a client never needs to know
+which completion is which. Strength is optional for left/right (stored as NULL,
+meaning "not given") and refused for tie/both_bad.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+SCREEN_CHOICES = ("left", "right", "tie", "both_bad")
+RATIONALE_MAX_CHARS = 5000
+SKIP_REASONS = (
+    "I cannot judge this topic",
+    "The prompt is unclear or broken",
+    "Offensive content I will not review",
+    "Other",
+)
+
+
+class SubmitIn(BaseModel):
+    assignment_id: int = Field(ge=1)
+    choice: Literal["left", "right", "tie", "both_bad"]
+    strength: Literal["slight", "clear", "much"] | None = None
+    rationale: str = Field("", max_length=RATIONALE_MAX_CHARS)
+    flags: list[str] = Field(default_factory=list, max_length=20)
+    decision_ms: int | None = Field(None, ge=0, le=86_400_000)
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$"
+    )
+
+    @field_validator("strength")
+    @classmethod
+    def _strength_only_for_a_winner(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("choice") in ("tie", "both_bad"):
+            raise ValueError("strength applies only when one response is better; leave it empty")
+        return value
+
+    @field_validator("rationale")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+class SkipIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("give a reason for skipping")
+        return value.strip()
+
+
+class TurnOut(BaseModel):
+    role: str
+    content: str
+
+
+class PromptOut(BaseModel):
+    id: int
+    text: str
+    messages: list[TurnOut] | None
+
+
+class PairOut(BaseModel):
+    assignment_id: int
+    pair_id: int
+    project_id: int
+    prompt: PromptOut
+    left: str
+    right: str
+    expires_at: datetime
+    idempotency_key: str
+    flags: list[str]
+    guidelines_version: int
+
+
+class NextOut(BaseModel):
+    pair: PairOut | None
+    message: str = ""
+
+
+class ComparisonOut(BaseModel):
+    id: int
+    pair_id: int
+    assignment_id: int
+    choice: str = Field(description="Stored in terms of completion a/b, not screen sides.")
+    strength: str | None
+    rationale: str
+    flags: list[str]
+    decision_ms: int | None
+    guidelines_version: int
+    idempotency_key: str
+    replayed: bool = Field(description="True when this answers a retry of a stored submission.")
+
+
+class LeaseOut(BaseModel):
+    assignment_id: int
+    status: str
+    expires_at: datetime
+
+
+def error_detail(field: str, message: str) -> dict[str, Any]:
+    """One entry of the API's 422 body: `{"detail": [{"field", "message"}]}`."""
+    return {"field": field, "message": message}

@@ -1,0 +1,258 @@
+"""Assignment: which pair an evaluator sees next, its lease, heartbeat and skip.
+
+A pair is offered to an evaluator when it is open, the evaluator has never been
+assigned it, and its live leases plus labels received stay below labels_required
+(the overlap). On Postgres candidates are locked with `FOR UPDATE SKIP LOCKED`, so
+concurrent requests take different rows; the lease count is then re-read in a fresh
+statement under the row lock, because the candidate query's snapshot may predate a
+lease committed by the transaction that held the lock. On SQLite every transaction
+takes the write lock up front (BEGIN IMMEDIATE), which serialises the same steps.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, User, utcnow
+from app.settings import Settings
+
+LIVE_KINDS = ("live", "head_to_head")
+# One row per try: a lock is held until commit, and locking spare rows would hide them
+# from concurrent requests (SKIP LOCKED) that could have used them.
+CANDIDATES = 1
+MAX_TRIES = 20
+
+
+class LabelingError(Exception):
+    """Base of the errors a labelling route turns into a response."""
+
+
+class NotFound(LabelingError):
+    """No such assignment for this caller (someone else's counts as none)."""
+
+
+class LeaseExpired(LabelingError):
+    """The lease ran out (or was skipped/released): nothing was stored."""
+
+
+@dataclass
+class Lease:
+    assignment: Assignment
+    pair: Pair
+    prompt: Prompt
+    left: Completion
+    right: Completion
+
+    @property
+    def idempotency_key(self) -> str:
+        return default_key(self.assignment.id)
+
+
+def default_key(assignment_id: int) -> str:
+    """The idempotency key the server suggests for an assignment (stable across reloads)."""
+    return f"assignment-{assignment_id}"
+
+
+def pick_left_side() -> str:
+    """Which completion goes on the left: random per assignment (tests may replace this)."""
+    return random.choice(("a", "b"))  # noqa: S311 - presentation order, not security
+
+
+def _live(now: datetime) -> ColumnElement[bool]:
+    return (Assignment.status == "leased") & (Assignment.expires_at > now)
+
+
+def load_lease(db: Session, assignment: Assignment) -> Lease:
+    """Everything the page shows for one assignment, sides resolved."""
+    pair = db.get_one(Pair, assignment.pair_id)
+    a = db.get_one(Completion, pair.completion_a_id)
+    b = db.get_one(Completion, pair.completion_b_id)
+    left, right = (a, b) if assignment.left_side == "a" else (b, a)
+    return Lease(assignment, pair, db.get_one(Prompt, pair.prompt_id), left, right)
+
+
+def current_lease(db: Session, user: User, project: Project, now: datetime) -> Lease | None:
+    """The caller's live lease in this project, if any (a reload shows the same pair)."""
+    rows = db.execute(
+        select(Assignment, Pair.status)
+        .join(Pair, Pair.id == Assignment.pair_id)
+        .where(Assignment.user_id == user.id, Pair.project_id == project.id, _live(now))
+        .order_by(Assignment.id.desc())
+    ).all()
+    for assignment, pair_status in rows:
+        if pair_status == "open":
+            return load_lease(db, assignment)
+        assignment.status = "released"  # the pair was retired under the lease
+        db.flush()
+    return None
+
+
+def _candidates(
+    db: Session, user: User, project: Project, now: datetime, *, gold: bool, by_margin: bool
+) -> list[Pair]:
+    seen = exists().where(Assignment.pair_id == Pair.id, Assignment.user_id == user.id)
+    stmt = select(Pair).where(Pair.project_id == project.id, Pair.status == "open", ~seen)
+    if gold:
+        stmt = stmt.where(Pair.kind == "gold")
+    else:
+        leases = (
+            select(func.count())
+            .select_from(Assignment)
+            .where(Assignment.pair_id == Pair.id, _live(now))
+            .scalar_subquery()
+        )
+        stmt = stmt.where(
+            Pair.kind.in_(LIVE_KINDS), Pair.labels_received + leases < Pair.labels_required
+        )
+    order = [Pair.reward_margin.is_(None), func.abs(Pair.reward_margin)] if by_margin else []
+    stmt = stmt.order_by(*order, Pair.id).limit(CANDIDATES)
+    stmt = stmt.with_for_update(of=Pair, skip_locked=True)
+    return list(db.scalars(stmt.execution_options(populate_existing=True)))
+
+
+def _still_needs_labels(db: Session, pair: Pair, now: datetime) -> bool:
+    if pair.kind == "gold":
+        return True  # every evaluator sees each gold pair once; no overlap limit
+    live = (Assignment.pair_id == pair.id) & _live(now)
+    leases = db.scalar(select(func.count()).select_from(Assignment).where(live))
+    return pair.labels_received + (leases or 0) < pair.labels_required
+
+
+def _lease_from(
+    db: Session, settings: Settings, user: User, project: Project, *, gold: bool, by_margin: bool
+) -> Lease | None:
+    # Each try reads a fresh snapshot; a try fails only when every row it locked was filled
+    # by a transaction that committed after the snapshot, so the next try sees that.
+    for _ in range(MAX_TRIES):
+        now = utcnow()
+        candidates = _candidates(db, user, project, now, gold=gold, by_margin=by_margin)
+        for pair in candidates:
+            if not _still_needs_labels(db, pair, now):
+                continue
+            assignment = Assignment(
+                pair_id=pair.id,
+                user_id=user.id,
+                status="leased",
+                left_side=pick_left_side(),
+                expires_at=now + timedelta(minutes=settings.lease_minutes),
+                shown_at=now,
+            )
+            db.add(assignment)
+            db.flush()
+            return load_lease(db, assignment)
+        if not candidates:
+            return None
+    return None
+
+
+def next_pair(
+    db: Session,
+    settings: Settings,
+    user: User,
+    project: Project,
+    *,
+    rng: random.Random | None = None,
+) -> Lease | None:
+    """The caller's live lease, else a new lease on a pair that needs their label, else None."""
+    rng = rng or random.Random()  # noqa: S311
+    now = utcnow()
+    # Lazy expiry, scoped to the caller so concurrent requests do not fight over rows.
+    db.execute(
+        update(Assignment)
+        .where(
+            Assignment.user_id == user.id,
+            Assignment.status == "leased",
+            Assignment.expires_at <= now,
+        )
+        .values(status="expired")
+    )
+    lease = current_lease(db, user, project, now)
+    if lease is not None:
+        return lease
+    by_margin = rng.random() < settings.active_selection_share
+    if project.gold_rate > 0 and rng.random() < project.gold_rate:
+        lease = _lease_from(db, settings, user, project, gold=True, by_margin=False)
+        if lease is not None:
+            return lease
+    return _lease_from(db, settings, user, project, gold=False, by_margin=by_margin)
+
+
+def owned_assignment(db: Session, user: User, assignment_id: int, *, lock: bool) -> Assignment:
+    """The caller's assignment (locked for update when asked), else NotFound."""
+    stmt = select(Assignment).where(Assignment.id == assignment_id, Assignment.user_id == user.id)
+    if lock:
+        stmt = stmt.with_for_update()
+    assignment = db.scalar(stmt.execution_options(populate_existing=True))
+    if assignment is None:
+        raise NotFound(f"No assignment {assignment_id} for you.")
+    return assignment
+
+
+def heartbeat(db: Session, settings: Settings, user: User, assignment_id: int) -> Assignment:
+    """Extend a live lease while its page is open; an expired one stays expired."""
+    assignment = owned_assignment(db, user, assignment_id, lock=True)
+    now = utcnow()
+    if assignment.status != "leased" or assignment.expires_at <= now:
+        raise LeaseExpired("This pair's lease has ended; load the next pair.")
+    assignment.expires_at = now + timedelta(minutes=settings.lease_minutes)
+    db.flush()
+    return assignment
+
+
+def skip(db: Session, user: User, assignment_id: int, reason: str) -> Assignment:
+    """Give a pair back with a reason; others may get it, this evaluator never again."""
+    assignment = owned_assignment(db, user, assignment_id, lock=True)
+    if assignment.status == "skipped":
+        return assignment  # a repeated skip is a no-op
+    if assignment.status != "leased" or assignment.expires_at <= utcnow():
+        raise LeaseExpired("This pair's lease has already ended; nothing to skip.")
+    assignment.status = "skipped"
+    assignment.skip_reason = reason
+    db.flush()
+    return assignment
+
+
+@dataclass
+class Counters:
+    today: int
+    total: int
+    skipped: int
+    gold_total: int
+    gold_correct: int
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_total if self.gold_total else None
+
+
+def counters(db: Session, user: User, project: Project) -> Counters:
+    """The evaluator's own figures in a project: labels today and in all, gold accuracy."""
+    mine = (Comparison.user_id == user.id) & (Comparison.project_id == project.id)
+    start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    total = db.scalar(select(func.count()).where(mine)) or 0
+    today = db.scalar(select(func.count()).where(mine, Comparison.created_at >= start)) or 0
+    skipped = (
+        db.scalar(
+            select(func.count())
+            .select_from(Assignment)
+            .join(Pair, Pair.id == Assignment.pair_id)
+            .where(
+                Assignment.user_id == user.id,
+                Pair.project_id == project.id,
+                Assignment.status == "skipped",
+            )
+        )
+        or 0
+    )
+    gold = db.execute(
+        select(func.count(), func.count().filter(Comparison.choice == Pair.gold_choice))
+        .select_from(Comparison)
+        .join(Pair, Pair.id == Comparison.pair_id)
+        .where(mine, Comparison.is_gold, Pair.gold_choice.is_not(None))
+    ).one()
+    return Counters(today, total, skipped, int(gold[0]), int(gold[1]))

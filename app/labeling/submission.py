@@ -1,0 +1,138 @@
+"""Submission: a judgement, its lease and the pair's label count change in one transaction.
+
+Idempotent per assignment: the assignment row is locked first, so concurrent retries
+queue behind the first one and then find its comparison and return it. Keys are
+stored per user (`u<id>:<key>`) so one evaluator can never use up another's key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.labeling.schemas import SubmitIn
+from app.labeling.service import LeaseExpired, default_key, owned_assignment
+from app.models import Comparison, Pair, Project, User, utcnow
+
+MAX_DECISION_MS = 86_400_000
+
+
+class InvalidSubmission(Exception):
+    """A value the schema cannot check alone (e.g. a flag the project does not offer)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class KeyConflict(Exception):
+    """The idempotency key was already used for a different assignment."""
+
+
+@dataclass
+class Submitted:
+    comparison: Comparison
+    replayed: bool
+
+    @property
+    def client_key(self) -> str:
+        return self.comparison.idempotency_key.split(":", 1)[1]
+
+
+def stored_choice(screen_choice: str, left_side: str) -> str:
+    """Screen terms (left/right) → completion terms (a/b) through the side shown on the left."""
+    if screen_choice == "left":
+        return left_side
+    if screen_choice == "right":
+        return "b" if left_side == "a" else "a"
+    return screen_choice
+
+
+def screen_choice(stored: str, left_side: str) -> str:
+    """The inverse of `stored_choice`."""
+    if stored in ("tie", "both_bad"):
+        return stored
+    return "left" if stored == left_side else "right"
+
+
+def _check_flags(flags: list[str], project: Project) -> list[str]:
+    offered = list(project.flags or [])
+    unknown = [f for f in flags if f not in offered]
+    if unknown:
+        raise InvalidSubmission(
+            "flags", f"unknown flag {unknown[0]!r}; this project offers: {', '.join(offered)}"
+        )
+    return list(dict.fromkeys(flags))
+
+
+def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
+    """Store a judgement for the caller's live lease, or return the one already stored."""
+    key = f"u{user.id}:{data.idempotency_key or default_key(data.assignment_id)}"
+    by_key = db.scalar(select(Comparison).where(Comparison.idempotency_key == key))
+    if by_key is not None:
+        if by_key.assignment_id != data.assignment_id:
+            raise KeyConflict(
+                f"idempotency_key was already used for assignment {by_key.assignment_id}"
+            )
+        return Submitted(by_key, replayed=True)
+    assignment = owned_assignment(db, user, data.assignment_id, lock=True)
+    stored = db.scalar(select(Comparison).where(Comparison.assignment_id == assignment.id))
+    if stored is not None:
+        return Submitted(stored, replayed=True)  # a retry under another key: still one row
+    now = utcnow()
+    if assignment.status != "leased" or assignment.expires_at <= now:
+        if assignment.status == "leased":
+            assignment.status = "expired"
+            db.flush()
+        raise LeaseExpired(
+            "Your time on that pair ran out, so the judgement was not saved. Here is a new pair."
+        )
+    pair = db.get_one(Pair, assignment.pair_id)
+    project = db.get_one(Project, pair.project_id)
+    flags = _check_flags(data.flags, project)
+    decision_ms = data.decision_ms
+    if decision_ms is None and assignment.shown_at is not None:
+        decision_ms = int((now - assignment.shown_at).total_seconds() * 1000)
+    comparison = Comparison(
+        project_id=pair.project_id,
+        pair_id=pair.id,
+        user_id=user.id,
+        assignment_id=assignment.id,
+        choice=stored_choice(data.choice, assignment.left_side),
+        strength=data.strength if data.choice in ("left", "right") else None,
+        rationale=data.rationale,
+        flags=flags,
+        decision_ms=min(max(decision_ms, 0), MAX_DECISION_MS) if decision_ms is not None else None,
+        idempotency_key=key,
+        guidelines_version=project.guidelines_version,
+        is_gold=pair.kind == "gold",
+    )
+    try:
+        with db.begin_nested():
+            db.add(comparison)
+            db.flush()
+    except IntegrityError:
+        # Only reachable if the row lock was bypassed (it never is on either backend).
+        stored = db.scalar(select(Comparison).where(Comparison.assignment_id == assignment.id))
+        if stored is None:
+            raise
+        return Submitted(stored, replayed=True)
+    assignment.status = "submitted"
+    # One UPDATE, so concurrent submissions on an overlapped pair cannot lose a count.
+    done = (Pair.kind != "gold") & (Pair.labels_received + 1 >= Pair.labels_required)
+    db.execute(
+        update(Pair)
+        .where(Pair.id == pair.id)
+        .values(
+            labels_received=Pair.labels_received + 1,
+            status=case((done, "complete"), else_=Pair.status),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.flush()
+    db.refresh(pair)
+    return Submitted(comparison, replayed=False)
