@@ -12,4 +12,6 @@ from collections.abc import Callable
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRARS: list[Register] = []
+from app.simulate.cli import register as simulate  # noqa: E402
+
+REGISTRARS: list[Register] = [simulate]
