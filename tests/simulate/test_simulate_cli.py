@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import random
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,9 +19,9 @@ from app.migrate import upgrade
 from app.models import ApiToken, Comparison, Completion, Pair, Project, User
 from app.projects.service import ensure_default_project
 from app.settings import Settings
+from app.simulate.server import serve_in_thread
 from app.winrates.service import leaderboard
 from tests import h2h
-from tests.browser.conftest import free_port
 
 PAIRS = 30
 SHORT = "Paris is the capital of France."
@@ -49,22 +46,9 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     )  # type: ignore[call-arg]
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
     monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    yield Live(f"http://127.0.0.1:{port}", settings, make_sessionmaker(engine))
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(settings, engine)) as url:
+        yield Live(url, settings, make_sessionmaker(engine))
     engine.dispose()
 
 
