@@ -16,7 +16,7 @@ from app.auth.service import create_user
 from app.db import make_engine, make_sessionmaker, transaction
 from app.main import create_app
 from app.migrate import upgrade
-from app.models import ApiToken, Comparison, Completion, Pair, Project, User
+from app.models import ApiToken, Assignment, Comparison, Completion, Pair, Project, User
 from app.projects.service import ensure_default_project
 from app.settings import Settings
 from app.simulate.server import serve_in_thread
@@ -128,3 +128,20 @@ def test_bad_rule_or_real_account_name_stores_nothing(
     with pytest.raises(SystemExit):
         cli.main(["simulate", "--rule", "concise", "--noise", "1.5"])
     assert "must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_skipped_pairs_go_back_with_a_reason(
+    live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with transaction(live.sessionmaker) as db:
+        project = ensure_default_project(db, "tiny")
+        v0 = h2h.version(db, project, 0, status="active")
+        for _ in range(5):
+            h2h.pair(db, project, v0, v0, text_a=SHORT, text_b=LONG, kind="live")
+    args = ["--evaluators", "1", "--skip-rate", "1", "--idle-timeout", "1"]
+    assert cli.main(["simulate", "--rule", "no-lists", "--url", live.url, *args]) == 0
+    assert "labels 0  skips 5  errors 0" in capsys.readouterr().out
+    with transaction(live.sessionmaker) as db:
+        reasons = db.scalars(select(Assignment.skip_reason).where(Assignment.status == "skipped"))
+        assert list(reasons) == ["Other"] * 5
+        assert db.scalar(select(func.count()).select_from(Comparison)) == 0
