@@ -117,6 +117,7 @@ class Evaluator:
         self.summary = summary
         self.budget = budget
         self.judging = judging
+        self.consecutive_errors = 0
         self.client = httpx.AsyncClient(
             base_url=config.url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -139,7 +140,6 @@ class Evaluator:
         self.consecutive_errors += 1
 
     async def run(self) -> None:
-        self.consecutive_errors = 0
         idle_since: float | None = None
         try:
             while self.consecutive_errors < MAX_CONSECUTIVE_ERRORS:
