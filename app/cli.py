@@ -157,4 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the importable module, so that `python -m app.cli` reads the same command
+    # registry that packages fill via `app.cli.command` (not a second copy in __main__).
+    from app.cli import main as package_main
+
+    sys.exit(package_main())
