@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,3 +148,16 @@ def test_skipped_pairs_go_back_with_a_reason(
         reasons = db.scalars(select(Assignment.skip_reason).where(Assignment.status == "skipped"))
         assert list(reasons) == ["Other"] * 5
         assert db.scalar(select(func.count()).select_from(Comparison)) == 0
+
+
+def test_python_dash_m_finds_the_registered_command(tmp_path: Path) -> None:
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "SECRET_KEY": "k" * 48}
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "simulate", "--rule", "shortest"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "unknown rule 'shortest'" in done.stderr
