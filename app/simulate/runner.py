@@ -236,4 +236,11 @@ async def simulate(tokens: list[str], rule: Rule, config: SimulationConfig) -> S
 
 def run_simulation(tokens: list[str], rule: Rule, config: SimulationConfig) -> Summary:
     """Blocking wrapper around `simulate` for the CLI and the benchmark."""
-    return asyncio.run(simulate(tokens, rule, config))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(simulate(tokens, rule, config))
+    # Called where this thread already runs an event loop (a notebook, Playwright's sync
+    # API): asyncio.run refuses that, so the simulation gets a thread of its own.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="simulate") as pool:
+        return pool.submit(asyncio.run, simulate(tokens, rule, config)).result()
