@@ -15,8 +15,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, User, utcnow
 from app.settings import Settings
@@ -68,28 +68,42 @@ def _live(now: datetime) -> ColumnElement[bool]:
 
 
 def load_lease(db: Session, assignment: Assignment) -> Lease:
-    """Everything the page shows for one assignment, sides resolved."""
-    pair = db.get_one(Pair, assignment.pair_id)
-    a = db.get_one(Completion, pair.completion_a_id)
-    b = db.get_one(Completion, pair.completion_b_id)
+    """Everything the page shows for one assignment, sides resolved (one query)."""
+    comp_a, comp_b = aliased(Completion), aliased(Completion)
+    pair, prompt, a, b = db.execute(
+        select(Pair, Prompt, comp_a, comp_b)
+        .join(Prompt, Prompt.id == Pair.prompt_id)
+        .join(comp_a, comp_a.id == Pair.completion_a_id)
+        .join(comp_b, comp_b.id == Pair.completion_b_id)
+        .where(Pair.id == assignment.pair_id)
+    ).one()
     left, right = (a, b) if assignment.left_side == "a" else (b, a)
-    return Lease(assignment, pair, db.get_one(Prompt, pair.prompt_id), left, right)
+    return Lease(assignment, pair, prompt, left, right)
 
 
 def current_lease(db: Session, user: User, project: Project, now: datetime) -> Lease | None:
-    """The caller's live lease in this project, if any (a reload shows the same pair)."""
+    """The caller's live lease in this project, if any (a reload shows the same pair).
+
+    Also the lazy expiry: the caller's own leases that ran out are marked expired here
+    (only the caller's rows, so concurrent requests never wait on each other).
+    """
     rows = db.execute(
-        select(Assignment, Pair.status)
+        select(Assignment, Pair.status, Pair.project_id)
         .join(Pair, Pair.id == Assignment.pair_id)
-        .where(Assignment.user_id == user.id, Pair.project_id == project.id, _live(now))
+        .where(Assignment.user_id == user.id, Assignment.status == "leased")
         .order_by(Assignment.id.desc())
     ).all()
-    for assignment, pair_status in rows:
-        if pair_status == "open":
-            return load_lease(db, assignment)
-        assignment.status = "released"  # the pair was retired under the lease
+    found = None
+    for assignment, pair_status, project_id in rows:
+        if assignment.expires_at <= now:
+            assignment.status = "expired"
+        elif pair_status != "open":
+            assignment.status = "released"  # the pair was retired under the lease
+        elif project_id == project.id and found is None:
+            found = assignment
+    if db.dirty:
         db.flush()
-    return None
+    return load_lease(db, found) if found is not None else None
 
 
 def _candidates(
@@ -109,8 +123,12 @@ def _candidates(
         stmt = stmt.where(
             Pair.kind.in_(LIVE_KINDS), Pair.labels_received + leases < Pair.labels_required
         )
-    order = [Pair.reward_margin.is_(None), func.abs(Pair.reward_margin)] if by_margin else []
-    stmt = stmt.order_by(*order, Pair.id).limit(CANDIDATES)
+    if by_margin:
+        stmt = stmt.where(Pair.reward_margin.is_not(None))
+        stmt = stmt.order_by(func.abs(Pair.reward_margin), Pair.id)
+    else:
+        stmt = stmt.order_by(Pair.id)
+    stmt = stmt.limit(CANDIDATES)
     stmt = stmt.with_for_update(of=Pair, skip_locked=True)
     return list(db.scalars(stmt.execution_options(populate_existing=True)))
 
@@ -118,6 +136,8 @@ def _candidates(
 def _still_needs_labels(db: Session, pair: Pair, now: datetime) -> bool:
     if pair.kind == "gold":
         return True  # every evaluator sees each gold pair once; no overlap limit
+    if db.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: the write lock taken at BEGIN kept the candidate query current
     live = (Assignment.pair_id == pair.id) & _live(now)
     leases = db.scalar(select(func.count()).select_from(Assignment).where(live))
     return pair.labels_received + (leases or 0) < pair.labels_required
@@ -160,18 +180,7 @@ def next_pair(
 ) -> Lease | None:
     """The caller's live lease, else a new lease on a pair that needs their label, else None."""
     rng = rng or random.Random()  # noqa: S311
-    now = utcnow()
-    # Lazy expiry, scoped to the caller so concurrent requests do not fight over rows.
-    db.execute(
-        update(Assignment)
-        .where(
-            Assignment.user_id == user.id,
-            Assignment.status == "leased",
-            Assignment.expires_at <= now,
-        )
-        .values(status="expired")
-    )
-    lease = current_lease(db, user, project, now)
+    lease = current_lease(db, user, project, utcnow())
     if lease is not None:
         return lease
     by_margin = rng.random() < settings.active_selection_share
@@ -179,7 +188,11 @@ def next_pair(
         lease = _lease_from(db, settings, user, project, gold=True, by_margin=False)
         if lease is not None:
             return lease
-    return _lease_from(db, settings, user, project, gold=False, by_margin=by_margin)
+    if by_margin:  # pairs without a margin yet are the fallback, oldest first
+        lease = _lease_from(db, settings, user, project, gold=False, by_margin=True)
+        if lease is not None:
+            return lease
+    return _lease_from(db, settings, user, project, gold=False, by_margin=False)
 
 
 def owned_assignment(db: Session, user: User, assignment_id: int, *, lock: bool) -> Assignment:

@@ -1,7 +1,8 @@
 """Submission: a judgement, its lease and the pair's label count change in one transaction.
 
-Idempotent per assignment: the assignment row is locked first, so concurrent retries
-queue behind the first one and then find its comparison and return it. Keys are
+Idempotent per assignment: the assignment row is locked first (FOR UPDATE on Postgres;
+SQLite's BEGIN IMMEDIATE), so concurrent retries queue behind the first one and then find
+its comparison and return it; the unique constraints are the last line of defence. Keys are
 stored per user (`u<id>:<key>`) so one evaluator can never use up another's key.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import case, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.labeling.schemas import SubmitIn
@@ -72,17 +72,20 @@ def _check_flags(flags: list[str], project: Project) -> list[str]:
 def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
     """Store a judgement for the caller's live lease, or return the one already stored."""
     key = f"u{user.id}:{data.idempotency_key or default_key(data.assignment_id)}"
-    by_key = db.scalar(select(Comparison).where(Comparison.idempotency_key == key))
-    if by_key is not None:
-        if by_key.assignment_id != data.assignment_id:
-            raise KeyConflict(
-                f"idempotency_key was already used for assignment {by_key.assignment_id}"
-            )
-        return Submitted(by_key, replayed=True)
+    # The row lock queues concurrent retries of one assignment behind the first.
     assignment = owned_assignment(db, user, data.assignment_id, lock=True)
-    stored = db.scalar(select(Comparison).where(Comparison.assignment_id == assignment.id))
-    if stored is not None:
-        return Submitted(stored, replayed=True)  # a retry under another key: still one row
+    stored = db.scalars(
+        select(Comparison).where(
+            (Comparison.idempotency_key == key) | (Comparison.assignment_id == assignment.id)
+        )
+    ).all()
+    for row in stored:
+        if row.assignment_id == assignment.id:
+            return Submitted(row, replayed=True)  # a retry, under this key or another one
+    if stored:
+        raise KeyConflict(
+            f"idempotency_key was already used for assignment {stored[0].assignment_id}"
+        )
     now = utcnow()
     if assignment.status != "leased" or assignment.expires_at <= now:
         if assignment.status == "leased":
@@ -91,8 +94,11 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         raise LeaseExpired(
             "Your time on that pair ran out, so the judgement was not saved. Here is a new pair."
         )
-    pair = db.get_one(Pair, assignment.pair_id)
-    project = db.get_one(Project, pair.project_id)
+    pair, project = db.execute(
+        select(Pair, Project)
+        .join(Project, Project.id == Pair.project_id)
+        .where(Pair.id == assignment.pair_id)
+    ).one()
     flags = _check_flags(data.flags, project)
     decision_ms = data.decision_ms
     if decision_ms is None and assignment.shown_at is not None:
@@ -111,16 +117,7 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         guidelines_version=project.guidelines_version,
         is_gold=pair.kind == "gold",
     )
-    try:
-        with db.begin_nested():
-            db.add(comparison)
-            db.flush()
-    except IntegrityError:
-        # Only reachable if the row lock was bypassed (it never is on either backend).
-        stored = db.scalar(select(Comparison).where(Comparison.assignment_id == assignment.id))
-        if stored is None:
-            raise
-        return Submitted(stored, replayed=True)
+    db.add(comparison)
     assignment.status = "submitted"
     # One UPDATE, so concurrent submissions on an overlapped pair cannot lose a count.
     done = (Pair.kind != "gold") & (Pair.labels_received + 1 >= Pair.labels_required)
@@ -134,5 +131,4 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         .execution_options(synchronize_session=False)
     )
     db.flush()
-    db.refresh(pair)
     return Submitted(comparison, replayed=False)

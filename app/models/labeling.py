@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,6 +56,21 @@ class Pair(TimestampMixin, Base):
         CheckConstraint("labels_received >= 0", name="labels_nonnegative"),
         UniqueConstraint("completion_a_id", "completion_b_id"),
         Index("ix_pairs_next_open", "project_id", "status", "kind", "labels_received", "id"),
+        # The labelling queue: open pairs oldest first, and those with a reward margin.
+        Index(
+            "ix_pairs_open_queue",
+            "project_id",
+            "id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_pairs_open_margin",
+            "project_id",
+            "reward_margin",
+            postgresql_where=text("status = 'open' AND reward_margin IS NOT NULL"),
+            sqlite_where=text("status = 'open' AND reward_margin IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
