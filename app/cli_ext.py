@@ -15,6 +15,7 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 from app.export import cli as export_cli  # noqa: E402
 from app.prompts import cli as prompts_cli  # noqa: E402
 from app.sampling import cli as sampling_cli  # noqa: E402
+from app.simulate import cli as simulate_cli  # noqa: E402
 from app.training import cli as training_cli  # noqa: E402
 
 REGISTRARS: list[Register] = [
@@ -22,4 +23,5 @@ REGISTRARS: list[Register] = [
     export_cli.register,
     sampling_cli.register,
     training_cli.register,
+    simulate_cli.register,
 ]

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import service as auth
 from app.models import User, UserSession
@@ -94,7 +95,9 @@ async def optional_principal(
 ) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        user = auth.resolve_api_token(db, header[7:].strip())
+        # Database work stays off the event loop: a blocking wait for SQLite's write lock
+        # here would stall the loop, so the request holding the lock could never commit.
+        user = await run_in_threadpool(auth.resolve_api_token, db, header[7:].strip())
         if user is None:
             raise HTTPException(401, "Invalid or revoked API token.")
         request.state.principal = Principal(user, None)
@@ -102,10 +105,10 @@ async def optional_principal(
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    record = auth.resolve_session(db, settings, token)
+    record = await run_in_threadpool(auth.resolve_session, db, settings, token)
     if record is None:
         return None
-    user = db.get(User, record.user_id)
+    user = await run_in_threadpool(db.get, User, record.user_id)
     if user is None or not user.active:
         return None
     await check_csrf(request, record.csrf_token)

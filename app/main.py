@@ -40,6 +40,8 @@ from app.system import routes as system_routes
 from app.training import api as training_api
 from app.training import routes as training_routes
 from app.web import render
+from app.winrates import api as winrates_api
+from app.winrates import routes as winrates_routes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +62,7 @@ def api_router() -> APIRouter:
     router.include_router(system_routes.api)
     router.include_router(training_api.router)
     router.include_router(policies_api.router)
+    router.include_router(winrates_api.router)
     return router
 
 
@@ -77,6 +80,7 @@ def page_routers() -> list[APIRouter]:
         system_routes.router,
         training_routes.router,
         policies_routes.router,
+        winrates_routes.router,
     ]
 
 

@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         True, description="On promotion, retire the open pairs of the previous active version."
     )
 
+    # Win-rates (app/winrates).
+    leaderboard_bootstrap: int = Field(
+        200, ge=0, le=5000, description="Bootstrap resamples behind leaderboard intervals."
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.pair_low_water > self.pair_buffer:

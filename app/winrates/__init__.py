@@ -1,0 +1,1 @@
+"""Human win-rates between policy versions from head-to-head comparisons."""

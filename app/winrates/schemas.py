@@ -1,0 +1,53 @@
+"""The leaderboard as the API returns it and the page shows it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+EvaluatorFilter = Literal["all", "human", "simulated"]
+
+
+class DirectWinRate(BaseModel):
+    """Win share in direct comparisons against the reference version, ties counting half."""
+
+    comparisons: int
+    score: float = Field(description="Wins plus half the ties.")
+    rate: float
+    low: float
+    high: float
+
+
+class VersionRating(BaseModel):
+    version_id: int
+    number: int
+    status: str
+    comparisons: int = Field(description="Head-to-head judgements involving this version.")
+    rating: float | None = Field(
+        description="Bradley–Terry log-strength, reference version = 0; None without data."
+    )
+    rating_low: float | None
+    rating_high: float | None
+    win_probability: float | None = Field(
+        description="Modelled probability of beating the reference version."
+    )
+    win_probability_low: float | None
+    win_probability_high: float | None
+    vs_reference: DirectWinRate | None
+
+
+class LeaderboardOut(BaseModel):
+    project_id: int
+    reference_version_id: int | None
+    reference_number: int | None
+    evaluators: EvaluatorFilter
+    comparisons: int = Field(description="Head-to-head judgements used (a, b or tie).")
+    both_bad_excluded: int
+    level: float = Field(description="Confidence level of every interval.")
+    bootstrap_samples: int
+    versions: list[VersionRating] = Field(description="Every version, by number.")
+    win_rates: list[list[float | None]] = Field(
+        description="win_rates[r][c]: share of wins of versions[r] against versions[c]."
+    )
+    counts: list[list[int]] = Field(description="counts[r][c]: comparisons between the two.")

@@ -1,0 +1,125 @@
+"""Head-to-head comparisons of a project → ratings, intervals and the win-rate matrix."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from app.models import Comparison, Completion, Pair, PolicyVersion, Project, User
+from app.winrates.schemas import DirectWinRate, EvaluatorFilter, LeaderboardOut, VersionRating
+from app.winrates.stats import (
+    Outcomes,
+    count_matrix,
+    rating_intervals,
+    wilson_interval,
+    win_probability,
+    win_rate_matrix,
+)
+
+LEVEL = 0.95
+SCORE_OF_A = {"a": 1.0, "b": 0.0, "tie": 0.5}
+
+
+def head_to_head_judgements(
+    db: Session, project_id: int, evaluators: EvaluatorFilter = "all"
+) -> list[tuple[int, int, str]]:
+    """(version of completion a, version of completion b, choice) for each judgement."""
+    comp_a, comp_b = aliased(Completion), aliased(Completion)
+    stmt = (
+        select(comp_a.policy_version_id, comp_b.policy_version_id, Comparison.choice)
+        .select_from(Comparison)
+        .join(Pair, Pair.id == Comparison.pair_id)
+        .join(comp_a, comp_a.id == Pair.completion_a_id)
+        .join(comp_b, comp_b.id == Pair.completion_b_id)
+        .where(Pair.project_id == project_id, Pair.kind == "head_to_head")
+        .order_by(Comparison.id)
+    )
+    if evaluators != "all":
+        stmt = stmt.join(User, User.id == Comparison.user_id).where(
+            User.simulated.is_(evaluators == "simulated")
+        )
+    return [(a, b, choice) for a, b, choice in db.execute(stmt)]
+
+
+def leaderboard(
+    db: Session,
+    project: Project,
+    *,
+    evaluators: EvaluatorFilter = "all",
+    bootstrap: int = 200,
+    seed: int = 0,
+) -> LeaderboardOut:
+    """Bradley–Terry ratings with bootstrap intervals, direct win-rates and the raw matrix."""
+    versions = list(
+        db.scalars(
+            select(PolicyVersion)
+            .where(PolicyVersion.project_id == project.id)
+            .order_by(PolicyVersion.number)
+        )
+    )
+    index = {v.id: k for k, v in enumerate(versions)}
+    rows: list[tuple[int, int, float]] = []
+    both_bad = 0
+    for version_a, version_b, choice in head_to_head_judgements(db, project.id, evaluators):
+        if choice == "both_bad":
+            both_bad += 1
+        elif version_a != version_b and version_a in index and version_b in index:
+            rows.append((index[version_a], index[version_b], SCORE_OF_A[choice]))
+    outcomes = Outcomes.from_rows(rows)
+    n = len(versions)
+    counts = count_matrix(outcomes, n)
+    seen = [k for k in range(n) if counts[k].sum() > 0]
+    reference = seen[0] if seen else None
+
+    ratings: dict[int, tuple[float, float, float]] = {}
+    if reference is not None:
+        # Fit only the versions that were compared; the rest have no rating.
+        local = {k: pos for pos, k in enumerate(seen)}
+        sub = Outcomes.from_rows([(local[i], local[j], s) for i, j, s in rows])
+        intervals = rating_intervals(sub, len(seen), 0, bootstrap, LEVEL, seed)
+        ratings = {k: (iv.estimate, iv.low, iv.high) for k, iv in zip(seen, intervals, strict=True)}
+
+    rates = win_rate_matrix(outcomes, n)
+    out = []
+    for k, version in enumerate(versions):
+        rating = ratings.get(k)
+        direct = None
+        if reference is not None and k != reference and counts[k, reference] > 0:
+            n_direct = int(counts[k, reference])
+            score = float(rates[k][reference] or 0.0) * n_direct
+            wilson = wilson_interval(score, n_direct, LEVEL)
+            direct = DirectWinRate(
+                comparisons=n_direct,
+                score=score,
+                rate=wilson.estimate,
+                low=wilson.low,
+                high=wilson.high,
+            )
+        out.append(
+            VersionRating(
+                version_id=version.id,
+                number=version.number,
+                status=version.status,
+                comparisons=int(counts[k].sum()),
+                rating=rating[0] if rating else None,
+                rating_low=rating[1] if rating else None,
+                rating_high=rating[2] if rating else None,
+                win_probability=win_probability(rating[0]) if rating else None,
+                win_probability_low=win_probability(rating[1]) if rating else None,
+                win_probability_high=win_probability(rating[2]) if rating else None,
+                vs_reference=direct,
+            )
+        )
+    return LeaderboardOut(
+        project_id=project.id,
+        reference_version_id=versions[reference].id if reference is not None else None,
+        reference_number=versions[reference].number if reference is not None else None,
+        evaluators=evaluators,
+        comparisons=len(rows),
+        both_bad_excluded=both_bad,
+        level=LEVEL,
+        bootstrap_samples=bootstrap if rows else 0,
+        versions=out,
+        win_rates=rates,
+        counts=counts.tolist(),
+    )
