@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.models import Comparison, Completion, Pair, Prompt, User
+from app.export.service import excluded_annotators
+from app.models import Comparison, Completion, Pair, Project, Prompt, User
 from trainer.types import PreferenceRow
 from trainer.types import Prompt as PromptValue
 
@@ -45,10 +46,16 @@ class Snapshot:
 
 
 def usable_filter(
-    project_id: int, *, include_simulated: bool = False, include_ties: bool = False
+    project_id: int,
+    *,
+    include_simulated: bool = False,
+    include_ties: bool = False,
+    excluded_users: list[int] | None = None,
 ) -> ColumnElement[bool]:
     """Comparisons of the project that count as training data (joined with User)."""
     conditions = [Comparison.project_id == project_id, User.active.is_(True)]
+    if excluded_users:  # annotators an admin excluded for quality (app.quality)
+        conditions.append(Comparison.user_id.not_in(excluded_users))
     if not include_simulated:
         conditions.append(User.simulated.is_(False))
     if not include_ties:
@@ -65,12 +72,21 @@ def count_usable(
             select(func.count(Comparison.id))
             .join(User, User.id == Comparison.user_id)
             .where(
-                usable_filter(project_id, include_simulated=include_simulated),
+                usable_filter(
+                    project_id,
+                    include_simulated=include_simulated,
+                    excluded_users=_excluded(db, project_id),
+                ),
                 Comparison.id > after_id,
             )
         )
         or 0
     )
+
+
+def _excluded(db: Session, project_id: int) -> list[int]:
+    project = db.get(Project, project_id)
+    return excluded_annotators(project) if project is not None else []
 
 
 def current_watermark(db: Session, project_id: int) -> int:
@@ -123,7 +139,10 @@ def snapshot(
         .join(comp_b, comp_b.id == Pair.completion_b_id)
         .where(
             usable_filter(
-                project_id, include_simulated=include_simulated, include_ties=include_ties
+                project_id,
+                include_simulated=include_simulated,
+                include_ties=include_ties,
+                excluded_users=_excluded(db, project_id),
             ),
             Comparison.id <= watermark,
         )

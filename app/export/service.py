@@ -17,7 +17,7 @@ from sqlalchemy import Select, String, cast, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.annotators.stats import majority
-from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, utcnow
+from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, User, utcnow
 
 BATCH = 1000
 RAW_FIELDS = [
@@ -50,6 +50,8 @@ class ExportOptions:
     tag: str = ""
     exclude_ties: bool = False
     exclude_excluded: bool = True
+    # Simulated evaluators (`pairwise simulate`) never mix into real data unless asked.
+    include_simulated: bool = False
     aggregate: bool = True
     pseudonymise: bool = False
 
@@ -115,6 +117,9 @@ def _query(project: Project, opts: ExportOptions) -> Select[*tuple[Any, ...]]:
         stmt = stmt.where(Comparison.user_id.not_in(excluded_annotators(project)))
     if opts.exclude_ties:
         stmt = stmt.where(Comparison.choice.in_(("a", "b")))
+    if not opts.include_simulated:
+        simulated = select(User.id).where(User.simulated.is_(True))
+        stmt = stmt.where(Comparison.user_id.not_in(simulated))
     return stmt
 
 

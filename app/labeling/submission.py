@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.labeling.schemas import SubmitIn
 from app.labeling.service import LeaseExpired, default_key, owned_assignment
 from app.models import Comparison, Pair, Project, User, utcnow
+from app.observability.metrics import LABELS_SUBMITTED
 
 MAX_DECISION_MS = 86_400_000
 
@@ -118,6 +119,7 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         is_gold=pair.kind == "gold",
     )
     db.add(comparison)
+    LABELS_SUBMITTED.inc()  # new rows only; an idempotent replay returned earlier
     assignment.status = "submitted"
     # One UPDATE, so concurrent submissions on an overlapped pair cannot lose a count.
     done = (Pair.kind != "gold") & (Pair.labels_received + 1 >= Pair.labels_required)

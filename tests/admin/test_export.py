@@ -217,3 +217,16 @@ def test_page_form_with_empty_dates_and_bad_date(client, logged_in, project, see
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "since"
     r = client.get("/api/v1/export?format=raw&since=2026-01-05&until=2026-01-05")
     assert len(r.text.splitlines()) == 2
+
+
+def test_simulated_labels_stay_out_unless_asked(db, project, make_user) -> None:
+    human, bot = make_user("evaluator"), make_user("evaluator")
+    bot.simulated = True
+    pr = f.pair(db, project, f.prompt(db, project, "Say hi."), a="hi", b="no")
+    f.compare(db, pr, human, "a")
+    other = f.pair(db, project, f.prompt(db, project, "Say bye."), a="bye", b="x")
+    f.compare(db, other, bot, "a")
+    db.commit()
+    assert [r["chosen"] for r in lines(db, project, kind="trl")] == ["hi"]
+    with_bots = lines(db, project, kind="trl", include_simulated=True)
+    assert sorted(r["chosen"] for r in with_bots) == ["bye", "hi"]

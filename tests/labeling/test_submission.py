@@ -139,3 +139,15 @@ def test_gold_pairs_are_marked_and_stay_open(db, settings, project) -> None:
     assert done.comparison.is_gold
     db.refresh(gold)
     assert gold.status == "open" and gold.labels_received == 1
+
+
+def test_labels_submitted_metric_counts_new_comparisons_only(db, settings, project) -> None:
+    from app.observability.metrics import LABELS_SUBMITTED
+
+    make_pair(db, project)
+    user, lease = _lease(db, settings, project)
+    before = LABELS_SUBMITTED._value.get()
+    data = SubmitIn(assignment_id=lease.assignment.id, choice="left", idempotency_key="m-1")
+    submit(db, user, data)
+    submit(db, user, data)  # a retry stores nothing and counts nothing
+    assert LABELS_SUBMITTED._value.get() == before + 1

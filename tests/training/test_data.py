@@ -103,3 +103,19 @@ def test_too_few_comparisons_says_how_many_are_needed(
     labelled_pairs(db, project, v0, make_user("evaluator"), 3, prompts=2)
     with pytest.raises(data.NotEnoughData, match="needs at least 50 usable comparisons .* 3 exist"):
         snap(db, project, min_comparisons=50)
+
+
+def test_annotators_excluded_by_an_admin_are_left_out(
+    db: Session, project: Project, v0, make_user: Callable[..., User]
+) -> None:
+    good, sloppy = make_user("evaluator"), make_user("evaluator")
+    prompt = add_prompt(db, project, "Pick one")
+    kept = add_pair(db, project, prompt, v0, "good", "bad")
+    label(db, kept, good, "a")
+    dropped = add_pair(db, project, prompt, v0, "p", "q")
+    label(db, dropped, sloppy, "a")
+    project.settings = {**project.settings, "excluded_annotators": [sloppy.id]}
+    db.flush()
+    result = snap(db, project, validation_share=0)
+    assert {(r.chosen, r.rejected) for r in result.rows} == {("good", "bad")}
+    assert data.count_usable(db, project.id) == 1
