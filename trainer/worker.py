@@ -111,6 +111,8 @@ class Worker:
         if self.stop.is_set():
             state.terminating.set()
         self.state = state
+        # Seen on the system page from the moment of the claim, not a heartbeat later.
+        self._beat(claim.run_id, state)
         staged: list[Path] = []
         beat_stop = threading.Event()
         beater = threading.Thread(

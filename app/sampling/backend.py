@@ -39,6 +39,10 @@ class Sample:
     seed: int
     params: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Model output can decode to NUL characters, which Postgres text refuses.
+        self.text = self.text.replace("\x00", "")
+
 
 class Backend(Protocol):
     """Generates completions for one policy version; `load` is called again on a new version."""

@@ -45,7 +45,9 @@ class LiveServer:
         return username
 
 
-@pytest.fixture(scope="session")
+# One server and database per test module, so one module's rows (versions, pairs) never
+# collide with another's.
+@pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data = Path(tmp_path_factory.mktemp("live"))
     settings = Settings(
