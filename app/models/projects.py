@@ -21,7 +21,7 @@ class Project(TimestampMixin, Base):
     base_policy_model: Mapped[str] = mapped_column(String(300), default="smollm2")
     overlap: Mapped[int] = mapped_column(Integer, default=1)
     gold_rate: Mapped[float] = mapped_column(default=0.0)
-    head_to_head_share: Mapped[float] = mapped_column(default=0.0)
+    head_to_head_share: Mapped[float] = mapped_column(default=0.1)
     flags: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(DEFAULT_FLAGS))
     guidelines: Mapped[str] = mapped_column(Text, default="")
     guidelines_version: Mapped[int] = mapped_column(Integer, default=1)

@@ -22,6 +22,7 @@ class ProjectOut(BaseModel):
     overlap: int
     overlap_by_tag: dict[str, int]
     gold_rate: float
+    head_to_head_share: float
     flags: list[str]
     guidelines: str
     guidelines_version: int
@@ -37,6 +38,7 @@ class ProjectOut(BaseModel):
             overlap=p.overlap,
             overlap_by_tag=p.settings.get("overlap_by_tag", {}),
             gold_rate=p.gold_rate,
+            head_to_head_share=p.head_to_head_share,
             flags=list(p.flags),
             guidelines=p.guidelines,
             guidelines_version=p.guidelines_version,
@@ -51,6 +53,9 @@ class ProjectIn(BaseModel):
     overlap: int = Field(1, ge=1, le=manage.MAX_OVERLAP)
     overlap_by_tag: dict[str, int] = {}
     gold_rate: float = Field(0.0, ge=0, le=0.5)
+    head_to_head_share: float | None = Field(
+        None, ge=0, le=0.5, description="Share of open pairs that meet an earlier version."
+    )
     flags: list[str] = ["unsafe", "factually wrong", "off-topic", "low quality"]
 
     def fields(self) -> manage.ProjectFields:
@@ -65,6 +70,7 @@ class ProjectIn(BaseModel):
             base_policy_model=self.base_policy_model,
             overlap=self.overlap,
             gold_rate=self.gold_rate,
+            head_to_head_share=self.head_to_head_share,
             flags=manage.parse_flags(", ".join(self.flags)),
             overlap_by_tag=self.overlap_by_tag,
         )

@@ -13,6 +13,7 @@ from app.projects.service import add_member
 
 MAX_OVERLAP = 10
 MAX_FLAGS = 20
+DEFAULT_HEAD_TO_HEAD_SHARE = 0.1
 
 
 class ProjectError(ValueError):
@@ -27,6 +28,7 @@ class ProjectFields:
     overlap: int = 1
     gold_rate: float = 0.0
     flags: list[str] | None = None
+    head_to_head_share: float | None = None  # None: unchanged (the default on creation)
     overlap_by_tag: dict[str, int] | None = None
 
 
@@ -64,6 +66,9 @@ def _check(db: Session, fields: ProjectFields, project_id: int | None) -> None:
         raise ProjectError(f"Overlap must be between 1 and {MAX_OVERLAP}.")
     if not 0 <= fields.gold_rate <= 0.5:
         raise ProjectError("Gold rate must be between 0 and 0.5.")
+    share = fields.head_to_head_share
+    if share is not None and not 0 <= share <= 0.5:
+        raise ProjectError("Head-to-head share must be between 0 and 0.5.")
     if not fields.base_policy_model.strip():
         raise ProjectError("Base policy model must not be empty.")
 
@@ -74,6 +79,8 @@ def _apply(project: Project, fields: ProjectFields) -> None:
     project.base_policy_model = fields.base_policy_model.strip()[:300]
     project.overlap = fields.overlap
     project.gold_rate = fields.gold_rate
+    if fields.head_to_head_share is not None:
+        project.head_to_head_share = fields.head_to_head_share
     if fields.flags is not None:
         project.flags = fields.flags
     if fields.overlap_by_tag is not None:
@@ -84,7 +91,12 @@ def _apply(project: Project, fields: ProjectFields) -> None:
 def create_project(db: Session, fields: ProjectFields, actor: User) -> Project:
     """A new project; its creator becomes a member."""
     _check(db, fields, None)
-    project = Project(settings={}, guidelines="", guidelines_version=1)
+    project = Project(
+        settings={},
+        guidelines="",
+        guidelines_version=1,
+        head_to_head_share=DEFAULT_HEAD_TO_HEAD_SHARE,
+    )
     _apply(project, fields)
     db.add(project)
     db.flush()
@@ -104,6 +116,7 @@ def update_project(db: Session, project: Project, fields: ProjectFields, actor_i
         f"project:{project.id}",
         overlap=project.overlap,
         gold_rate=project.gold_rate,
+        head_to_head_share=project.head_to_head_share,
         overlap_by_tag=project.settings.get("overlap_by_tag", {}),
     )
 

@@ -32,6 +32,7 @@ def _fields(
     gold_rate: float,
     flags: str,
     overlap_by_tag: str,
+    head_to_head_share: float | None = None,
 ) -> manage.ProjectFields:
     return manage.ProjectFields(
         name=name,
@@ -41,6 +42,7 @@ def _fields(
         gold_rate=gold_rate,
         flags=manage.parse_flags(flags),
         overlap_by_tag=manage.parse_overlap_by_tag(overlap_by_tag),
+        head_to_head_share=head_to_head_share,
     )
 
 
@@ -64,9 +66,12 @@ def project_create(
     overlap: Annotated[int, Form()] = 1,
     gold_rate: Annotated[float, Form()] = 0.0,
     flags: Text = ", ".join(["unsafe", "factually wrong", "off-topic", "low quality"]),
+    head_to_head_share: Annotated[float | None, Form()] = None,
 ) -> Response:
     try:
-        fields = _fields(name, description, base_policy_model, overlap, gold_rate, flags, "")
+        fields = _fields(
+            name, description, base_policy_model, overlap, gold_rate, flags, "", head_to_head_share
+        )
         project = manage.create_project(db, fields, principal.user)
     except manage.ProjectError as exc:
         ctx = {"projects": visible_projects(db, principal.user), "project": None, "error": str(exc)}
@@ -108,11 +113,19 @@ def project_update(
     gold_rate: Annotated[float, Form()] = 0.0,
     flags: Text = "",
     overlap_by_tag: Text = "",
+    head_to_head_share: Annotated[float | None, Form()] = None,
 ) -> Response:
     project = get_project(db, principal, project_id)
     try:
         fields = _fields(
-            name, description, base_policy_model, overlap, gold_rate, flags, overlap_by_tag
+            name,
+            description,
+            base_policy_model,
+            overlap,
+            gold_rate,
+            flags,
+            overlap_by_tag,
+            head_to_head_share,
         )
         manage.update_project(db, project, fields, principal.user.id)
     except manage.ProjectError as exc:

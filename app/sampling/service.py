@@ -7,6 +7,7 @@ never overfill it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +30,12 @@ class PromptSnapshot:
 
 @dataclass(frozen=True)
 class PairCandidate:
+    """Two samples for one prompt; `b` comes from `opponent` in a head-to-head pair."""
+
     prompt: PromptSnapshot
     a: Sample
     b: Sample
+    opponent: VersionRef | None = None
 
     @property
     def usable(self) -> bool:
@@ -59,17 +63,47 @@ def has_versions(db: Session, project_id: int) -> bool:
     return found is not None
 
 
-def buffer_depth(db: Session, project_id: int, version_id: int) -> int:
-    """Open live pairs of this version: what evaluators can be given right now."""
+def buffer_depth(db: Session, project_id: int, version_id: int, kind: str = "live") -> int:
+    """Open pairs of this kind and version: what evaluators can be given right now."""
     count = db.scalar(
         select(func.count(Pair.id)).where(
             Pair.project_id == project_id,
             Pair.status == "open",
-            Pair.kind == "live",
+            Pair.kind == kind,
             Pair.policy_version_id == version_id,
         )
     )
     return int(count or 0)
+
+
+def head_to_head_buffer(share: float, settings: Settings) -> int:
+    """Open head-to-head pairs to keep beside PAIR_BUFFER live ones, so that `share` of
+    all open pairs pit the active version against an earlier one (0 turns them off)."""
+    if share <= 0:
+        return 0
+    share = min(share, 0.5)
+    return max(1, math.ceil(settings.pair_buffer * share / (1 - share)))
+
+
+def opponents(db: Session, active: VersionRef) -> list[VersionRef]:
+    """Earlier versions the active one meets head to head: version 0 and the version
+    that was live before it (the most recently promoted other one), when they exist."""
+    earlier = list(
+        db.scalars(
+            select(PolicyVersion)
+            .where(
+                PolicyVersion.project_id == active.project_id,
+                PolicyVersion.id != active.id,
+                PolicyVersion.status == "archived",
+            )
+            .order_by(PolicyVersion.number)
+        )
+    )
+    chosen: list[PolicyVersion] = [v for v in earlier if v.number == 0]
+    promoted = [v for v in earlier if v.promoted_at is not None and v.number != 0]
+    if promoted:
+        chosen.append(max(promoted, key=lambda v: (v.promoted_at, v.number)))
+    return [VersionRef(v.id, v.project_id, v.number, v.checkpoint_uri) for v in chosen]
 
 
 def pairs_wanted(depth: int, settings: Settings) -> int:
@@ -114,9 +148,17 @@ def labels_required(project: Project, tags: tuple[str, ...]) -> int:
 
 
 def insert_pairs(
-    db: Session, version: VersionRef, candidates: list[PairCandidate], buffer: int
+    db: Session,
+    version: VersionRef,
+    candidates: list[PairCandidate],
+    buffer: int,
+    kind: str = "live",
 ) -> int:
-    """Insert usable candidates up to the buffer, under a lock on the project; returns count."""
+    """Insert usable candidates up to the buffer, under a lock on the project; returns count.
+
+    Head-to-head pairs (`kind="head_to_head"`) belong to the active version (promotion
+    retires them with its live pairs); their completion b is the opponent's.
+    """
     # Postgres: the row lock serialises samplers of this project until commit. SQLite:
     # the transaction already holds the database write lock (BEGIN IMMEDIATE).
     project = db.scalars(
@@ -128,7 +170,7 @@ def insert_pairs(
     status = db.scalar(select(PolicyVersion.status).where(PolicyVersion.id == version.id))
     if status != "active":
         return 0  # promoted away while we generated: these samples are for a stale policy
-    room = buffer - buffer_depth(db, project.id, version.id)
+    room = buffer - buffer_depth(db, project.id, version.id, kind)
     if room <= 0:
         return 0
     seen = _existing_pairs(db, version.id, {c.prompt.id for c in candidates})
@@ -141,7 +183,8 @@ def insert_pairs(
         if len(chosen) == room:
             break
     for c in chosen:
-        a, b = (_completion(c.prompt.id, version.id, s) for s in (c.a, c.b))
+        a = _completion(c.prompt.id, version.id, c.a)
+        b = _completion(c.prompt.id, (c.opponent or version).id, c.b)
         db.add_all([a, b])
         db.flush()
         db.add(
@@ -151,7 +194,7 @@ def insert_pairs(
                 completion_a_id=a.id,
                 completion_b_id=b.id,
                 policy_version_id=version.id,
-                kind="live",
+                kind=kind,
                 status="open",
                 labels_required=labels_required(project, c.prompt.tags),
             )

@@ -61,6 +61,7 @@ class Sampler:
         )
         self.backends: dict[int, Backend] = {}
         self.loaded: dict[int, VersionRef] = {}
+        self.rival_backends: dict[tuple[int, int], Backend] = {}
         self.pairs_made = 0
         self.tokens_per_s = 0.0
         self.last_error: str | None = None
@@ -149,7 +150,48 @@ class Sampler:
             fruitless = fruitless + 1 if inserted == 0 else 0
             if fruitless >= FRUITLESS_ROUNDS:
                 break
+        if not self.stop.is_set():
+            made += self.fill_head_to_head(project, version)
         return made
+
+    def fill_head_to_head(self, project: Project, version: VersionRef) -> int:
+        """Top up the head-to-head pairs: the active version against earlier ones, each
+        prompt answered once by each side, opponents taken in turn."""
+        target = service.head_to_head_buffer(project.head_to_head_share, self.settings)
+        with transaction(self.factory) as db:
+            rivals = service.opponents(db, version) if target else []
+            depth = service.buffer_depth(db, project.id, version.id, "head_to_head")
+            wanted = target - depth
+            prompts = service.pick_prompts(db, project.id, wanted) if wanted > 0 else []
+        self._forget_opponents(project.id, rivals)
+        self.projects_status.setdefault(str(project.id), {})["head_to_head"] = depth
+        if not rivals or not prompts:
+            return 0
+        self.state = "sampling head to head"
+        self.beat()
+        mine = self._backend_for(project.id, version).generate(
+            [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts]
+        )
+        candidates: list[service.PairCandidate] = []
+        for turn, rival in enumerate(rivals):
+            share = list(range(turn, len(prompts), len(rivals)))
+            if not share:
+                continue
+            theirs = self._opponent_backend(project.id, rival).generate(
+                [
+                    SampleRequest(prompts[i].id, prompts[i].text, prompts[i].messages, new_seed())
+                    for i in share
+                ]
+            )
+            candidates += [
+                service.PairCandidate(prompts[i], mine[i], sample, opponent=rival)
+                for i, sample in zip(share, theirs, strict=True)
+            ]
+        with transaction(self.factory) as db:
+            inserted = service.insert_pairs(db, version, candidates, target, "head_to_head")
+        self.pairs_made += inserted
+        self.projects_status[str(project.id)]["head_to_head"] = depth + inserted
+        return inserted
 
     # -- running ------------------------------------------------------------------------
 
@@ -181,9 +223,10 @@ class Sampler:
         return status if once else 0
 
     def close(self) -> None:
-        for backend in self.backends.values():
+        for backend in [*self.backends.values(), *self.rival_backends.values()]:
             backend.close()
         self.backends.clear()
+        self.rival_backends.clear()
         self.loaded.clear()
         try:
             with transaction(self.factory) as db:
@@ -223,13 +266,32 @@ class Sampler:
             self.loaded[project_id] = version
         return self.backends[project_id]
 
+    def _opponent_backend(self, project_id: int, rival: VersionRef) -> Backend:
+        """A backend holding an earlier version, kept while it stays an opponent."""
+        key = (project_id, rival.id)
+        if key not in self.rival_backends:
+            self.state = f"loading v{rival.number} (head to head)"
+            self.beat()
+            backend = self.backend_factory()
+            backend.load(rival)
+            self.rival_backends[key] = backend
+        return self.rival_backends[key]
+
+    def _forget_opponents(self, project_id: int, keep: list[VersionRef]) -> None:
+        """Free the memory of earlier versions that are no longer opponents."""
+        wanted = {(project_id, v.id) for v in keep}
+        for key in [k for k in self.rival_backends if k[0] == project_id and k not in wanted]:
+            self.rival_backends.pop(key).close()
+
     def _project_status(
         self, project: Project, version: VersionRef | None, depth: int, note: str = ""
     ) -> None:
+        before = self.projects_status.get(str(project.id), {})
         self.projects_status[str(project.id)] = {
             "name": project.name,
             "active_version": version.number if version else None,
             "buffer": depth,
+            "head_to_head": before.get("head_to_head", 0),
             "note": note,
         }
 

@@ -186,3 +186,25 @@ def test_projects_api(client, logged_in, db) -> None:
         f"/api/v1/projects/{pid}", json={"name": "code", "overlap_by_tag": {"x": 99}}, headers=h
     )
     assert r.status_code == 422
+
+
+def test_head_to_head_share_is_set_on_the_project_page(client, logged_in, db, project) -> None:
+    admin, csrf = logged_in("admin")
+    form = {"csrf_token": csrf, "name": project.name, "base_policy_model": "tiny"}
+    r = client.post(
+        f"/admin/projects/{project.id}",
+        data={**form, "head_to_head_share": "0.25"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    db.expire_all()
+    assert db.get(Project, project.id).head_to_head_share == 0.25
+    assert (
+        'name="head_to_head_share" value="0.25"' in client.get(f"/admin/projects/{project.id}").text
+    )
+    # A form without the field leaves it alone; out of range is refused with a reason.
+    assert client.post(f"/admin/projects/{project.id}", data=form).status_code == 200
+    r = client.post(f"/admin/projects/{project.id}", data={**form, "head_to_head_share": "0.9"})
+    assert r.status_code == 422 and "Head-to-head share must be between 0 and 0.5" in r.text
+    db.expire_all()
+    assert db.get(Project, project.id).head_to_head_share == 0.25

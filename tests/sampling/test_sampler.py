@@ -161,6 +161,7 @@ def test_switches_to_a_newly_activated_version(
 ) -> None:
     store, uri = tiny_store
     settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=1)
+    project.head_to_head_share = 0.0  # live pairs only here: see test_head_to_head.py
     v0 = add_version(db, project, 0, uri)
     add_prompt(db, project, "Tell me a joke.")
     db.commit()
