@@ -15,7 +15,16 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.models import Completion, Pair, PolicyVersion, Project, Prompt, WorkerHeartbeat, utcnow
+from app.models import (
+    Completion,
+    Pair,
+    PolicyVersion,
+    Project,
+    Prompt,
+    RewardModel,
+    WorkerHeartbeat,
+    utcnow,
+)
 from app.sampling.backend import Sample, VersionRef
 from app.settings import Settings
 
@@ -36,6 +45,7 @@ class PairCandidate:
     a: Sample
     b: Sample
     opponent: VersionRef | None = None
+    margin: float | None = None  # reward(a) - reward(b) by the project's newest reward model
 
     @property
     def usable(self) -> bool:
@@ -197,6 +207,7 @@ def insert_pairs(
                 kind=kind,
                 status="open",
                 labels_required=labels_required(project, c.prompt.tags),
+                reward_margin=c.margin,
             )
         )
     # Every sampled prompt counts, kept or not: a prompt whose pairs keep being dropped
@@ -233,6 +244,58 @@ def _existing_pairs(
         .where(Pair.policy_version_id == version_id, Pair.prompt_id.in_(prompt_ids))
     )
     return {(pid, frozenset((a.strip(), b.strip()))) for pid, a, b in rows}
+
+
+def newest_reward_model(db: Session, project_id: int) -> tuple[int, str] | None:
+    """(id, checkpoint URI) of the project's most recently trained reward model."""
+    row = db.execute(
+        select(RewardModel.id, RewardModel.checkpoint_uri)
+        .where(RewardModel.project_id == project_id)
+        .order_by(RewardModel.id.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+@dataclass(frozen=True)
+class UnscoredPair:
+    id: int
+    prompt: PromptSnapshot
+    text_a: str
+    text_b: str
+
+
+def unscored_open_pairs(db: Session, project_id: int, limit: int) -> list[UnscoredPair]:
+    """Open live pairs that have no reward margin yet (made before the reward model)."""
+    ca, cb = aliased(Completion), aliased(Completion)
+    rows = db.execute(
+        select(Pair.id, Prompt.id, Prompt.text, Prompt.messages, ca.text, cb.text)
+        .join(Prompt, Prompt.id == Pair.prompt_id)
+        .join(ca, ca.id == Pair.completion_a_id)
+        .join(cb, cb.id == Pair.completion_b_id)
+        .where(
+            Pair.project_id == project_id,
+            Pair.status == "open",
+            Pair.kind == "live",
+            Pair.reward_margin.is_(None),
+        )
+        .order_by(Pair.id)
+        .limit(limit)
+    )
+    return [
+        UnscoredPair(pair_id, PromptSnapshot(prompt_id, text, messages, ()), a, b)
+        for pair_id, prompt_id, text, messages, a, b in rows
+    ]
+
+
+def set_margins(db: Session, margins: dict[int, float]) -> None:
+    """Store reward margins of pairs that still have none (a concurrent scorer may have won)."""
+    for pair_id, margin in margins.items():
+        db.execute(
+            update(Pair)
+            .where(Pair.id == pair_id, Pair.reward_margin.is_(None))
+            .values(reward_margin=margin)
+        )
 
 
 def beat(db: Session, worker_id: str, kind: str, status: dict[str, Any]) -> None:

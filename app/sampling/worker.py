@@ -25,6 +25,7 @@ from app.sampling.backend import (
     make_backend,
     new_seed,
 )
+from app.sampling.margins import Margins
 from app.settings import Settings
 from trainer.store import ModelStore
 
@@ -62,6 +63,7 @@ class Sampler:
         self.backends: dict[int, Backend] = {}
         self.loaded: dict[int, VersionRef] = {}
         self.rival_backends: dict[tuple[int, int], Backend] = {}
+        self.margins = Margins(factory, settings, self.store)
         self.pairs_made = 0
         self.tokens_per_s = 0.0
         self.last_error: str | None = None
@@ -136,10 +138,13 @@ class Sampler:
             samples = backend.generate(requests)
             elapsed = max(time.perf_counter() - started, 1e-6)
             self.tokens_per_s = sum(s.completion_tokens for s in samples) / elapsed
-            candidates = [
-                service.PairCandidate(p, samples[2 * i], samples[2 * i + 1])
-                for i, p in enumerate(prompts)
-            ]
+            candidates = self.margins.annotate(
+                project.id,
+                [
+                    service.PairCandidate(p, samples[2 * i], samples[2 * i + 1])
+                    for i, p in enumerate(prompts)
+                ],
+            )
             with transaction(self.factory) as db:
                 inserted = service.insert_pairs(db, version, candidates, self.settings.pair_buffer)
                 if inserted == 0 and service.active_version(db, project.id) != version:
@@ -312,6 +317,7 @@ class Sampler:
             "pairs_made": self.pairs_made,
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
+            "reward_model_error": self.margins.last_error,
             "pair_buffer": self.settings.pair_buffer,
         }
 
