@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("", description="Key for that server.")
     pair_buffer: int = Field(16, ge=1, description="Open pairs kept ready per active version.")
     pair_low_water: int = Field(8, ge=0, description="Refill below this many open pairs.")
-    sample_batch_size: int = Field(8, ge=1, description="Sequences per generate() call.")
+    sample_batch_size: int = Field(16, ge=1, description="Sequences per generate() call.")
     max_new_tokens: int = Field(96, ge=1, description="Tokens per sampled completion.")
     temperature: float = Field(0.9, gt=0, le=5, description="Sampling temperature.")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")

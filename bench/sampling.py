@@ -27,7 +27,7 @@ from trainer.store import ModelStore  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=8, help="pairs to make each way")
-    parser.add_argument("--batch-size", type=int, default=8, help="sequences per generate()")
+    parser.add_argument("--batch-size", type=int, default=16, help="sequences per generate()")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--dtype", choices=["bfloat16", "float32"], default="float32")
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0 = default")
