@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class WorkerOut(BaseModel):
@@ -25,6 +25,9 @@ class ProjectSamplingOut(BaseModel):
     name: str
     active_version: int | None
     buffer_depth: int
+    head_to_head_depth: int = Field(
+        description="Open pairs of the active version against an earlier one."
+    )
     pair_buffer: int
     samplers_alive: int
     tokens_per_s: float

@@ -58,6 +58,11 @@ def system_status(db: Session, user: User, settings: Settings) -> SystemOut:
                 name=project.name,
                 active_version=version.number if version else None,
                 buffer_depth=sampling.buffer_depth(db, project.id, version.id) if version else 0,
+                head_to_head_depth=(
+                    sampling.buffer_depth(db, project.id, version.id, "head_to_head")
+                    if version
+                    else 0
+                ),
                 # What the samplers aim for (their settings may differ from this process's).
                 pair_buffer=max(
                     (int(st.get("pair_buffer") or 0) for _, st in serving),

@@ -29,6 +29,8 @@ def test_system_shows_sampler_status_to_admins_and_ml(
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=2)
     add_version(db, project, 0, "unused")
+    add_version(db, project, 1, "unused")  # v0 archived: v1 meets it head to head
+    project.head_to_head_share = 0.5
     add_prompt(db, project, "Hello?")
     db.add(
         WorkerHeartbeat(
@@ -43,16 +45,18 @@ def test_system_shows_sampler_status_to_admins_and_ml(
     logged_in("ml")
     data = client.get("/api/v1/system").json()
     [row] = [p for p in data["projects"] if p["id"] == project.id]
-    assert row["active_version"] == 0
+    assert row["active_version"] == 1
     assert row["buffer_depth"] == 4 and row["pair_buffer"] == 4
+    assert row["head_to_head_depth"] == 4
     assert row["samplers_alive"] == 1 and row["tokens_per_s"] > 0
     workers = {w["id"]: w for w in data["workers"]}
-    assert workers["s-1"]["alive"] and workers["s-1"]["pairs_made"] == 4
+    assert workers["s-1"]["alive"] and workers["s-1"]["pairs_made"] == 8
     assert not workers["sampler-gone"]["alive"] and workers["sampler-gone"]["age_seconds"] > 3000
 
     page = client.get("/system")
     assert page.status_code == 200
-    assert "<html" in page.text and "v0" in page.text and "4 / 4" in page.text
+    assert "<html" in page.text and "v1" in page.text and "4 / 4" in page.text
+    assert "+ 4 head to head" in page.text
     fragment = client.get("/system", headers={"HX-Request": "true"})
     assert "<html" not in fragment.text and 'id="system-status"' in fragment.text
     assert "not responding" in fragment.text
@@ -68,6 +72,8 @@ def test_sampler_errors_are_shown(
 ) -> None:
     settings = sampler_settings(tmp_path)
     add_version(db, project, 0, "unused")
+    add_version(db, project, 1, "unused")  # v0 archived: v1 meets it head to head
+    project.head_to_head_share = 0.5
     add_prompt(db, project, "Hello?")
     db.commit()
     broken = Broken(lambda r, i: "")
