@@ -161,3 +161,30 @@ def test_security_headers_on_pages(client: TestClient) -> None:
 
 def test_healthz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_token_last_use_is_recorded_to_the_minute_without_a_write_per_request(
+    client: TestClient, logged_in, db: Session
+) -> None:
+    from datetime import timedelta
+
+    from app.auth.service import create_api_token
+    from app.models import ApiToken, utcnow
+
+    user, _ = logged_in("evaluator")
+    secret, token = create_api_token(db, user, "script")
+    db.commit()
+    api = TestClient(client.app)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert api.get("/api/v1/me", headers=headers).status_code == 200
+    db.expire_all()
+    first = db.get(ApiToken, token.id).last_used_at
+    assert first is not None  # shown on the account page as "last used"
+    assert api.get("/api/v1/me", headers=headers).status_code == 200
+    db.expire_all()
+    assert db.get(ApiToken, token.id).last_used_at == first  # within the minute: no write
+    db.get(ApiToken, token.id).last_used_at = utcnow() - timedelta(minutes=5)
+    db.commit()
+    assert api.get("/api/v1/me", headers=headers).status_code == 200
+    db.expire_all()
+    assert db.get(ApiToken, token.id).last_used_at > utcnow() - timedelta(minutes=1)

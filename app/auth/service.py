@@ -156,16 +156,26 @@ def create_api_token(db: Session, user: User, name: str) -> tuple[str, ApiToken]
     return secret, token
 
 
+# "Last used" is shown to the minute: writing it on every request would turn each API read
+# into a write (on SQLite, a wait for the database write lock).
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
 def resolve_api_token(db: Session, secret: str) -> User | None:
-    token = db.scalar(
-        select(ApiToken).where(ApiToken.token_hash == sha256(secret), ApiToken.revoked_at.is_(None))
-    )
-    if token is None:
+    """The active owner of an unrevoked token (one query), else None."""
+    row = db.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == sha256(secret), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None:
         return None
-    user = db.get(User, token.user_id)
-    if user is None or not user.active:
+    token, user = row
+    if not user.active:
         return None
-    token.last_used_at = utcnow()
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        token.last_used_at = now
     return user
 
 
