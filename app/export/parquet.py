@@ -11,18 +11,43 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.export.service import RAW_FIELDS, ExportOptions, iter_records
+from app.export.service import ExportOptions, iter_records
 from app.models import Project
 
 BATCH = 2000
 CHUNK = 1 << 20
+
+# Raw rows have columns that are empty in early rows (no reward model yet, no decision time):
+# a schema inferred from the first batch would make them null-typed and refuse later values.
+RAW_SCHEMA = pa.schema(
+    [
+        ("comparison_id", pa.int64()),
+        ("pair_id", pa.int64()),
+        ("prompt_id", pa.int64()),
+        ("annotator", pa.string()),
+        ("choice", pa.string()),
+        ("left_side", pa.string()),
+        ("chose_side_shown", pa.string()),
+        ("strength", pa.string()),
+        ("flags", pa.list_(pa.string())),
+        ("rationale", pa.string()),
+        ("decision_ms", pa.int64()),
+        ("pair_kind", pa.string()),
+        ("is_gold", pa.bool_()),
+        ("policy_version_a", pa.int64()),
+        ("policy_version_b", pa.int64()),
+        ("reward_margin", pa.float64()),
+        ("guidelines_version", pa.int64()),
+        ("created_at", pa.string()),
+    ]
+)
 
 
 def write_parquet(db: Session, project: Project, opts: ExportOptions, secret: str, out: Any) -> int:
     """Write the export as Parquet to a binary file object; returns the row count."""
     records = iter_records(db, project, opts, secret)
     writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
+    schema: pa.Schema | None = RAW_SCHEMA if opts.kind == "raw" else None
     rows = 0
     while batch := list(islice(records, BATCH)):
         if opts.kind == "raw":
@@ -36,8 +61,11 @@ def write_parquet(db: Session, project: Project, opts: ExportOptions, secret: st
         writer.write_table(table)
         rows += len(batch)
     if writer is None:
-        names = RAW_FIELDS if opts.kind == "raw" else ["prompt", "chosen", "rejected"]
-        pq.write_table(pa.table({n: pa.array([], pa.string()) for n in names}), out)
+        if opts.kind == "raw":
+            pq.write_table(RAW_SCHEMA.empty_table(), out)
+        else:
+            names = ["prompt", "chosen", "rejected"]
+            pq.write_table(pa.table({n: pa.array([], pa.string()) for n in names}), out)
     else:
         writer.close()
     return rows

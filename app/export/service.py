@@ -36,6 +36,7 @@ RAW_FIELDS = [
     "is_gold",
     "policy_version_a",
     "policy_version_b",
+    "reward_margin",
     "guidelines_version",
     "created_at",
 ]
@@ -97,6 +98,7 @@ def _query(project: Project, opts: ExportOptions) -> Select[*tuple[Any, ...]]:
             cb.text.label("text_b"),
             ca.policy_version_id.label("version_a"),
             cb.policy_version_id.label("version_b"),
+            Pair.reward_margin,
         )
         .join(Assignment, Assignment.id == Comparison.assignment_id)
         .join(Pair, Pair.id == Comparison.pair_id)
@@ -181,6 +183,7 @@ def _raw(rows: Iterator[Any], opts: ExportOptions, secret: str) -> Iterator[dict
             "is_gold": bool(r.is_gold),
             "policy_version_a": r.version_a,
             "policy_version_b": r.version_b,
+            "reward_margin": r.reward_margin,
             "guidelines_version": r.guidelines_version,
             "created_at": r.created_at.isoformat(),
         }

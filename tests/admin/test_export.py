@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.export.service import ExportOptions, iter_lines, pseudonym
+from app.export.service import RAW_FIELDS, ExportOptions, iter_lines, pseudonym
 from tests.admin import factories as f
 
 CHAT = [{"role": "system", "content": "be kind"}, {"role": "user", "content": "hello?"}]
@@ -174,7 +174,28 @@ def test_parquet_download_and_cli(
     r = client.get(
         f"/api/v1/export?project={project.id}&format=raw&file_format=parquet&since=2030-01-01"
     )
-    assert pq.read_table(io.BytesIO(r.content)).num_rows == 0
+    empty = pq.read_table(io.BytesIO(r.content))
+    assert empty.num_rows == 0 and empty.column_names == RAW_FIELDS
+
+
+def test_raw_parquet_keeps_margins_that_appear_after_the_first_batch(
+    client, logged_in, db, project, seeded, monkeypatch
+) -> None:
+    """Early pairs have no reward margin (no reward model yet); later ones do."""
+    import pyarrow.parquet as pq
+
+    from app.export import parquet
+
+    monkeypatch.setattr(parquet, "BATCH", 2)  # the first batch has only empty margins
+    seeded["chat"].reward_margin = -0.75
+    db.commit()
+    logged_in("admin")
+    r = client.get(f"/api/v1/export?project={project.id}&format=raw&file_format=parquet")
+    assert r.status_code == 200, r.text
+    table = pq.read_table(io.BytesIO(r.content))
+    assert table.column_names == RAW_FIELDS
+    margins = {row["pair_id"]: row["reward_margin"] for row in table.to_pylist()}
+    assert margins[seeded["chat"].id] == -0.75 and margins[seeded["plain"].id] is None
 
 
 def test_cli_export(tmp_path: Path, monkeypatch, capsys) -> None:
