@@ -31,13 +31,10 @@ class HoldingServer:
                 if hold:
                     owner.release.wait(60)
                 text = f"reply to {body['messages'][-1]['content']} with seed {body['seed']}"
-                choice = {"index": 0, "finish_reason": "stop"}
-                choice["message"] = {"role": "assistant", "content": text}  # type: ignore[assignment]
-                payload = {
-                    "choices": [choice],
-                    "usage": {"prompt_tokens": 5, "completion_tokens": 9},
-                }
-                data = json.dumps(payload).encode()
+                message = {"role": "assistant", "content": text}
+                choice = {"index": 0, "finish_reason": "stop", "message": message}
+                usage = {"prompt_tokens": 5, "completion_tokens": 9}
+                data = json.dumps({"choices": [choice], "usage": usage}).encode()
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
