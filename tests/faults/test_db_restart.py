@@ -65,7 +65,7 @@ def test_web_server_rides_out_a_postgres_restart(
     during = ledger.failures(since=down_at - 1)
     assert during, "no request met the outage"
     assert all(o.status is not None for o in during), [o for o in during if o.status is None][:3]
-    assert all(o.seconds < CLIENT_TIMEOUT / 2 for o in ledger.outcomes)
+    assert all(o.seconds < CLIENT_TIMEOUT * 0.8 for o in ledger.outcomes)
     assert {o.status for o in during} == {503}, {(o.status, o.body[:80]) for o in during}
     assert all("database" in o.body.lower() for o in during), during[0].body
     # Recovered by itself: once Postgres is back, requests succeed again.
