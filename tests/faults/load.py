@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class Ledger:
     outcomes: list[Outcome] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     resent: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def failures(self, since: float = 0.0, until: float = float("inf")) -> list[Outcome]:
         return [
@@ -109,7 +111,7 @@ class Client:
         self, method: str, path: str, deadline: float, retry_delay: float, **kw: Any
     ) -> httpx.Response | None:
         """Send the same request until it gets a non-5xx answer (or the deadline passes)."""
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.ledger.stop.is_set():
             response = await self._request(method, path, **kw)
             if response is not None and response.status_code < 500:
                 return response
@@ -176,6 +178,31 @@ async def run_clients(
     deadline = time.monotonic() + seconds
     clients = [Client(url, who, project_id, ledger, timeout) for who in people]
     await asyncio.gather(*(c.label(labels_each, deadline, retry_delay) for c in clients))
+
+
+class Load:
+    """`run_clients` in a thread of its own; leaving the `with` block stops the clients."""
+
+    def __init__(self, url: str, project_id: int, people: list[Evaluator], **options: Any) -> None:
+        self.ledger = Ledger()
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(
+                run_clients(url, project_id, people, self.ledger, **options)
+            ),
+            daemon=True,
+        )
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ledger.stop.set()
+        self.thread.join(timeout=15)
+
+    def finished(self, within: float) -> bool:
+        self.thread.join(timeout=within)
+        return not self.thread.is_alive()
 
 
 def assert_stored_exactly_once(engine: Engine, project_id: int, ledger: Ledger) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from pathlib import Path
 
@@ -11,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from tests.faults.load import Ledger, assert_stored_exactly_once, run_clients, seed_labelling
+from tests.faults.load import Load, assert_stored_exactly_once, seed_labelling
 from tests.faults.pgcluster import PrivateCluster, free_port
 from tests.faults.procs import Procs, base_env, serve, wait_for
 
@@ -30,33 +28,19 @@ def test_web_server_rides_out_a_postgres_restart(
     project_id, people = seed_labelling(engine, CLIENTS, pairs=CLIENTS * LABELS_EACH + 20)
     server, base_url = serve(procs, "web", base_env(tmp_path, url), free_port())
 
-    ledger = Ledger()
-    load = threading.Thread(
-        target=lambda: asyncio.run(
-            run_clients(
-                base_url,
-                project_id,
-                people,
-                ledger,
-                labels_each=LABELS_EACH,
-                seconds=150,
-                timeout=CLIENT_TIMEOUT,
-            )
-        ),
-        daemon=True,
-    )
-    load.start()
-    assert wait_for(lambda: len(ledger.acked) >= CLIENTS * LABELS_EACH // 4, 60), (
-        f"the load never got going: {ledger.unexpected[:3]}\n{server.output()[-2000:]}"
-    )
-    down_at = time.monotonic()
-    pg_cluster.stop("fast")  # ends every connection of the web server
-    time.sleep(OUTAGE_SECONDS)
-    answered_meanwhile = httpx.get(f"{base_url}/healthz", timeout=5)
-    pg_cluster.start()
-    up_at = time.monotonic()
-    load.join(timeout=170)
-    assert not load.is_alive(), "the clients never finished"
+    options = {"labels_each": LABELS_EACH, "seconds": 150, "timeout": CLIENT_TIMEOUT}
+    with Load(base_url, project_id, people, **options) as load:
+        ledger = load.ledger
+        assert wait_for(lambda: len(ledger.acked) >= CLIENTS * LABELS_EACH // 4, 60), (
+            f"the load never got going: {ledger.unexpected[:3]}\n{server.output()[-2000:]}"
+        )
+        down_at = time.monotonic()
+        pg_cluster.stop("fast")  # ends every connection of the web server
+        time.sleep(OUTAGE_SECONDS)
+        answered_meanwhile = httpx.get(f"{base_url}/healthz", timeout=5)
+        pg_cluster.start()
+        up_at = time.monotonic()
+        assert load.finished(within=170), "the clients never finished"
 
     assert server.alive(), "the web server died with the database"
     assert answered_meanwhile.status_code == 503
