@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.annotators import api as annotators_api
 from app.annotators import routes as annotators_routes
@@ -44,6 +47,10 @@ from app.winrates import api as winrates_api
 from app.winrates import routes as winrates_routes
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("pairwise.db")
+DATABASE_DOWN = (
+    "The database is unavailable right now; nothing was saved. Try again in a few seconds."
+)
 
 
 def _wants_json(request: Request) -> bool:
@@ -148,6 +155,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             {"status": exc.status_code, "message": exc.detail},
             status_code=exc.status_code,
         )
+
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        # Postgres restarting or unreachable, or the pool exhausted: a clear 503 the client
+        # can retry, instead of a bare 500 after which the server drops the connection.
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+        log.warning("database unavailable: %s", reason[0] if reason else type(exc).__name__)
+        headers = {"Retry-After": "5"}
+        if _wants_json(request):
+            return JSONResponse({"detail": DATABASE_DOWN}, status_code=503, headers=headers)
+        response = render(
+            request, "error.html", {"status": 503, "message": DATABASE_DOWN}, status_code=503
+        )
+        response.headers.update(headers)
+        return response
+
+    for error in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(error, database_unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

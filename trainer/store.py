@@ -7,7 +7,9 @@ mounted elsewhere) without rewriting rows. Only safetensors weights are ever loa
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import uuid
 from pathlib import Path, PurePosixPath
@@ -15,6 +17,8 @@ from typing import Any
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
 METADATA_FILE = "pairwise.json"
+# Errors that only a write can meet: full disk or quota, file size limit, read-only mount.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 class StoreError(ValueError):
@@ -48,6 +52,9 @@ class ModelStore:
         """A fresh temporary folder beside the target; `commit` moves it into place."""
         target = self.path(uri)
         target.parent.mkdir(parents=True, exist_ok=True)
+        # A trainer killed mid-write leaves its staging folder behind; the retry clears it.
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
         tmp.mkdir()
         return tmp
@@ -66,6 +73,18 @@ class ModelStore:
 
     def discard(self, staged: Path) -> None:
         shutil.rmtree(staged, ignore_errors=True)
+
+    def write_failure(self, exc: BaseException) -> str | None:
+        """Why a write into the store failed (full disk, not writable, ...), else None."""
+        if isinstance(exc, OSError):
+            if exc.errno in WRITE_ERRNOS:
+                return os.strerror(exc.errno)
+            if exc.filename and Path(exc.filename).is_relative_to(self.root):
+                return f"{exc.strerror}: {exc.filename}"
+        # safetensors reports a failed save as its own error type, with the OS reason inside.
+        if type(exc).__name__ == "SafetensorError" and "serializ" in str(exc):
+            return str(exc)
+        return None
 
 
 def assert_safetensors_only(folder: Path) -> None:

@@ -329,10 +329,20 @@ class Worker:
                 elif state.terminating.is_set() or not isinstance(exc, Exception):
                     jobs.release(db, claim.run_id, claim.token)
                 else:
-                    message = str(exc) if isinstance(exc, RunFailed) else _describe(exc)
-                    jobs.fail(db, claim.run_id, claim.token, message)
+                    jobs.fail(db, claim.run_id, claim.token, self._failure_message(exc))
         except jobs.LeaseLost:
             log.warning("run %s: lease lost; another trainer owns it now", claim.run_id)
+
+    def _failure_message(self, exc: BaseException) -> str:
+        if isinstance(exc, RunFailed):
+            return str(exc)
+        reason = self.store.write_failure(exc)
+        if reason:
+            return (
+                f"Could not write to the model store at {self.store.root}: {reason}. Nothing "
+                "was registered; free disk space or fix the store, then enqueue the run again."
+            )
+        return _describe(exc)
 
     # --- heartbeats -----------------------------------------------------------------------
 
