@@ -92,7 +92,9 @@ def test_pairs_get_margins_once_a_reward_model_exists(
 def test_no_margins_while_active_selection_is_off(
     db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
 ) -> None:
-    settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=1, active_selection_share=0.0)
+    settings = sampler_settings(
+        tmp_path, pair_buffer=2, pair_low_water=1, active_selection_share=0.0
+    )
     add_prompt(db, project, "Anything?")
     add_version(db, project, 0, "policy/v0")
     reward_model(db, project, "reward/r1")
