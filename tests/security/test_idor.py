@@ -150,7 +150,7 @@ def world(db: Session) -> World:
     )
     db.add_all([run, version])
     db.commit()
-    objects = {
+    objects: dict[str, Any] = {
         "project": project,
         "victim": victim,
         "token": token,
