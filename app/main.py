@@ -12,10 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 
 from app.annotators import api as annotators_api
 from app.annotators import routes as annotators_routes
 from app.api import me
+from app.api.errors import API_ERRORS
 from app.auth import routes as auth_routes
 from app.auth.ratelimit import LoginThrottle
 from app.db import make_engine, make_sessionmaker
@@ -51,7 +53,7 @@ def _wants_json(request: Request) -> bool:
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
     router.include_router(me.router)
     router.include_router(prompts_api.router)
     router.include_router(annotators_api.router)
@@ -147,6 +149,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "error.html",
             {"status": exc.status_code, "message": exc.detail},
             status_code=exc.status_code,
+        )
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def out_of_range(request: Request, _exc: Exception) -> Response:
+        # A number past the database's integer range (an id of 2**63, found by schemathesis):
+        # the request is wrong, not the server. The session has already rolled back.
+        return await http_error(
+            request, HTTPException(422, "A number in the request is out of range.")
         )
 
     @app.exception_handler(RequestValidationError)
