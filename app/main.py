@@ -20,6 +20,7 @@ from app.api import me
 from app.api.errors import API_ERRORS
 from app.auth import routes as auth_routes
 from app.auth.ratelimit import LoginThrottle
+from app.body_limit import BodyLimitMiddleware
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
 from app.export import routes as export_routes
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.sampler_enabled:
         embedded_sampler.install(app)
 
+    app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.import_max_mb * 1024 * 1024)
     app.add_middleware(SecurityHeadersMiddleware, secure_cookies=settings.production)
     # Outermost: the request id and the timing cover every other layer.
     app.add_middleware(ObservabilityMiddleware)
