@@ -39,3 +39,34 @@ def test_api_token_carries_only_its_owners_current_roles(
     r = client.get("/api/v1/annotators", headers=auth)
     assert r.status_code == 403, "a token kept a role its owner lost"
     assert client.get("/api/v1/pairs/next", headers=auth).status_code == 200
+
+
+def test_ids_and_owners_cannot_be_mass_assigned_through_json(
+    client: TestClient, db: Session, make_user, project
+) -> None:
+    from app.models import Project, Prompt
+    from tests.labeling.factories import make_project, make_prompt
+
+    other = make_project(db)
+    prompt = make_prompt(db, project)
+    secret, _ = create_api_token(db, make_user("admin"), "script")
+    db.commit()
+    auth = {"Authorization": f"Bearer {secret}"}
+    r = client.patch(
+        f"/api/v1/prompts/{prompt.id}",
+        json={"priority": 3, "id": prompt.id + 1000, "project_id": other.id},
+        headers=auth,
+    )
+    assert r.status_code == 200, r.text
+    r = client.put(
+        f"/api/v1/projects/{project.id}",
+        json={"name": "renamed", "id": other.id + 1000, "guidelines_version": 99},
+        headers=auth,
+    )
+    assert r.status_code == 200, r.text
+    db.expire_all()
+    stored = db.get_one(Prompt, prompt.id)
+    assert stored.priority == 3 and stored.project_id == project.id
+    renamed = db.get_one(Project, project.id)
+    assert renamed.name == "renamed" and renamed.guidelines_version == 1
+    assert db.get(Project, other.id + 1000) is None
