@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -103,7 +103,17 @@ def export_download(
 api_router = APIRouter(prefix="/export", tags=["export"])
 
 
-@api_router.get("")
+EXPORT_TYPES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The export file, streamed",
+        "content": {
+            t: {} for t in ("application/jsonl", "text/csv", "application/vnd.apache.parquet")
+        },
+    }
+}
+
+
+@api_router.get("", response_class=Response, responses=EXPORT_TYPES)
 def api_export(
     request: Request,
     db: DbDep,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
+from app.api.errors import CONFLICT
 from app.deps import DbDep, Evaluator, SettingsDep
 from app.labeling import service
 from app.labeling.schemas import (
@@ -104,7 +105,7 @@ def next_pair(
     "/comparisons",
     response_model=ComparisonOut,
     status_code=201,
-    responses={200: {"description": "A retry: the stored comparison"}, 409: {}, 422: {}},
+    responses={200: {"description": "A retry: the stored comparison"}, **CONFLICT},
 )
 def create_comparison(
     data: SubmitIn, db: DbDep, settings: SettingsDep, principal: Evaluator
@@ -130,7 +131,7 @@ def create_comparison(
     return comparison_out(result)
 
 
-@router.post("/assignments/{assignment_id}/skip", response_model=LeaseOut)
+@router.post("/assignments/{assignment_id}/skip", response_model=LeaseOut, responses=CONFLICT)
 def skip(assignment_id: int, data: SkipIn, db: DbDep, principal: Evaluator) -> LeaseOut:
     """Give the pair back with a reason; it returns to the pool for others."""
     try:
@@ -142,7 +143,7 @@ def skip(assignment_id: int, data: SkipIn, db: DbDep, principal: Evaluator) -> L
     return LeaseOut(assignment_id=a.id, status=a.status, expires_at=a.expires_at)
 
 
-@router.post("/assignments/{assignment_id}/heartbeat", response_model=LeaseOut)
+@router.post("/assignments/{assignment_id}/heartbeat", response_model=LeaseOut, responses=CONFLICT)
 def heartbeat(
     assignment_id: int, db: DbDep, settings: SettingsDep, principal: Evaluator
 ) -> LeaseOut:

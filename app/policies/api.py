@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from app.api.errors import CONFLICT
 from app.deps import DbDep, MLStaff, SettingsDep
 from app.policies import service
 from app.policies.routes import visible_version
@@ -44,7 +45,7 @@ def list_versions(
     return [VersionOut.model_validate(v) for v in service.list_versions(db, project.id)]
 
 
-@router.post("/{version_id}/promote", response_model=VersionOut)
+@router.post("/{version_id}/promote", response_model=VersionOut, responses=CONFLICT)
 def promote(version_id: int, db: DbDep, settings: SettingsDep, principal: MLStaff) -> VersionOut:
     """Make this version active (a rollback when it is an earlier one)."""
     version = visible_version(db, principal, version_id)

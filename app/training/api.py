@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
+from app.api.errors import CONFLICT
 from app.deps import DbDep, MLStaff, SettingsDep
 from app.models import TrainingRun
 from app.training import service
@@ -25,7 +26,7 @@ def _run(db: DbDep, principal: MLStaff, run_id: int) -> TrainingRun:
     return run
 
 
-@router.post("", response_model=RunDetail, status_code=201)
+@router.post("", response_model=RunDetail, status_code=201, responses=CONFLICT)
 def create_run(
     body: RunCreate, db: DbDep, settings: SettingsDep, principal: MLStaff
 ) -> RunDetail | JSONResponse:
@@ -66,7 +67,7 @@ def get_run(run_id: int, db: DbDep, principal: MLStaff) -> RunDetail:
     return RunDetail.model_validate(_run(db, principal, run_id))
 
 
-@router.post("/{run_id}/cancel", response_model=RunDetail)
+@router.post("/{run_id}/cancel", response_model=RunDetail, responses=CONFLICT)
 def cancel_run(run_id: int, db: DbDep, principal: MLStaff) -> RunDetail | JSONResponse:
     run = _run(db, principal, run_id)
     try:
