@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,6 +12,27 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import SettingsError
+
+_ON_COMMIT = "pairwise_on_commit"
+
+
+def on_commit(db: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once `db`'s transaction has committed; dropped if it rolls back.
+
+    For effects outside the database (metrics) that must not count work that was undone.
+    """
+    db.info.setdefault(_ON_COMMIT, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session: Session) -> None:
+    for callback in session.info.pop(_ON_COMMIT, []):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_commit(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)
 
 
 def normalise_url(url: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
+from app.db import on_commit
 from app.labeling.schemas import SubmitIn
 from app.labeling.service import LeaseExpired, default_key, owned_assignment
 from app.models import Comparison, Pair, Project, User, utcnow
@@ -119,7 +120,8 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         is_gold=pair.kind == "gold",
     )
     db.add(comparison)
-    LABELS_SUBMITTED.inc()  # new rows only; an idempotent replay returned earlier
+    # New rows only (an idempotent replay returned earlier), and only once they are stored.
+    on_commit(db, LABELS_SUBMITTED.inc)
     assignment.status = "submitted"
     # One UPDATE, so concurrent submissions on an overlapped pair cannot lose a count.
     done = (Pair.kind != "gold") & (Pair.labels_received + 1 >= Pair.labels_required)

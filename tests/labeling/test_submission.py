@@ -149,5 +149,9 @@ def test_labels_submitted_metric_counts_new_comparisons_only(db, settings, proje
     before = LABELS_SUBMITTED._value.get()
     data = SubmitIn(assignment_id=lease.assignment.id, choice="left", idempotency_key="m-1")
     submit(db, user, data)
+    assert LABELS_SUBMITTED._value.get() == before  # counted once stored, not before
+    db.commit()
+    assert LABELS_SUBMITTED._value.get() == before + 1
     submit(db, user, data)  # a retry stores nothing and counts nothing
+    db.commit()
     assert LABELS_SUBMITTED._value.get() == before + 1
