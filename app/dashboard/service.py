@@ -43,6 +43,7 @@ class Dashboard:
     active_evaluators: list[tuple[int, str]]
     agreement: OverallAgreement
     flagged: list[Flagged]
+    quality_at: datetime  # when agreement and flags were computed
 
     @property
     def labels_in_window(self) -> int:
@@ -142,10 +143,20 @@ def active_evaluators(db: Session, project_id: int, now: datetime) -> list[tuple
     return [(uid, name) for uid, name in rows]
 
 
-def dashboard(db: Session, project: Project, settings: Settings, now: datetime) -> Dashboard:
-    """Every figure of the dashboard for `project` as of `now`."""
+Quality = tuple[OverallAgreement, list[Flagged]]
+
+
+def dashboard(
+    db: Session,
+    project: Project,
+    settings: Settings,
+    now: datetime,
+    quality: tuple[Quality, datetime] | None = None,
+) -> Dashboard:
+    """Every figure of the dashboard for `project` as of `now`; `quality`, when given, is
+    agreement and flags computed earlier (and when), else they are computed now."""
     open_pairs = _open_pairs(db, project.id)
-    agreement, flagged = project_quality(db, project.id, settings)
+    (agreement, flagged), quality_at = quality or (project_quality(db, project.id, settings), now)
     return Dashboard(
         days=labels_per_day(db, project.id, now),
         queue=queue_depth(open_pairs),
@@ -153,4 +164,5 @@ def dashboard(db: Session, project: Project, settings: Settings, now: datetime) 
         active_evaluators=active_evaluators(db, project.id, now),
         agreement=agreement,
         flagged=flagged,
+        quality_at=quality_at,
     )
