@@ -23,6 +23,7 @@ from app.api.errors import API_ERRORS
 from app.auth import routes as auth_routes
 from app.auth.ratelimit import LoginThrottle
 from app.body_limit import BodyLimitMiddleware
+from app.dashboard import routes as dashboard_routes
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
 from app.export import routes as export_routes
@@ -66,6 +67,7 @@ def api_router() -> APIRouter:
     router.include_router(annotators_api.router)
     router.include_router(export_routes.api_router)
     router.include_router(quality_routes.api_router)
+    router.include_router(dashboard_routes.api_router)
     router.include_router(projects_api.router)
     router.include_router(labeling_api.router)
     router.include_router(system_routes.api)
@@ -85,6 +87,7 @@ def page_routers() -> list[APIRouter]:
         export_routes.router,
         projects_routes.router,
         quality_routes.router,
+        dashboard_routes.router,
         labeling_routes.router,
         system_routes.router,
         training_routes.router,

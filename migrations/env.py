@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from app.db import make_engine
+from app.migrate import include_object
 from app.models import Base
 from app.settings import get_settings
 
@@ -18,6 +19,7 @@ def run_with(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from app.migrate import downgrade, upgrade
+from app.migrate import downgrade, include_object, upgrade
 from app.models import Base
 from tests.conftest import fresh_engine
 
@@ -27,7 +27,10 @@ def test_upgrade_downgrade_and_no_drift(backend_name: str, tmp_path: Path) -> No
         assert set(inspect(engine).get_table_names()) >= EXPECTED_TABLES
         with engine.connect() as conn:
             diff = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+                MigrationContext.configure(
+                    conn, opts={"compare_type": True, "include_object": include_object}
+                ),
+                Base.metadata,
             )
         assert diff == [], f"models and migrations differ: {diff}"
         downgrade(engine, "base")
@@ -43,3 +46,25 @@ def test_migration_files_are_date_slugged() -> None:
     assert files
     for f in files:
         assert f.name[:16].replace("-", "").replace("_", "")[:12].isdigit(), f.name
+
+
+def test_prompt_text_trigram_index_on_postgres(tmp_path: Path) -> None:
+    """Where the server offers pg_trgm, substring search on prompts gets a GIN index."""
+    engine = fresh_engine("postgres", tmp_path)
+    try:
+        with engine.connect() as conn:
+            offered = conn.scalar(
+                text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+            )
+        if offered is None:
+            pytest.skip("this Postgres has no pg_trgm")
+        indexes = {i["name"]: i for i in inspect(engine).get_indexes("prompts")}
+        assert "ix_prompts_text_trgm" in indexes
+        downgrade(engine, "-1")
+        assert "ix_prompts_text_trgm" not in {
+            i["name"] for i in inspect(engine).get_indexes("prompts")
+        }
+        upgrade(engine)
+        assert "ix_prompts_text_trgm" in {i["name"] for i in inspect(engine).get_indexes("prompts")}
+    finally:
+        engine.dispose()

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, select, update
+from sqlalchemy import String, cast, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.auth.service import audit
@@ -147,6 +147,11 @@ def list_prompts(
     if before is not None:
         stmt = stmt.where(Prompt.id < before)
     if filt.q.strip():
+        if db.get_bind().dialect.name == "postgresql":
+            # A plan cached for any pattern (psycopg prepares a statement on its 6th run)
+            # reads prompts newest first and filters them: a scan of all of them for a rare
+            # word. Planned for the actual pattern, the trigram index finds the few matches.
+            db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         stmt = stmt.where(Prompt.text.ilike(_like(filt.q.strip()), escape="\\"))
     if filt.tag.strip():
         # Tags are a JSON list; its text holds each tag JSON-quoted, e.g. ["code", "math"].

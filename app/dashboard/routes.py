@@ -1,0 +1,66 @@
+"""The admin dashboard page and its JSON twin."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from app.dashboard.cache import Memo
+from app.dashboard.chart import bar_chart
+from app.dashboard.quality import project_quality
+from app.dashboard.service import ACTIVE_MINUTES, DAYS, Dashboard, Quality, dashboard
+from app.deps import Admin, DbDep, SettingsDep
+from app.models import Project, utcnow
+from app.projects.deps import chosen_project
+from app.projects.service import visible_projects
+from app.settings import Settings
+from app.web import render
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+api_router = APIRouter(tags=["dashboard"])
+
+
+def _board(request: Request, db: Session, project: Project, settings: Settings) -> Dashboard:
+    """The dashboard, with agreement and flags at most a minute old (one memo per app)."""
+    state = request.app.state
+    if not hasattr(state, "dashboard_quality"):
+        state.dashboard_quality = Memo[Quality]()
+    memo: Memo[Quality] = state.dashboard_quality
+    quality = memo.get(project.id, lambda: project_quality(db, project.id, settings))
+    return dashboard(db, project, settings, utcnow(), quality)
+
+
+@router.get("/admin/dashboard")
+def dashboard_page(
+    request: Request, db: DbDep, settings: SettingsDep, principal: Admin, project: int | None = None
+) -> Response:
+    proj = chosen_project(db, principal, project)
+    board = _board(request, db, proj, settings)
+    ctx = {
+        "project": proj,
+        "projects": visible_projects(db, principal.user),
+        "board": board,
+        "chart": bar_chart(board.days),
+        "days": DAYS,
+        "active_minutes": ACTIVE_MINUTES,
+    }
+    return render(request, "admin/dashboard.html", ctx)
+
+
+@api_router.get("/dashboard")
+def api_dashboard(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Admin,
+    project: int | None = None,
+) -> dict[str, Any]:
+    """The dashboard's figures: labels per UTC day, queue, buffers, active people, quality
+    (agreement and flags at most a minute old: `quality_at`)."""
+    proj = chosen_project(db, principal, project)
+    board = _board(request, db, proj, settings)
+    return {"project": proj.id, **asdict(board)}
