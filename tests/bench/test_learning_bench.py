@@ -22,6 +22,12 @@ def load_bench() -> ModuleType:
     return module
 
 
+def longer_wins(prompt: str, response_a: str, response_b: str) -> tuple[str, str]:
+    """A hidden rule that always picks a side, so every label is usable whatever tiny random
+    models write (the concise rule calls many of their answers both bad)."""
+    return ("a" if len(response_a) >= len(response_b) else "b"), "clear"
+
+
 def test_learning_benchmark_runs_rounds_and_prints_the_table(
     tiny_policy_dir: Path,
     tiny_reward_dir: Path,
@@ -32,6 +38,7 @@ def test_learning_benchmark_runs_rounds_and_prints_the_table(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     bench = load_bench()
     args = [
+        "--rule", f"python:{__name__}:longer_wins", "--noise", "0",
         "--policy", str(tiny_policy_dir), "--recipe", "tiny",
         "--set", f"reward.base_model={tiny_reward_dir}",
         "--rounds", "2", "--labels-per-round", "6", "--variants", "main,other",
