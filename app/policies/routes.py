@@ -12,6 +12,8 @@ from app.policies import service
 from app.projects.service import get_visible_project, visible_projects
 from app.training.service import TrainingInputError, resolve_project
 from app.web import redirect, render
+from app.winrates.chart import chart
+from app.winrates.service import leaderboard
 
 router = APIRouter(prefix="/training", include_in_schema=False)
 
@@ -26,7 +28,11 @@ def visible_version(db: Session, principal: Principal, version_id: int) -> Polic
 
 @router.get("/versions")
 def versions_page(
-    request: Request, db: DbDep, principal: MLStaff, project: int | None = None
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: MLStaff,
+    project: int | None = None,
 ) -> Response:
     try:
         target = resolve_project(db, principal.user, project)
@@ -34,11 +40,15 @@ def versions_page(
         raise HTTPException(404, str(exc)) from None
     versions = service.list_versions(db, target.id)
     numbers = {v.id: v.number for v in versions}
+    # Human head-to-head judgements of these versions: the leaderboard and its chart.
+    board = leaderboard(db, target, bootstrap=settings.leaderboard_bootstrap)
     context = {
         "project": target,
         "projects": visible_projects(db, principal.user),
         "versions": versions,
         "numbers": numbers,
+        "board": board,
+        "chart": chart(board.versions),
     }
     return render(request, "training/versions.html", context)
 

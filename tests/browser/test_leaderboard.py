@@ -53,3 +53,12 @@ def test_leaderboard_page_shows_chart_and_table(
     folder = Path(os.environ.get("PAIRWISE_ARTEFACTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / "leaderboard.png"), full_page=True)
+
+    # The versions page shows the same leaderboard and chart under the version list.
+    page.goto(f"{live_server.url}/training/versions?project={project_id}")
+    assert page.locator("#versions tbody tr").count() == 3
+    assert page.locator("svg.chart circle.point").count() == 3
+    assert page.locator("table.leaderboard tbody tr").count() == 3
+    assert "40 judgements used" in page.text_content("main")
+    page.screenshot(path=str(folder / "versions.png"), full_page=True)
+    assert [e for e in errors if "404" not in e] == []
