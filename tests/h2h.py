@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from app.models import (
     Assignment,
     Comparison,
-    Completion,
     Pair,
     PolicyVersion,
     Project,
@@ -19,6 +18,7 @@ from app.models import (
     User,
     utcnow,
 )
+from tests.factories import completion_pair
 
 _serial = itertools.count(1)
 
@@ -58,21 +58,9 @@ def pair(
 ) -> Pair:
     """An open pair: completion a from `version_a`, completion b from `version_b`."""
     on = on or prompt(db, project)
-    comp_a = Completion(prompt_id=on.id, policy_version_id=version_a.id, text=text_a)
-    comp_b = Completion(prompt_id=on.id, policy_version_id=version_b.id, text=text_b)
-    db.add_all([comp_a, comp_b])
-    db.flush()
-    row = Pair(
-        project_id=project.id,
-        prompt_id=on.id,
-        completion_a_id=comp_a.id,
-        completion_b_id=comp_b.id,
-        policy_version_id=version_b.id,
-        kind=kind,
+    return completion_pair(
+        db, project, on, version_a, text_a, text_b, version_b=version_b, kind=kind
     )
-    db.add(row)
-    db.flush()
-    return row
 
 
 def judge(db: Session, target: Pair, user: User, choice: str) -> Comparison:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from app.models import (
     Assignment,
     Comparison,
-    Completion,
     Pair,
     PolicyVersion,
     Project,
@@ -20,6 +19,7 @@ from app.models import (
     User,
 )
 from app.prompts.importer import content_hash
+from tests.factories import completion_pair
 
 _seq = itertools.count(1)
 
@@ -80,25 +80,18 @@ def pair(
     status: str = "open",
 ) -> Pair:
     p = p or prompt(db, project)
-    v = version(db, project)
-    ca = Completion(prompt_id=p.id, policy_version_id=v.id, text=a)
-    cb = Completion(prompt_id=p.id, policy_version_id=v.id, text=b)
-    db.add_all([ca, cb])
-    db.flush()
-    row = Pair(
-        project_id=project.id,
-        prompt_id=p.id,
-        completion_a_id=ca.id,
-        completion_b_id=cb.id,
-        policy_version_id=v.id,
+    return completion_pair(
+        db,
+        project,
+        p,
+        version(db, project),
+        a,
+        b,
         kind=kind,
         gold_choice=gold_choice,
         labels_required=labels_required,
         status=status,
     )
-    db.add(row)
-    db.flush()
-    return row
 
 
 def lease(db: Session, pr: Pair, user: User, *, left: str = "a") -> Assignment:

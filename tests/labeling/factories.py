@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import (
-    Completion,
     Pair,
     PolicyVersion,
     Project,
@@ -19,6 +18,7 @@ from app.models import (
     User,
     UserRole,
 )
+from tests.factories import completion_pair
 
 _seq = itertools.count(1)
 
@@ -80,22 +80,10 @@ def make_pair(
     prompt = prompt or make_prompt(db, project)
     version = policy_version(db, project)
     n = next(_seq)
-    a = Completion(prompt_id=prompt.id, policy_version_id=version.id, text=text_a or f"answer A{n}")
-    b = Completion(prompt_id=prompt.id, policy_version_id=version.id, text=text_b or f"answer B{n}")
-    db.add_all([a, b])
-    db.flush()
     fields.setdefault("labels_required", project.overlap)
-    pair = Pair(
-        project_id=project.id,
-        prompt_id=prompt.id,
-        completion_a_id=a.id,
-        completion_b_id=b.id,
-        policy_version_id=version.id,
-        **fields,
+    return completion_pair(
+        db, project, prompt, version, text_a or f"answer A{n}", text_b or f"answer B{n}", **fields
     )
-    db.add(pair)
-    db.flush()
-    return pair
 
 
 def make_pairs(db: Session, project: Project, n: int, **fields: Any) -> list[Pair]:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from app.models import (
     Assignment,
     Comparison,
-    Completion,
     Pair,
     PolicyVersion,
     Project,
@@ -20,6 +19,7 @@ from app.models import (
     User,
     utcnow,
 )
+from tests.factories import completion_pair
 from trainer.store import ModelStore
 
 _seq = itertools.count(1)
@@ -70,22 +70,9 @@ def add_pair(
     kind: str = "live",
     gold_choice: str | None = None,
 ) -> Pair:
-    a = Completion(prompt_id=prompt.id, policy_version_id=version.id, text=text_a)
-    b = Completion(prompt_id=prompt.id, policy_version_id=version.id, text=text_b)
-    db.add_all([a, b])
-    db.flush()
-    pair = Pair(
-        project_id=project.id,
-        prompt_id=prompt.id,
-        completion_a_id=a.id,
-        completion_b_id=b.id,
-        policy_version_id=version.id,
-        kind=kind,
-        gold_choice=gold_choice,
+    return completion_pair(
+        db, project, prompt, version, text_a, text_b, kind=kind, gold_choice=gold_choice
     )
-    db.add(pair)
-    db.flush()
-    return pair
 
 
 def label(

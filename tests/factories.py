@@ -1,0 +1,45 @@
+"""The one place test data builds a pair: two completions of a prompt and the pair joining them.
+
+The per-area factory modules (tests/admin/factories.py, tests/labeling/factories.py,
+tests/training/factories.py, tests/h2h.py) choose prompts, versions and defaults for their
+tests and call this for the rows themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.models import Completion, Pair, PolicyVersion, Project, Prompt
+
+
+def completion_pair(
+    db: Session,
+    project: Project,
+    prompt: Prompt,
+    version_a: PolicyVersion,
+    text_a: str,
+    text_b: str,
+    *,
+    version_b: PolicyVersion | None = None,
+    **pair_fields: Any,
+) -> Pair:
+    """Completion a by `version_a`, b by `version_b` (default: the same version), and their
+    pair, owned by b's version; `pair_fields` set other Pair columns (kind, status, ...)."""
+    version_b = version_b or version_a
+    a = Completion(prompt_id=prompt.id, policy_version_id=version_a.id, text=text_a)
+    b = Completion(prompt_id=prompt.id, policy_version_id=version_b.id, text=text_b)
+    db.add_all([a, b])
+    db.flush()
+    pair = Pair(
+        project_id=project.id,
+        prompt_id=prompt.id,
+        completion_a_id=a.id,
+        completion_b_id=b.id,
+        policy_version_id=version_b.id,
+        **pair_fields,
+    )
+    db.add(pair)
+    db.flush()
+    return pair
