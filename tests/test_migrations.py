@@ -68,3 +68,24 @@ def test_prompt_text_trigram_index_on_postgres(tmp_path: Path) -> None:
         assert "ix_prompts_text_trgm" in {i["name"] for i in inspect(engine).get_indexes("prompts")}
     finally:
         engine.dispose()
+
+
+def test_trigram_index_when_the_extension_lives_in_another_schema(tmp_path: Path) -> None:
+    """pg_trgm installed earlier into a schema off the search path (by another application,
+    or a benchmark's own schema) must not break the migration: the opclass is qualified."""
+    engine = fresh_engine("postgres", tmp_path)
+    try:
+        with engine.begin() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")):
+                conn.execute(text("DROP EXTENSION IF EXISTS pg_trgm CASCADE"))
+                conn.execute(text("CREATE SCHEMA IF NOT EXISTS elsewhere_ext"))
+                conn.execute(text("CREATE EXTENSION pg_trgm SCHEMA elsewhere_ext"))
+            else:
+                pytest.skip("this Postgres has no pg_trgm")
+        downgrade(engine, "base")
+        upgrade(engine)
+        assert "ix_prompts_text_trgm" in {i["name"] for i in inspect(engine).get_indexes("prompts")}
+    finally:
+        with engine.begin() as conn:  # leave the extension where a fresh database puts it
+            conn.execute(text("DROP SCHEMA IF EXISTS elsewhere_ext CASCADE"))
+        engine.dispose()

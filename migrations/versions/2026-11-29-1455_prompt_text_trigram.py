@@ -23,35 +23,42 @@ depends_on: str | Sequence[str] | None = None
 INDEX = "ix_prompts_text_trgm"  # listed in app.migrate.OPTIONAL_INDEXES (not in the models)
 
 
-def _trigram_extension(bind: sa.Connection) -> bool:
-    """Whether pg_trgm is installed now, creating it if the server offers it."""
+def _extension_schema(bind: sa.Connection) -> str | None:
     row = bind.execute(
-        sa.text("SELECT installed_version FROM pg_available_extensions WHERE name = 'pg_trgm'")
+        sa.text(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+            " WHERE e.extname = 'pg_trgm'"
+        )
     ).first()
-    if row is None:
-        return False  # the server was built without the contrib extensions
-    if row.installed_version is not None:
-        return True
-    try:
-        # A savepoint, so that a refusal (no privilege) leaves the migration's transaction usable.
-        with bind.begin_nested():
-            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
-    except sa.exc.DBAPIError:
-        return False
-    return True
+    return None if row is None else str(row[0])
+
+
+def _trigram_extension(bind: sa.Connection) -> str | None:
+    """The schema pg_trgm is installed in, creating it if the server offers it; else None."""
+    available = bind.execute(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+    ).first()
+    if available is None:
+        return None  # the server was built without the contrib extensions
+    if _extension_schema(bind) is None:
+        try:
+            # A savepoint, so that a refusal (no privilege) leaves the transaction usable.
+            with bind.begin_nested():
+                bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+        except sa.exc.DBAPIError:
+            return None
+    return _extension_schema(bind)
 
 
 def upgrade() -> None:
     bind = op.get_bind()
-    if bind.dialect.name != "postgresql" or not _trigram_extension(bind):
+    schema = _trigram_extension(bind) if bind.dialect.name == "postgresql" else None
+    if schema is None:
         return
-    op.create_index(
-        INDEX,
-        "prompts",
-        ["text"],
-        postgresql_using="gin",
-        postgresql_ops={"text": "gin_trgm_ops"},
-    )
+    # The operator class is named with its schema: the extension may live in a schema that is
+    # not on this connection's search path (installed earlier by another application).
+    opclass = '"' + schema.replace('"', '""') + '".gin_trgm_ops'
+    op.execute(f"CREATE INDEX {INDEX} ON prompts USING gin (text {opclass})")
 
 
 def downgrade() -> None:
