@@ -19,9 +19,14 @@ pytestmark = pytest.mark.browser
 
 
 def _wait_for_next(page, previous: str | None) -> str:
+    # Also wait for htmx to settle: during its settle step it re-applies the new fragment's
+    # attributes, so a key pressed in those milliseconds (open the skip box) could be undone.
     page.wait_for_function(
         "prev => { const f = document.getElementById('label-form');"
-        " return f ? f.dataset.assignment !== prev : !!document.getElementById('empty-queue'); }",
+        " const next = f ? f.dataset.assignment !== prev"
+        " : !!document.getElementById('empty-queue');"
+        " const busy = '.htmx-settling, .htmx-swapping, .htmx-request';"
+        " return next && !document.querySelector(busy); }",
         arg=previous,
     )
     form = page.query_selector("#label-form")
