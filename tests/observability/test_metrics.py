@@ -15,8 +15,6 @@ from app.main import create_app
 from app.models import (
     Assignment,
     Comparison,
-    Completion,
-    Pair,
     PolicyVersion,
     Project,
     Prompt,
@@ -25,6 +23,7 @@ from app.models import (
     WorkerHeartbeat,
 )
 from app.settings import Settings
+from tests.factories import completion_pair
 
 
 def sample(text: str, metric: str, /, **labels: str) -> float | None:
@@ -114,19 +113,8 @@ def loop_rows(db: Session, project: Project, make_user: Callable[..., User]):
         prompt = Prompt(project_id=project.id, text=f"p{i}", content_hash=f"h{i}" * 8)
         db.add(prompt)
         db.flush()
-        a, b = (Completion(prompt_id=prompt.id, policy_version_id=version.id, text=t) for t in "ab")
-        db.add_all([a, b])
-        db.flush()
-        pair = Pair(
-            project_id=project.id,
-            prompt_id=prompt.id,
-            completion_a_id=a.id,
-            completion_b_id=b.id,
-            policy_version_id=version.id,
-            status="complete" if i == 3 else "open",
-        )
-        db.add(pair)
-        pairs.append(pair)
+        status = "complete" if i == 3 else "open"
+        pairs.append(completion_pair(db, project, prompt, version, "a", "b", status=status))
     db.flush()
     db.commit()
     return project, pairs, make_user("evaluator")
