@@ -242,6 +242,8 @@ def pages(url: str, projects: dict[str, int], annotator: int, repeat: int, tmp: 
             ("annotator list `/admin/annotators`", "/admin/annotators?project={p}", None),
             ("annotator page `/admin/annotators/{id}`",
              f"/admin/annotators/{annotator}?project={{p}}", None),
+            ("quality page `/admin/quality` (every annotator's figures)",
+             "/admin/quality?project={p}", None),
             ("dashboard `/admin/dashboard` (quality figures ≤ 1 min old)",
              "/admin/dashboard?project={p}", None),
             ("dashboard, cold (agreement and flags recomputed)",

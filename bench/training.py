@@ -231,6 +231,7 @@ def run_stage(stage: str, work: Path, args: argparse.Namespace) -> dict[str, Any
     subprocess.run(cmd, check=True, cwd=ROOT)
     result = json.loads((work / f"{stage}.json").read_text())
     result["wall_seconds"] = time.monotonic() - started
+    result["load_after"] = os.getloadavg()[0]  # the machine's 1-minute load as the stage ends
     return result
 
 
@@ -250,15 +251,25 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, command
     curve = pol.get("reward_curve") or []
     first = sum(v for _, v in curve[:3]) / max(len(curve[:3]), 1)
     last = sum(v for _, v in curve[-3:]) / max(len(curve[-3:]), 1)
+    loads = ", ".join(
+        f"{stage} {fmt(results[stage].get('load_after'), 1)}"
+        for stage in STAGES
+        if stage in results
+    )
+    ratio = (
+        r["pairs_per_second"] / p["pairs_per_second"]
+        if r.get("pairs_per_second") and p.get("pairs_per_second")
+        else None
+    )
     lines = [
         "## Training",
         "",
         f"`{command}` — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores shared with other processes (other helpers were running tests and "
-        "benchmarks on the same 2 cores, so timings vary up to 2× between runs), torch threads "
-        f"{os.environ.get('BENCH_THREADS', '2')}. Each stage runs in its own process; memory is "
-        "that process's peak RSS.",
+        f"{os.cpu_count()} cores, torch threads {os.environ.get('BENCH_THREADS', '2')}; "
+        f"1-minute load average as each stage ended: {loads} (about the torch threads when "
+        "nothing else runs; more means the stages shared the cores). Each stage runs in its own "
+        "process; memory is that process's peak RSS.",
         "",
         f"Data: {PAIRS} synthetic comparisons whose hidden rule is *the shorter answer wins* "
         "(40 more on other prompts for validation, 8 further prompts held out for evaluation). "
@@ -283,11 +294,16 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, command
         f"{fmt(ev['win_rate_vs_ref'])}, KL {fmt(ev['kl'])}, length {fmt(ev['length_ref'], 1)} → "
         f"{fmt(ev['length_new'], 1)} tokens; gates: {ev['gates']} |",
         "",
+        f"Reward-model training speed, ours against a plain TRL `RewardTrainer` script on the "
+        f"same pairs in the same run: {fmt(r['pairs_per_second'], 1)} vs "
+        f"{fmt(p['pairs_per_second'], 1)} pairs/s ({fmt(ratio)}× the plain script's).",
+        "",
         f"Reward + policy + evaluation: {fmt(r['seconds'] + pol['seconds'] + ev['seconds'], 0)} s "
         "(the trainer's share of the 200-labels-to-live-version loop; loading and registration "
         "are measured by the loop benchmark).",
         "",
         "Policy settings: `" + json.dumps(config_to_dict(cfg.policy), separators=(",", ":")) + "`",
+        "",
         "",
     ]
     return "\n".join(lines)

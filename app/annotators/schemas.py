@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from app.annotators.stats import AnnotatorStats
+from app.annotators.figures import AnnotatorStats
 
 
 class AnnotatorOut(BaseModel):

@@ -1,158 +1,197 @@
-"""Per-annotator quality figures: throughput, speed, gold accuracy, agreement, position bias."""
+"""Annotators' quality figures from SQL aggregates, for one annotator (the annotator page
+and API) or for every annotator of a project at once (the quality page and the dashboard):
+a handful of grouped queries whatever the number of labels, no per-label Python.
+
+The figures themselves and the trust rules are in `app.annotators.figures`.
+"""
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
 from datetime import date
+from typing import Any
 
 from scipy.stats import binomtest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session, aliased
 
+from app.annotators.figures import AnnotatorStats, majority, trust_flags
 from app.models import Assignment, Comparison, Pair
+from app.models.labeling import CHOICES
 from app.settings import Settings
 
-# Below these counts a figure is shown but too noisy to flag anyone on.
-MIN_GOLD = 5
-MIN_OVERLAP = 5
-MIN_SIDE_PICKS = 20
-MIN_LABELS_FOR_SPEED = 5
+Pattern = tuple[int, ...]  # labels per choice on one pair, in the order of CHOICES
+# (user, their choice, the pair's choice counts, how many such labels of theirs)
+OverlapRow = tuple[int, str, Pattern, int]
 
 
-@dataclass
-class AnnotatorStats:
-    labels: int = 0
-    per_day: list[tuple[date, int]] = field(default_factory=list)
-    median_seconds: float | None = None
-    gold_total: int = 0
-    gold_correct: int = 0
-    overlap_pairs: int = 0
-    agreements: int = 0
-    side_picks: int = 0
-    left_picks: int = 0
-    bias_p: float | None = None
-    ties: int = 0
-    both_bad: int = 0
-    flags: dict[str, int] = field(default_factory=dict)
-    trust_flags: list[str] = field(default_factory=list)
-
-    @property
-    def gold_accuracy(self) -> float | None:
-        return self.gold_correct / self.gold_total if self.gold_total else None
-
-    @property
-    def agreement(self) -> float | None:
-        return self.agreements / self.overlap_pairs if self.overlap_pairs else None
-
-    @property
-    def left_share(self) -> float | None:
-        return self.left_picks / self.side_picks if self.side_picks else None
-
-    @property
-    def tie_share(self) -> float | None:
-        return self.ties / self.labels if self.labels else None
-
-    @property
-    def both_bad_share(self) -> float | None:
-        return self.both_bad / self.labels if self.labels else None
+def count_where(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.sum(case((condition, 1), else_=0))
 
 
-def majority(choices: list[str]) -> str | None:
-    """The most frequent choice, or None when the top is shared."""
-    if not choices:
-        return None
-    ranked = Counter(choices).most_common(2)
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return None
-    return ranked[0][0]
+def utc_day(column: Any, dialect: str) -> Any:
+    """The UTC calendar day of a timestamp column."""
+    # Postgres would cut a timestamptz at midnight of the session's time zone, not UTC's.
+    if dialect == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
+def _scope(project_id: int, user_id: int | None) -> list[ColumnElement[bool]]:
+    where = [Comparison.project_id == project_id]
+    if user_id is not None:
+        where.append(Comparison.user_id == user_id)
+    return where
+
+
+def totals(db: Session, project_id: int, user_id: int | None = None) -> dict[int, AnnotatorStats]:
+    """Label counts per user: all, gold (and right), left/right picks (and left), ties, both bad."""
+    side = Comparison.choice.in_(("a", "b"))
+    gold = and_(Pair.kind == "gold", Pair.gold_choice.is_not(None))
+    rows = db.execute(
+        select(
+            Comparison.user_id,
+            func.count(),
+            count_where(gold),
+            count_where(and_(gold, Comparison.choice == Pair.gold_choice)),
+            count_where(side),
+            count_where(and_(side, Comparison.choice == Assignment.left_side)),
+            count_where(Comparison.choice == "tie"),
+            count_where(Comparison.choice == "both_bad"),
+        )
+        .join(Assignment, Assignment.id == Comparison.assignment_id)
+        .join(Pair, Pair.id == Comparison.pair_id)
+        .where(*_scope(project_id, user_id))
+        .group_by(Comparison.user_id)
+    ).all()
+    out = {}
+    for uid, labels, g_total, g_right, sides, lefts, ties, both_bad in rows:
+        s = AnnotatorStats(
+            labels=int(labels),
+            gold_total=int(g_total),
+            gold_correct=int(g_right),
+            side_picks=int(sides),
+            left_picks=int(lefts),
+            ties=int(ties),
+            both_bad=int(both_bad),
+        )
+        if s.side_picks:
+            s.bias_p = float(binomtest(s.left_picks, s.side_picks, 0.5).pvalue)
+        out[uid] = s
+    return out
+
+
+def median_seconds(db: Session, project_id: int, user_id: int | None = None) -> dict[int, float]:
+    """Median seconds per label of each user: the middle row(s) by a window numbering."""
+    ranked = (
+        select(
+            Comparison.user_id,
+            Comparison.decision_ms,
+            func.row_number()
+            .over(partition_by=Comparison.user_id, order_by=Comparison.decision_ms)
+            .label("rn"),
+            func.count().over(partition_by=Comparison.user_id).label("n"),
+        )
+        .where(*_scope(project_id, user_id), Comparison.decision_ms.is_not(None))
+        .subquery()
+    )
+    rows = db.execute(
+        select(ranked.c.user_id, func.avg(ranked.c.decision_ms))
+        .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
+        .group_by(ranked.c.user_id)
+    ).all()
+    return {uid: float(ms) / 1000 for uid, ms in rows}
+
+
+def overlap_rows(db: Session, project_id: int, user_id: int | None = None) -> list[OverlapRow]:
+    """Labels on pairs that two or more annotators labelled, grouped by user, choice and the
+    pair's choice counts; with `user_id`, only that user's labels (and only their pairs)."""
+    per_pair = select(
+        Comparison.pair_id, *[count_where(Comparison.choice == c).label(c) for c in CHOICES]
+    ).where(Comparison.project_id == project_id)
+    if user_id is not None:
+        theirs = aliased(Comparison)
+        per_pair = per_pair.where(
+            Comparison.pair_id.in_(
+                select(theirs.pair_id).where(
+                    theirs.project_id == project_id, theirs.user_id == user_id
+                )
+            )
+        )
+    pairs = per_pair.group_by(Comparison.pair_id).having(func.count() >= 2).subquery()
+    counts = [pairs.c[c] for c in CHOICES]
+    query = select(Comparison.user_id, Comparison.choice, *counts, func.count()).join(
+        pairs, pairs.c.pair_id == Comparison.pair_id
+    )
+    if user_id is not None:
+        query = query.where(Comparison.user_id == user_id)
+    rows = db.execute(query.group_by(Comparison.user_id, Comparison.choice, *counts)).all()
+    return [(r[0], r[1], tuple(int(v) for v in r[2:-1]), int(r[-1])) for r in rows]
+
+
+def add_agreement(stats: dict[int, AnnotatorStats], overlap: list[OverlapRow]) -> None:
+    """Agreement of each user with the majority of the others on the pairs they share."""
+    for uid, choice, pattern, n in overlap:
+        # The others' labels on such a pair: the pattern less this user's own choice.
+        others = [c for c, k in zip(CHOICES, pattern, strict=True) for _ in range(k)]
+        others.remove(choice)
+        top = majority(others)
+        if top is not None and uid in stats:
+            stats[uid].overlap_pairs += n
+            stats[uid].agreements += n * (choice == top)
+
+
+def labels_per_user_day(
+    db: Session, project_id: int, user_id: int | None = None
+) -> dict[int, list[tuple[date, int]]]:
+    """Each user's labels per UTC day, oldest day first (days without labels left out)."""
+    day = utc_day(Comparison.created_at, db.get_bind().dialect.name).label("day")
+    rows = db.execute(
+        select(Comparison.user_id, day, func.count())
+        .where(*_scope(project_id, user_id))
+        .group_by(Comparison.user_id, day)
+        .order_by(Comparison.user_id, day)
+    ).all()
+    out: dict[int, list[tuple[date, int]]] = defaultdict(list)
+    for uid, d, n in rows:
+        out[uid].append((d if isinstance(d, date) else date.fromisoformat(d), int(n)))
+    return out
+
+
+def flag_counts(
+    db: Session, project_id: int, user_id: int | None = None
+) -> dict[int, dict[str, int]]:
+    """How often each user raised each content flag, most frequent first."""
+    counters: dict[int, Counter[str]] = defaultdict(Counter)
+    for uid, flags in db.execute(
+        select(Comparison.user_id, Comparison.flags).where(
+            *_scope(project_id, user_id), func.json_array_length(Comparison.flags) > 0
+        )
+    ):
+        counters[uid].update(flags)
+    return {uid: dict(c.most_common()) for uid, c in counters.items()}
+
+
+def project_annotator_stats(
+    db: Session, project_id: int, settings: Settings, user_id: int | None = None
+) -> dict[int, AnnotatorStats]:
+    """Every figure of every annotator who labelled in the project (or only `user_id`)."""
+    stats = totals(db, project_id, user_id)
+    for uid, seconds in median_seconds(db, project_id, user_id).items():
+        stats[uid].median_seconds = seconds
+    add_agreement(stats, overlap_rows(db, project_id, user_id))
+    for uid, days in labels_per_user_day(db, project_id, user_id).items():
+        stats[uid].per_day = days
+    for uid, flags in flag_counts(db, project_id, user_id).items():
+        stats[uid].flags = flags
+    for s in stats.values():
+        s.trust_flags = trust_flags(s, settings)
+    return stats
 
 
 def annotator_stats(
     db: Session, project_id: int, user_id: int, settings: Settings
 ) -> AnnotatorStats:
-    """All figures for one annotator in one project."""
-    rows = db.execute(
-        select(
-            Comparison.pair_id,
-            Comparison.choice,
-            Comparison.decision_ms,
-            Comparison.flags,
-            Comparison.created_at,
-            Assignment.left_side,
-            Pair.kind,
-            Pair.gold_choice,
-        )
-        .join(Assignment, Assignment.id == Comparison.assignment_id)
-        .join(Pair, Pair.id == Comparison.pair_id)
-        .where(Comparison.project_id == project_id, Comparison.user_id == user_id)
-    ).all()
-    s = AnnotatorStats(labels=len(rows))
-    days: Counter[date] = Counter()
-    flags: Counter[str] = Counter()
-    mine: dict[int, str] = {}
-    times = []
-    for pair_id, choice, ms, row_flags, created, left, kind, gold in rows:
-        mine[pair_id] = choice
-        days[created.date()] += 1
-        flags.update(row_flags or [])
-        if ms is not None:
-            times.append(ms / 1000)
-        if kind == "gold" and gold is not None:
-            s.gold_total += 1
-            s.gold_correct += choice == gold
-        if choice in ("a", "b"):
-            s.side_picks += 1
-            s.left_picks += choice == left
-        s.ties += choice == "tie"
-        s.both_bad += choice == "both_bad"
-    s.per_day = sorted(days.items())
-    s.flags = dict(flags.most_common())
-    s.median_seconds = statistics.median(times) if times else None
-    if s.side_picks:
-        s.bias_p = float(binomtest(s.left_picks, s.side_picks, 0.5).pvalue)
-    _agreement(db, user_id, mine, s)
-    s.trust_flags = trust_flags(s, settings)
-    return s
-
-
-def _agreement(db: Session, user_id: int, mine: dict[int, str], s: AnnotatorStats) -> None:
-    """Agreement with the majority of the other annotators on each shared pair."""
-    others: dict[int, list[str]] = {}
-    ids = list(mine)
-    for i in range(0, len(ids), 500):
-        for pair_id, choice in db.execute(
-            select(Comparison.pair_id, Comparison.choice).where(
-                Comparison.pair_id.in_(ids[i : i + 500]), Comparison.user_id != user_id
-            )
-        ):
-            others.setdefault(pair_id, []).append(choice)
-    for pair_id, choices in others.items():
-        top = majority(choices)
-        if top is None:
-            continue
-        s.overlap_pairs += 1
-        s.agreements += mine[pair_id] == top
-
-
-def trust_flags(s: AnnotatorStats, settings: Settings) -> list[str]:
-    """Reasons to look at this annotator; never acted on automatically."""
-    out = []
-    if s.gold_total >= MIN_GOLD and (s.gold_accuracy or 0) < settings.trust_min_gold_accuracy:
-        out.append(f"gold accuracy {s.gold_accuracy:.0%} < {settings.trust_min_gold_accuracy:.0%}")
-    if s.overlap_pairs >= MIN_OVERLAP and (s.agreement or 0) < settings.trust_min_agreement:
-        out.append(f"agreement {s.agreement:.0%} < {settings.trust_min_agreement:.0%}")
-    if (
-        s.side_picks >= MIN_SIDE_PICKS
-        and s.bias_p is not None
-        and s.bias_p < settings.trust_max_bias_p
-    ):
-        out.append(f"position bias: left {s.left_share:.0%} (p={s.bias_p:.2g})")
-    if (
-        s.labels >= MIN_LABELS_FOR_SPEED
-        and s.median_seconds is not None
-        and s.median_seconds < settings.trust_min_median_seconds
-    ):
-        out.append(f"fast: median {s.median_seconds:.1f}s per label")
-    return out
+    """All figures for one annotator in one project (zeros when they have not labelled)."""
+    found = project_annotator_stats(db, project_id, settings, user_id)
+    return found.get(user_id) or AnnotatorStats()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
+from app.annotators.stats import utc_day
 from app.dashboard.quality import Flagged, OverallAgreement, project_quality
 from app.models import Assignment, Comparison, Pair, PolicyVersion, Project, User
 from app.models.labeling import PAIR_KINDS
@@ -50,20 +50,13 @@ class Dashboard:
         return sum(n for _, n in self.days)
 
 
-def _utc_day(column: Any, dialect: str) -> Any:
-    # Postgres would cut a timestamptz at midnight of the session's time zone, not UTC's.
-    if dialect == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
-
-
 def labels_per_day(
     db: Session, project_id: int, now: datetime, days: int = DAYS
 ) -> list[tuple[date, int]]:
     """Labels on each of the last `days` UTC days up to today, days without any included."""
     since = now.astimezone(UTC).date() - timedelta(days=days - 1)
     start = datetime(since.year, since.month, since.day, tzinfo=UTC)
-    day = _utc_day(Comparison.created_at, db.get_bind().dialect.name).label("day")
+    day = utc_day(Comparison.created_at, db.get_bind().dialect.name).label("day")
     rows = db.execute(
         select(day, func.count())
         .where(Comparison.project_id == project_id, Comparison.created_at >= start)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, String, cast, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from app.annotators.stats import majority
+from app.annotators.figures import majority
 from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, User, utcnow
 
 BATCH = 1000

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.annotators.routes import get_user
-from app.annotators.stats import annotator_stats
+from app.annotators.stats import project_annotator_stats
 from app.deps import Admin, DbDep, Principal, SettingsDep
-from app.models import Comparison, Pair, Project
+from app.models import Pair, Project, User
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
 from app.prompts.importer import ImportFileError
@@ -42,14 +42,10 @@ def _page(
     project: Project,
     **extra: object,
 ) -> Response:
-    user_ids = db.scalars(
-        select(Comparison.user_id).where(Comparison.project_id == project.id).distinct()
-    ).all()
+    stats = project_annotator_stats(db, project.id, settings)
+    users = db.scalars(select(User).where(User.id.in_(stats))).all() if stats else []
     excluded = set(project.settings.get("excluded_annotators", []))
-    figures = [
-        (get_user(db, uid), annotator_stats(db, project.id, uid, settings), uid in excluded)
-        for uid in user_ids
-    ]
+    figures = [(u, stats[u.id], u.id in excluded) for u in users]
     figures.sort(key=lambda f: (not f[1].trust_flags, f[0].username))
     ctx = {
         "project": project,

@@ -10,7 +10,7 @@ from scipy.stats import binomtest
 from sqlalchemy import select
 
 from app.annotators import service
-from app.annotators.stats import annotator_stats
+from app.annotators.stats import annotator_stats, project_annotator_stats
 from app.auth.service import AccountError, start_session
 from app.models import Assignment, Invitation, User, UserSession
 from tests.admin import factories as f
@@ -131,6 +131,16 @@ def test_annotator_figures(db, settings, project, make_user) -> None:
     assert s.tie_share == pytest.approx(1 / 17) and s.both_bad_share == pytest.approx(1 / 17)
     assert s.flags == {"unsafe": 3}
     assert s.median_seconds == 5.0  # 2..11 s and seven 5 s labels
+    # The quality page's one pass over the project gives everyone the same figures.
+    everyone = project_annotator_stats(db, project.id, settings)
+    assert set(everyone) == {me.id, other1.id, other2.id}
+    assert everyone[me.id] == s
+    o1 = annotator_stats(db, project.id, other1.id, settings)
+    assert everyone[other1.id] == o1
+    # other1 agrees with the others on the first pair; on the other two the others split.
+    assert o1.labels == 3 and o1.overlap_pairs == 1 and o1.agreements == 1
+    # Someone who never labelled here gets zeros, not an error.
+    assert annotator_stats(db, project.id, make_user("evaluator").id, settings).labels == 0
 
 
 def test_evaluator_cannot_see_figures(client, logged_in, make_user) -> None:
