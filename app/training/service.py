@@ -8,8 +8,8 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import jobs
-from app.auth.service import audit
+from app.domain import jobs
+from app.domain.audit import audit
 from app.models import Project, TrainingRun, User
 from app.models.training import RUN_KINDS
 from app.projects.service import get_visible_project, visible_projects

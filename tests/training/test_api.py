@@ -8,8 +8,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.domain import versions
 from app.models import PolicyVersion, Project, TrainingRun, User
-from app.policies import service as versions
 from tests.training.factories import version_zero
 
 
