@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain.versions import ensure_version_zero
 from app.domain.store import METADATA_FILE, ModelStore
+from app.domain.versions import ensure_version_zero
 from app.models import PolicyVersion, Project
 from tests.sampling.helpers import sampler_settings
 
