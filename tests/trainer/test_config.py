@@ -1,4 +1,4 @@
-"""Recipes load into the typed config; bad keys, types, bounds and model sources are refused by name."""
+"""Recipes load into the typed config; bad keys, types, bounds and model sources are refused."""
 
 from __future__ import annotations
 
