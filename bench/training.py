@@ -204,7 +204,7 @@ def child(stage: str, work: Path, recipe: str, overrides: dict[str, Any]) -> Non
     if os.environ.get("BENCH_TRACE"):  # print where a slow stage spends its time
         faulthandler.dump_traceback_later(float(os.environ["BENCH_TRACE"]), repeat=True)
 
-    from trainer.config import load_recipe
+    from app.domain.recipe import load_recipe
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     cfg = load_recipe(recipe, overrides)
@@ -245,7 +245,7 @@ def fmt(x: Any, digits: int = 2) -> str:
 
 
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, command: str) -> str:
-    from trainer.config import config_to_dict, load_recipe
+    from app.domain.recipe import config_to_dict, load_recipe
 
     cfg = load_recipe(args.recipe, parse_overrides(args.set))
     r, p, pol, ev = results["reward"], results["plain"], results["policy"], results["eval"]

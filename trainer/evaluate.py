@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
+from app.domain.recipe import EvalSection, GateSection, TrainingConfig
 from app.domain.scorer import RewardScorer
-from trainer.config import EvalSection, GateSection, TrainingConfig
 from trainer.policy import load_policy
 from trainer.types import Prompt, as_messages
 

@@ -20,6 +20,7 @@ from trl import RewardConfig, RewardTrainer
 
 from app.domain.bundled import minilm_dir
 from app.domain.preferences import PreferenceRow
+from app.domain.recipe import RewardSection
 from app.domain.scorer import (
     RewardScorer,
     encode,
@@ -28,7 +29,6 @@ from app.domain.scorer import (
     reward_text,
 )
 from trainer._hf import StageCallback, quiet, set_threads
-from trainer.config import RewardSection
 from trainer.types import Cancelled, Progress, ShouldStop
 
 

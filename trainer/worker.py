@@ -137,7 +137,7 @@ class Worker:
             self.state = None
 
     def _stages(self, claim: jobs.Claim, state: RunState, staged: list[Path]) -> dict[str, Any]:
-        from trainer.config import ConfigError, config_to_dict, load_recipe
+        from app.domain.recipe import ConfigError, config_to_dict, load_recipe
 
         state.enter("data")
         with transaction(self.factory) as db:

@@ -19,7 +19,7 @@ KINDS = ("full", "reward", "policy")
 
 
 def _recipes() -> list[str]:
-    from trainer.config import available_recipes
+    from app.domain.recipe import available_recipes
 
     return available_recipes()
 

@@ -66,7 +66,7 @@ def check_config(settings: Settings, recipe: str, overrides: dict[str, Any]) -> 
     Overrides are typed by people: the model they name must be bundled, inside the model store
     or on the admin's TRAINING_MODEL_ALLOWLIST (recipe files, from the repository, are trusted).
     """
-    from trainer.config import ConfigError, ModelSources, available_recipes, load_recipe
+    from app.domain.recipe import ConfigError, ModelSources, available_recipes, load_recipe
 
     if recipe not in available_recipes():
         raise TrainingInputError(

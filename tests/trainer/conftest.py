@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer.config import TrainingConfig, load_recipe
+from app.domain.recipe import TrainingConfig, load_recipe
 from trainer.reward import train_reward_model
 from trainer.synthetic import synthetic_comparisons
 from trainer.types import PreferenceRow, never_stop, no_progress

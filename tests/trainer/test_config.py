@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.config import (
+from app.domain.recipe import (
     ConfigError,
     ModelSources,
     available_recipes,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainer.config import GateSection
+from app.domain.recipe import GateSection
 from trainer.evaluate import gates_pass
 
 

@@ -1,6 +1,6 @@
 """Typed training configuration: one Pydantic model per stage, YAML recipes keyed by field names.
 
-A recipe (`trainer/recipes/<name>.yaml`) sets any subset of the fields; overrides are a dict
+A recipe (`app/domain/recipes/<name>.yaml`) sets any subset of the fields; overrides are a dict
 with the same shape, or dotted keys (`{"policy.lr": 1e-5}`), and string values are read as YAML
 scalars (`"2e-5"`, `"true"`, `"null"`). Unknown keys, wrong types and values out of bounds are
 refused with one line per problem naming the key, so a typo never silently falls back to a
@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from trainer.config_checks import ConfigError, ModelSources, fields, model_refusals, problems
+from app.domain.recipe_checks import ConfigError, ModelSources, fields, model_refusals, problems
 
 __all__ = [
     "ConfigError",
@@ -308,7 +308,7 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 
 def recipe_path(name_or_path: str) -> Path:
-    """A recipe file: a name in trainer/recipes/ (`cpu-small`) or a path to a YAML file."""
+    """A recipe file: a name in app/domain/recipes/ (`cpu-small`) or a path to a YAML file."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return candidate
