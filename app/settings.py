@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     training_default_recipe: str = Field(
         "cpu-small", description="Recipe of runs enqueued without one (and periodic runs)."
     )
+    training_model_allowlist: str = Field(
+        "",
+        description="Comma-separated model ids or folders a run's overrides may name, beyond the "
+        "bundled models and the model store.",
+    )
     retire_old_pairs_on_promote: bool = Field(
         True, description="On promotion, retire the open pairs of the previous active version."
     )

@@ -38,10 +38,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, text  # noqa: E402
 
 from app.db import make_engine, make_sessionmaker, transaction  # noqa: E402
+from app.domain.base_model import convert  # noqa: E402
+from app.domain.store import ModelStore  # noqa: E402
+from app.domain.versions import promote  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import PolicyVersion, Project, TrainingRun, utcnow  # noqa: E402
-from app.policies.service import promote  # noqa: E402
 from app.projects.service import ensure_default_project  # noqa: E402
 from app.prompts.importer import parse_path  # noqa: E402
 from app.prompts.service import import_prompts  # noqa: E402
@@ -56,8 +58,6 @@ from app.simulate.runner import SimulationConfig, run_simulation  # noqa: E402
 from app.simulate.server import serve_in_thread  # noqa: E402
 from app.training.service import parse_overrides  # noqa: E402
 from bench.loop_prompts import benchmark_prompts, split  # noqa: E402
-from trainer.base_model import convert  # noqa: E402
-from trainer.store import ModelStore  # noqa: E402
 from trainer.worker import Worker  # noqa: E402
 
 EVAL_SEED = 10_000  # held-out answers use seeds EVAL_SEED + k: the same for every version
@@ -344,7 +344,7 @@ def train_round(
     overrides: dict[str, Any],
 ) -> dict[str, Any]:
     """One training run through the real queue and worker; the new version made live."""
-    from app import jobs
+    from app.domain import jobs
 
     with transaction(factory) as db:
         config = {"overrides": overrides, "include_simulated": True}

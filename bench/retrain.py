@@ -21,9 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import jobs  # noqa: E402
 from app.auth.service import create_user  # noqa: E402
 from app.db import make_engine, make_sessionmaker, transaction  # noqa: E402
+from app.domain import jobs  # noqa: E402
+from app.domain.store import ModelStore  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import (  # noqa: E402
     Assignment,
@@ -39,7 +40,6 @@ from app.models.labeling import STRENGTHS  # noqa: E402
 from app.projects.service import ensure_default_project  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.training.service import parse_overrides  # noqa: E402
-from trainer.store import ModelStore  # noqa: E402
 from trainer.synthetic import synthetic_comparisons  # noqa: E402
 from trainer.worker import Worker  # noqa: E402
 
@@ -47,7 +47,7 @@ from trainer.worker import Worker  # noqa: E402
 def convert_smollm2(dest: Path) -> None:
     """Version 0: the bundled GGUF as a plain bf16 safetensors Llama (see TRAINING-NOTES)."""
     try:  # the sampler's converter, when it is part of this checkout
-        from trainer.base_model import convert  # type: ignore[import-not-found]
+        from app.domain.base_model import convert  # type: ignore[import-not-found]
 
         convert("smollm2", dest)
         return
@@ -56,7 +56,7 @@ def convert_smollm2(dest: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-    from trainer.bundled import SMOLLM2_GGUF, smollm2_dir
+    from app.domain.bundled import SMOLLM2_GGUF, smollm2_dir
 
     folder = str(smollm2_dir())
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)

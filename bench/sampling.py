@@ -16,12 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.domain.base_model import ensure_checkpoint  # noqa: E402
+from app.domain.store import ModelStore  # noqa: E402
 from app.sampling.backend import SampleRequest, VersionRef, new_seed  # noqa: E402
 from app.sampling.demo_prompts import DEMO_PROMPTS  # noqa: E402
 from app.sampling.transformers_backend import TransformersBackend  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from trainer.base_model import ensure_checkpoint  # noqa: E402
-from trainer.store import ModelStore  # noqa: E402
 
 
 def main() -> int:

@@ -53,7 +53,7 @@ def stage_convert(work: Path, cfg: Any) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-    from trainer.bundled import SMOLLM2_GGUF, smollm2_dir
+    from app.domain.bundled import SMOLLM2_GGUF, smollm2_dir
 
     out = work / "policy-v0"
     started = time.monotonic()
@@ -97,7 +97,8 @@ def stage_plain(work: Path, cfg: Any) -> dict[str, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from trainer.reward import resolve_reward_base, reward_text
+    from app.domain.scorer import reward_text
+    from trainer.reward import resolve_reward_base
 
     train, _, _ = data()
     base = str(resolve_reward_base(cfg.reward.base_model))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.bundled import build_tiny_policy, build_tiny_reward
+from app.domain.bundled import build_tiny_policy, build_tiny_reward
 
 CACHE = Path(
     os.environ.get("PAIRWISE_TEST_MODELS") or Path(tempfile.gettempdir()) / "pairwise-test-models"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.store import ModelStore, StoreError, assert_safetensors_only
+from app.domain.store import ModelStore, StoreError, assert_safetensors_only
 
 
 def test_uris_cannot_leave_the_store(tmp_path: Path) -> None:

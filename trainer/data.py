@@ -1,30 +1,27 @@
 """Comparisons → the snapshot a run trains on.
 
-A run trains on every usable comparison up to a watermark (the project's highest comparison
-id when the run first started, recorded on the run so a retry sees the same data).
-Overlapped pairs are aggregated by majority; a split vote is dropped. Ties and both-bad
-judgements are left out unless the config keeps them (then they count as votes, so a pair
-whose plurality is "tie" is dropped too). Labels of deactivated annotators are always left
-out, those of simulated annotators unless the run's config includes them. Gold pairs use
-their gold answer. The split into train/validation is by prompt with a fixed seed.
+A run trains on the project's preference rows (app/domain/preferences.py: majority,
+gold answers, exclusions, deactivated and simulated annotators, held-out prompts) up to a
+watermark: the project's highest comparison id when the run first started, recorded on
+the run so a retry sees the same data. The split into train/validation is by prompt with
+a fixed seed; the prompts left for RL and for evaluation come from the prompt set.
 """
 
 from __future__ import annotations
 
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from app.export.service import excluded_annotators
-from app.models import Comparison, Completion, Pair, Project, Prompt, User
-from trainer.types import PreferenceRow
-from trainer.types import Prompt as PromptValue
+from app.domain.messages import PromptValue, prompt_value
+from app.domain.preferences import PreferenceRow, Selection, current_watermark, preference_rows
+from app.models import Project, Prompt
 
-PREFERENCE_CHOICES = ("a", "b")
+__all__ = ["NotEnoughData", "Snapshot", "current_watermark", "snapshot", "snapshot_for_config"]
 
 
 class NotEnoughData(ValueError):
@@ -45,68 +42,6 @@ class Snapshot:
         return self.train + self.validation
 
 
-def usable_filter(
-    project_id: int,
-    *,
-    include_simulated: bool = False,
-    include_ties: bool = False,
-    excluded_users: list[int] | None = None,
-) -> ColumnElement[bool]:
-    """Comparisons of the project that count as training data (joined with User)."""
-    conditions = [Comparison.project_id == project_id, User.active.is_(True)]
-    if excluded_users:  # annotators an admin excluded for quality (app.quality)
-        conditions.append(Comparison.user_id.not_in(excluded_users))
-    if not include_simulated:
-        conditions.append(User.simulated.is_(False))
-    if not include_ties:
-        conditions.append(Comparison.choice.in_(PREFERENCE_CHOICES))
-    return and_(*conditions)
-
-
-def count_usable(
-    db: Session, project_id: int, after_id: int = 0, *, include_simulated: bool = False
-) -> int:
-    """How many usable comparisons have an id above `after_id` (the periodic trigger)."""
-    return int(
-        db.scalar(
-            select(func.count(Comparison.id))
-            .join(User, User.id == Comparison.user_id)
-            .where(
-                usable_filter(
-                    project_id,
-                    include_simulated=include_simulated,
-                    excluded_users=_excluded(db, project_id),
-                ),
-                Comparison.id > after_id,
-            )
-        )
-        or 0
-    )
-
-
-def _excluded(db: Session, project_id: int) -> list[int]:
-    project = db.get(Project, project_id)
-    return excluded_annotators(project) if project is not None else []
-
-
-def current_watermark(db: Session, project_id: int) -> int:
-    return int(
-        db.scalar(select(func.max(Comparison.id)).where(Comparison.project_id == project_id)) or 0
-    )
-
-
-def prompt_value(prompt: Prompt) -> PromptValue:
-    return prompt.messages if prompt.messages else prompt.text
-
-
-def _vote(choices: list[str]) -> str | None:
-    """The majority choice, or None for a split vote."""
-    ranked = Counter(choices).most_common()
-    if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
-        return None
-    return ranked[0][0]
-
-
 def snapshot(
     db: Session,
     project_id: int,
@@ -121,58 +56,14 @@ def snapshot(
     rl_prompts: int | None = None,
 ) -> Snapshot:
     """Build the run's data; raises NotEnoughData when fewer than `min_comparisons` are usable."""
-    comp_a, comp_b = aliased(Completion), aliased(Completion)
-    rows = db.execute(
-        select(
-            Pair.id,
-            Pair.prompt_id,
-            Pair.kind,
-            Pair.gold_choice,
-            comp_a.text,
-            comp_b.text,
-            Comparison.choice,
-            Comparison.strength,
-        )
-        .join(Pair, Pair.id == Comparison.pair_id)
-        .join(User, User.id == Comparison.user_id)
-        .join(comp_a, comp_a.id == Pair.completion_a_id)
-        .join(comp_b, comp_b.id == Pair.completion_b_id)
-        .where(
-            usable_filter(
-                project_id,
-                include_simulated=include_simulated,
-                include_ties=include_ties,
-                excluded_users=_excluded(db, project_id),
-            ),
-            Comparison.id <= watermark,
-        )
-        .order_by(Pair.id, Comparison.id)
-    ).all()
-
-    votes: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
-    info: dict[int, tuple[int, str, str | None, str, str]] = {}
-    for pair_id, prompt_id, kind, gold, text_a, text_b, choice, strength in rows:
-        votes[pair_id].append((choice, strength))
-        info[pair_id] = (prompt_id, kind, gold, text_a, text_b)
-
-    counts: dict[str, int] = Counter()
-    counts["comparisons"] = len(rows)
-    decided: list[tuple[int, str, str, str | None]] = []  # prompt_id, chosen, rejected, strength
-    for pair_id, pair_votes in votes.items():
-        prompt_id, kind, gold, text_a, text_b = info[pair_id]
-        # Gold pairs have a known answer; the annotators' votes on them measure the annotators.
-        winner = gold if kind == "gold" else _vote([c for c, _ in pair_votes])
-        if winner is None:
-            counts["dropped_split_vote"] += 1
-            continue
-        if winner not in PREFERENCE_CHOICES:
-            counts["dropped_tie"] += 1
-            continue
-        strengths = [s for c, s in pair_votes if c == winner and s]
-        strength = Counter(strengths).most_common(1)[0][0] if strengths else None
-        chosen, rejected = (text_a, text_b) if winner == "a" else (text_b, text_a)
-        decided.append((prompt_id, chosen, rejected, strength))
-        counts["gold_pairs" if kind == "gold" else "pairs"] += 1
+    project = db.get(Project, project_id)
+    if project is None:
+        raise NotEnoughData(f"Project {project_id} does not exist.")
+    counts: Counter[str] = Counter()
+    selection = Selection(
+        up_to=watermark, include_simulated=include_simulated, include_ties=include_ties
+    )
+    decided = list(preference_rows(db, project, selection, counts=counts))
 
     usable = len(decided)
     if usable < min_comparisons:
@@ -182,8 +73,8 @@ def snapshot(
             f"{usable} exist. Collect more labels or lower min_comparisons."
         )
 
-    prompts = {p.id: p for p in db.scalars(select(Prompt).where(Prompt.project_id == project_id))}
-    labelled_ids = sorted({pid for pid, *_ in decided})
+    prompts = list(db.scalars(select(Prompt).where(Prompt.project_id == project_id)))
+    labelled_ids = sorted({row.prompt_id for row in decided})
     rng = random.Random(split_seed)
     shuffled = labelled_ids[:]
     rng.shuffle(shuffled)
@@ -192,13 +83,10 @@ def snapshot(
         n_val = max(1, min(n_val, len(shuffled) - 1))  # both sides non-empty
     val_ids = set(shuffled[:n_val])
 
-    def row(pid: int, chosen: str, rejected: str, strength: str | None) -> PreferenceRow:
-        return PreferenceRow(prompt_value(prompts[pid]), chosen, rejected, strength, pid)
+    train = [row for row in decided if row.prompt_id not in val_ids]
+    validation = [row for row in decided if row.prompt_id in val_ids]
 
-    train = [row(*d) for d in decided if d[0] not in val_ids]
-    validation = [row(*d) for d in decided if d[0] in val_ids]
-
-    active = sorted((p for p in prompts.values() if p.active), key=lambda p: p.id)
+    active = sorted((p for p in prompts if p.active), key=lambda p: p.id)
     flagged = [p for p in active if p.held_out]
     if flagged:
         heldout = flagged
@@ -224,8 +112,8 @@ def snapshot(
         watermark=watermark,
         train=train,
         validation=validation,
-        rl_prompts=[prompt_value(p) for p in rl],
-        heldout_prompts=[prompt_value(p) for p in heldout],
+        rl_prompts=[prompt_value(p.text, p.messages) for p in rl],
+        heldout_prompts=[prompt_value(p.text, p.messages) for p in heldout],
         counts=dict(counts),
     )
 

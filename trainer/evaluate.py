@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
+from app.domain.scorer import RewardScorer
 from trainer.config import EvalSection, GateSection, TrainingConfig
 from trainer.policy import load_policy
-from trainer.reward import RewardScorer
 from trainer.types import Prompt, as_messages
 
 

@@ -16,10 +16,10 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
+from app.domain.scorer import RewardScorer
+from app.domain.store import assert_safetensors_only
 from trainer._hf import StageCallback, quiet, set_threads
 from trainer.config import PolicySection
-from trainer.reward import RewardScorer
-from trainer.store import assert_safetensors_only
 from trainer.types import (
     Cancelled,
     PreferenceRow,

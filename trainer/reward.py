@@ -1,7 +1,8 @@
-"""Reward model: Bradley–Terry training with TRL's RewardTrainer, and batched scoring.
+"""Reward model: Bradley–Terry training with TRL's RewardTrainer.
 
-Training and scoring share `reward_text` and `encode`, so the model sees exactly the same
-token sequences when it is used as a reward function during RL as when it was trained.
+Training formats and cuts texts with the domain scorer's `reward_text` and `encode`
+(app/domain/scorer.py), so the model sees exactly the same token sequences when it is used
+as a reward function during RL, for pair margins or as a judge, as when it was trained.
 """
 
 from __future__ import annotations
@@ -14,27 +15,21 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from trl import RewardConfig, RewardTrainer
 
+from app.domain.bundled import minilm_dir
+from app.domain.preferences import PreferenceRow
+from app.domain.scorer import (
+    RewardScorer,
+    encode,
+    load_sequence_scorer,
+    prepare_tokenizer,
+    reward_text,
+)
 from trainer._hf import StageCallback, quiet, set_threads
-from trainer.bundled import minilm_dir
 from trainer.config import RewardSection
-from trainer.store import assert_safetensors_only
-from trainer.types import Cancelled, PreferenceRow, Progress, Prompt, ShouldStop
-
-# MiniLM has no chat template: the prompt and the response are joined with a visible marker
-# (and role names for chat prompts) so the model can tell where the response starts.
-RESPONSE_MARKER = "\n\n### Response:\n"
-
-
-def reward_text(prompt: Prompt, completion: str) -> str:
-    """THE formatting of (prompt, completion) for reward training and scoring."""
-    if isinstance(prompt, str):
-        context = prompt
-    else:
-        context = "\n".join(f"{m.get('role', 'user')}: {m.get('content', '')}" for m in prompt)
-    return f"{context}{RESPONSE_MARKER}{completion}"
+from trainer.types import Cancelled, Progress, ShouldStop
 
 
 def resolve_reward_base(base_model: str) -> Path | str:
@@ -43,75 +38,6 @@ def resolve_reward_base(base_model: str) -> Path | str:
         return minilm_dir()
     folder = Path(base_model)
     return folder if folder.is_dir() else base_model
-
-
-def _prepare_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
-    # Without a pad token, the scorer of a decoder model cannot find the last real token and
-    # accuracy stays at chance (TRL #937, #2758).
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.truncation_side = "left"  # keep the response; drop the start of a long prompt
-    return tokenizer
-
-
-def encode(
-    tokenizer: PreTrainedTokenizerBase, text: str, max_length: int
-) -> tuple[list[int], bool]:
-    """Token ids of one formatted text (cut from the left) and whether it was cut."""
-    full = tokenizer(text, truncation=False)["input_ids"]
-    eos = tokenizer.eos_token_id
-    # Decoder bases score the last token: make it an end marker, as TRL does for plain text.
-    if eos is not None and tokenizer.sep_token_id is None and (not full or full[-1] != eos):
-        full = [*full, eos]
-    if len(full) <= max_length:
-        return full, False
-    ids = tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
-    if eos is not None and tokenizer.sep_token_id is None:
-        ids = [*ids[: max_length - 1], eos]
-    return ids, True
-
-
-def _load_scorer(path: Path | str) -> Any:
-    if isinstance(path, Path):
-        assert_safetensors_only(path)
-    return AutoModelForSequenceClassification.from_pretrained(
-        str(path), num_labels=1, use_safetensors=True
-    )
-
-
-class RewardScorer:
-    """Scores (prompt, completion) pairs with a trained reward model, in batches."""
-
-    def __init__(self, path: Path, batch_size: int = 32, max_length: int | None = None) -> None:
-        self.tokenizer = _prepare_tokenizer(AutoTokenizer.from_pretrained(str(path)))
-        self.model = _load_scorer(path).eval()
-        self.model.config.pad_token_id = self.tokenizer.pad_token_id
-        self.batch_size = batch_size
-        # The length the model was trained at is saved with its tokenizer (see train_reward_model).
-        limit = min(self.tokenizer.model_max_length, 1 << 16)
-        positions = getattr(self.model.config, "max_position_embeddings", None) or limit
-        self.max_length = max_length or min(limit, positions)
-
-    @torch.no_grad()
-    def score_texts(self, texts: list[str]) -> list[float]:
-        out: list[float] = []
-        for start in range(0, len(texts), self.batch_size):
-            ids = [
-                encode(self.tokenizer, t, self.max_length)[0]
-                for t in texts[start : start + self.batch_size]
-            ]
-            batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
-            logits = self.model(**batch).logits[:, 0]
-            out.extend(float(x) for x in logits.float())
-        return out
-
-    def score(self, prompts: list[Prompt], completions: list[str]) -> list[float]:
-        """One scalar reward per (prompt, completion)."""
-        if len(prompts) != len(completions):
-            raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
-        return self.score_texts(
-            [reward_text(p, c) for p, c in zip(prompts, completions, strict=True)]
-        )
 
 
 def _accuracy(
@@ -167,8 +93,8 @@ def train_reward_model(
         raise ValueError("no training comparisons for the reward model")
     start_from = previous if (cfg.warm_start and previous is not None) else base
     progress(0.0, f"reward model: loading {Path(str(start_from)).name}", {})
-    tokenizer = _prepare_tokenizer(AutoTokenizer.from_pretrained(str(start_from)))
-    model = _load_scorer(start_from)
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(str(start_from)))
+    model = load_sequence_scorer(start_from)
     model.config.pad_token_id = tokenizer.pad_token_id
 
     dataset, cut, dropped = _tokenised_dataset(train, tokenizer, cfg)

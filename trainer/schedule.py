@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import jobs
+from app.domain import jobs
+from app.domain.preferences import count_usable
 from app.models import Project, TrainingRun, utcnow
 from app.settings import Settings
-from trainer.data import count_usable
 
 
 def due(db: Session, settings: Settings, project_id: int, now: datetime) -> bool:
@@ -31,7 +31,10 @@ def due(db: Session, settings: Settings, project_id: int, now: datetime) -> bool
             TrainingRun.project_id == project_id
         )
     )
-    return count_usable(db, project_id, watermark or 0) >= settings.retrain_every_labels
+    project = db.get(Project, project_id)
+    if project is None:
+        return False
+    return count_usable(db, project, watermark or 0) >= settings.retrain_every_labels
 
 
 def maybe_enqueue_periodic(

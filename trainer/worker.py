@@ -19,15 +19,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import jobs
 from app.db import transaction
+from app.domain import jobs, versions
+from app.domain.store import ModelStore
 from app.models import PolicyVersion, RewardModel, WorkerHeartbeat, utcnow
-from app.policies import service as versions
 from app.settings import Settings
 from trainer import data as datamod
 from trainer.progress import RunState
 from trainer.schedule import maybe_enqueue_periodic
-from trainer.store import ModelStore
 from trainer.types import Cancelled
 
 log = logging.getLogger("pairwise.trainer")
@@ -163,7 +162,7 @@ class Worker:
             except datamod.NotEnoughData as exc:
                 raise RunFailed(str(exc)) from None
             active = versions.active_version(db, claim.project_id)
-            latest_rm = versions.latest_reward_model(db, claim.project_id)
+            latest_rm = versions.newest_reward_model(db, claim.project_id)
             reference = self.store.path(active.checkpoint_uri) if active else None
             previous_rm = self.store.path(latest_rm.checkpoint_uri) if latest_rm else None
             base_model = active.base_model if active else ""
@@ -251,7 +250,7 @@ class Worker:
 
         self._checkpoint(state)
         state.enter("policy")
-        folder = self.store.staging(f"projects/{claim.project_id}/policy/run{claim.run_id}")
+        folder = self.store.staging(self.store.policy_run_uri(claim.project_id, claim.run_id))
         staged.append(folder)
         report = state.reporter("policy")
         if cfg.policy.method == "dpo":
@@ -306,7 +305,7 @@ class Worker:
                 if self.settings.auto_promote and passed:
                     versions.promote(db, self.settings, version, None, reason=f"run {claim.run_id}")
                 elif self.settings.auto_promote:
-                    version.status = "rejected"  # gates failed; ML staff may still promote it
+                    versions.reject(db, version, reason=f"run {claim.run_id}: gates failed")
             jobs.finish(
                 db,
                 claim.run_id,

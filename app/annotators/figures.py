@@ -3,7 +3,6 @@ and the rules that flag an annotator for a look; no database access here."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -52,16 +51,6 @@ class AnnotatorStats:
     @property
     def both_bad_share(self) -> float | None:
         return self.both_bad / self.labels if self.labels else None
-
-
-def majority(choices: list[str]) -> str | None:
-    """The most frequent choice, or None when the top is shared."""
-    if not choices:
-        return None
-    ranked = Counter(choices).most_common(2)
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return None
-    return ranked[0][0]
 
 
 def trust_flags(s: AnnotatorStats, settings: Settings) -> list[str]:

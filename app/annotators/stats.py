@@ -15,7 +15,8 @@ from scipy.stats import binomtest
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.annotators.figures import AnnotatorStats, majority, trust_flags
+from app.annotators.figures import AnnotatorStats, trust_flags
+from app.domain.preferences import majority
 from app.models import Assignment, Comparison, Pair
 from app.models.labeling import CHOICES
 from app.settings import Settings

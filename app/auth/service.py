@@ -13,7 +13,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import check_policy, hash_password, verify_password
-from app.models import ROLES, ApiToken, AuditEvent, User, UserRole, UserSession, utcnow
+from app.domain.audit import audit
+from app.models import ROLES, ApiToken, User, UserRole, UserSession, utcnow
 from app.settings import Settings
 
 USERNAME_MAX = 64
@@ -26,18 +27,6 @@ class AccountError(ValueError):
 
 def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def audit(
-    db: Session,
-    action: str,
-    actor_id: int | None = None,
-    target: str | None = None,
-    ip: str | None = None,
-    **details: Any,
-) -> None:
-    """Record an audit event in the caller's transaction."""
-    db.add(AuditEvent(actor_id=actor_id, action=action, target=target, ip=ip, details=details))
 
 
 def validate_username(username: str) -> str:

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.deps import Admin, DbDep, SettingsDep
+from app.domain.preferences import excluded_annotators
 from app.export.parquet import stream_parquet
-from app.export.service import ExportOptions, excluded_annotators, filename, stream
+from app.export.service import ExportOptions, filename, stream
 from app.models import Project
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects

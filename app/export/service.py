@@ -1,4 +1,8 @@
-"""Comparisons out, streamed: TRL preference rows (`prompt`, `chosen`, `rejected`) or raw rows."""
+"""Comparisons out, streamed: TRL preference rows (`prompt`, `chosen`, `rejected`) or raw rows.
+
+TRL rows are the domain's preference rows (app/domain/preferences.py), the same rows a
+training run at the same watermark trains on; raw rows are every comparison in scope.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,16 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
 from typing import Any, Literal
 
 from sqlalchemy import Select, String, cast, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from app.annotators.figures import majority
-from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, User, utcnow
+from app.domain.messages import as_messages
+from app.domain.preferences import PreferenceRow, Selection, comparison_scope, preference_rows
+from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, utcnow
 
-BATCH = 1000
+BATCH = 1000  # rows read from the database at a time
 RAW_FIELDS = [
     "comparison_id",
     "pair_id",
@@ -57,10 +61,6 @@ class ExportOptions:
     pseudonymise: bool = False
 
 
-def excluded_annotators(project: Project) -> list[int]:
-    return [int(u) for u in project.settings.get("excluded_annotators", [])]
-
-
 def pseudonym(secret: str, user_id: int) -> str:
     """A stable id that cannot be turned back into the account without the secret."""
     digest = hmac.new(secret.encode(), f"annotator:{user_id}".encode(), hashlib.sha256)
@@ -72,6 +72,18 @@ def filename(project: Project, opts: ExportOptions) -> str:
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     ext = opts.file_format if opts.kind == "raw" or opts.file_format == "parquet" else "jsonl"
     return f"pairwise-project{project.id}-{opts.kind}-{stamp}.{ext}"
+
+
+def selection(opts: ExportOptions) -> Selection:
+    """The domain selection an export's options ask for (raw rows may keep tie votes)."""
+    return Selection(
+        include_simulated=opts.include_simulated,
+        include_excluded=not opts.exclude_excluded,
+        include_ties=opts.kind == "raw" and not opts.exclude_ties,
+        since=opts.since,
+        until=opts.until,
+        tag=opts.tag,
+    )
 
 
 def _query(project: Project, opts: ExportOptions) -> Select[*tuple[Any, ...]]:
@@ -105,23 +117,9 @@ def _query(project: Project, opts: ExportOptions) -> Select[*tuple[Any, ...]]:
         .join(Prompt, Prompt.id == Pair.prompt_id)
         .join(ca, ca.id == Pair.completion_a_id)
         .join(cb, cb.id == Pair.completion_b_id)
-        .where(Comparison.project_id == project.id)
+        .where(*comparison_scope(project, selection(opts)))
         .order_by(Comparison.pair_id, Comparison.id)
     )
-    if opts.since is not None:
-        stmt = stmt.where(Comparison.created_at >= opts.since)
-    if opts.until is not None:
-        stmt = stmt.where(Comparison.created_at < opts.until)
-    if opts.tag.strip():
-        quoted = json.dumps(opts.tag.strip()).replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(cast(Prompt.tags, String).like(f"%{quoted}%", escape="\\"))
-    if opts.exclude_excluded and excluded_annotators(project):
-        stmt = stmt.where(Comparison.user_id.not_in(excluded_annotators(project)))
-    if opts.exclude_ties:
-        stmt = stmt.where(Comparison.choice.in_(("a", "b")))
-    if not opts.include_simulated:
-        simulated = select(User.id).where(User.simulated.is_(True))
-        stmt = stmt.where(Comparison.user_id.not_in(simulated))
     return stmt
 
 
@@ -135,31 +133,17 @@ def has_chat_prompts(db: Session, project_id: int) -> bool:
     return db.scalar(stmt.limit(1)) is not None
 
 
-def _preference(row: Any, choice: str, chat: bool) -> dict[str, Any]:
-    chosen, rejected = (row.text_a, row.text_b) if choice == "a" else (row.text_b, row.text_a)
-    messages = row.messages or [{"role": "user", "content": row.prompt_text}]
+def trl_record(row: PreferenceRow, chat: bool) -> dict[str, Any]:
+    """One TRL preference row: conversational when the project has chat prompts."""
     if chat:
         # Conversational format: the prompt is the message list, each answer one assistant turn.
         return {
-            "prompt": messages,
-            "chosen": [{"role": "assistant", "content": chosen}],
-            "rejected": [{"role": "assistant", "content": rejected}],
+            "prompt": as_messages(row.prompt),
+            "chosen": [{"role": "assistant", "content": row.chosen}],
+            "rejected": [{"role": "assistant", "content": row.rejected}],
         }
-    return {"prompt": row.prompt_text, "chosen": chosen, "rejected": rejected}
-
-
-def _trl(rows: Iterator[Any], aggregate: bool, chat: bool) -> Iterator[dict[str, Any]]:
-    # One file holds one format: with any chat prompt in the project, every row is chat.
-    if not aggregate:
-        for row in rows:
-            if row.choice in ("a", "b"):
-                yield _preference(row, row.choice, chat)
-        return
-    for _pair_id, group in groupby(rows, key=lambda r: r.pair_id):
-        members = list(group)
-        top = majority([r.choice for r in members])
-        if top in ("a", "b"):  # ties, both-bad and split votes teach no preference
-            yield _preference(members[0], top, chat)
+    prompt = row.prompt if isinstance(row.prompt, str) else row.prompt[-1]["content"]
+    return {"prompt": prompt, "chosen": row.chosen, "rejected": row.rejected}
 
 
 def _raw(rows: Iterator[Any], opts: ExportOptions, secret: str) -> Iterator[dict[str, Any]]:
@@ -193,12 +177,14 @@ def iter_records(
     db: Session, project: Project, opts: ExportOptions, secret: str
 ) -> Iterator[dict[str, Any]]:
     """Export rows as dicts, read from the database in batches (flat memory)."""
-    result = db.execute(_query(project, opts).execution_options(yield_per=BATCH))
-    rows = iter(result)
     if opts.kind == "trl":
-        yield from _trl(rows, opts.aggregate, has_chat_prompts(db, project.id))
+        # One file holds one format: with any chat prompt in the project, every row is chat.
+        chat = has_chat_prompts(db, project.id)
+        rows = preference_rows(db, project, selection(opts), aggregate=opts.aggregate)
+        yield from (trl_record(row, chat) for row in rows)
     else:
-        yield from _raw(rows, opts, secret)
+        result = db.execute(_query(project, opts).execution_options(yield_per=BATCH))
+        yield from _raw(iter(result), opts, secret)
 
 
 def _csv_line(record: dict[str, Any]) -> str:

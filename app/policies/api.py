@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.api.errors import CONFLICT
 from app.deps import DbDep, MLStaff, SettingsDep
-from app.policies import service
+from app.domain import versions as lifecycle
 from app.policies.routes import visible_version
 from app.training.service import TrainingInputError, resolve_project
 
@@ -42,7 +42,7 @@ def list_versions(
         project = resolve_project(db, principal.user, project_id)
     except TrainingInputError as exc:
         return JSONResponse({"detail": [{"field": exc.field, "message": str(exc)}]}, 422)
-    return [VersionOut.model_validate(v) for v in service.list_versions(db, project.id)]
+    return [VersionOut.model_validate(v) for v in lifecycle.list_versions(db, project.id)]
 
 
 @router.post("/{version_id}/promote", response_model=VersionOut, responses=CONFLICT)
@@ -50,7 +50,7 @@ def promote(version_id: int, db: DbDep, settings: SettingsDep, principal: MLStaf
     """Make this version active (a rollback when it is an earlier one)."""
     version = visible_version(db, principal, version_id)
     try:
-        service.promote(db, settings, version, principal.user.id)
-    except service.PromotionError as exc:
+        lifecycle.promote(db, settings, version, principal.user.id)
+    except lifecycle.PromotionError as exc:
         raise HTTPException(409, str(exc)) from None
     return VersionOut.model_validate(version)

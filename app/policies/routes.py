@@ -7,8 +7,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app.deps import DbDep, MLStaff, Principal, SettingsDep
+from app.domain import versions as lifecycle
 from app.models import PolicyVersion
-from app.policies import service
 from app.projects.service import get_visible_project, visible_projects
 from app.training.service import TrainingInputError, resolve_project
 from app.web import redirect, render
@@ -38,7 +38,7 @@ def versions_page(
         target = resolve_project(db, principal.user, project)
     except TrainingInputError as exc:
         raise HTTPException(404, str(exc)) from None
-    versions = service.list_versions(db, target.id)
+    versions = lifecycle.list_versions(db, target.id)
     numbers = {v.id: v.number for v in versions}
     # Human head-to-head judgements of these versions: the leaderboard and its chart.
     board = leaderboard(db, target, bootstrap=settings.leaderboard_bootstrap)
@@ -59,7 +59,7 @@ def promote_version(
 ) -> Response:
     version = visible_version(db, principal, version_id)
     try:
-        service.promote(db, settings, version, principal.user.id)
-    except service.PromotionError as exc:
+        lifecycle.promote(db, settings, version, principal.user.id)
+    except lifecycle.PromotionError as exc:
         raise HTTPException(409, str(exc)) from None
     return redirect(request, f"/training/versions?project={version.project_id}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.service import audit
+from app.domain.audit import audit
 from app.models import GuidelineVersion, Project, ProjectMember, User
 from app.projects.service import add_member
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from app.auth.service import audit
+from app.domain.audit import audit
 from app.models import Comparison, Pair, Project, Prompt
 from app.prompts.importer import Parsed, Problem, parse_tags
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.service import audit
-from app.models import Completion, Pair, PolicyVersion, Project, Prompt, User, utcnow
+from app.domain import versions
+from app.domain.audit import audit
+from app.models import Completion, Pair, Project, Prompt, User
 from app.models.labeling import CHOICES
 from app.prompts.importer import Problem, PromptRecord, validate
-from trainer.store import ModelStore
 
 
 class QualityError(ValueError):
@@ -28,34 +28,6 @@ def mark_gold(db: Session, pair: Pair, answer: str | None, actor_id: int) -> Non
     pair.kind = "gold" if answer else "live"
     pair.gold_choice = answer
     audit(db, "pair.gold", actor_id, f"pair:{pair.id}", answer=answer)
-
-
-def current_version(db: Session, project: Project) -> PolicyVersion:
-    """The active policy version; the newest of any status; or a version 0 row.
-
-    Version 0 is registered with the URI the sampler converts the base model into;
-    the checkpoint itself is left to the sampler, which fills that URI on first use.
-    """
-    for stmt in (
-        select(PolicyVersion).where(
-            PolicyVersion.project_id == project.id, PolicyVersion.status == "active"
-        ),
-        select(PolicyVersion).where(PolicyVersion.project_id == project.id),
-    ):
-        found = db.scalar(stmt.order_by(PolicyVersion.number.desc()).limit(1))
-        if found is not None:
-            return found
-    version = PolicyVersion(
-        project_id=project.id,
-        number=0,
-        checkpoint_uri=ModelStore.policy_uri(project.id, 0),
-        base_model=project.base_policy_model[:300],
-        status="active",
-        promoted_at=utcnow(),
-    )
-    db.add(version)
-    db.flush()
-    return version
 
 
 @dataclass
@@ -103,7 +75,7 @@ def import_gold(
         if not parsed and not result.problems:
             result.problems.append(Problem(1, "the file holds no records"))
         return result
-    version = current_version(db, project)
+    version = versions.current_or_zero(db, project)
     for answers, record in parsed:
         prompt = db.scalar(
             select(Prompt).where(

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from app.settings import Settings
-from trainer.store import ModelStore
-
-
-@dataclass(frozen=True)
-class VersionRef:
-    """The policy version to sample from, detached from any database session."""
-
-    id: int
-    project_id: int
-    number: int
-    checkpoint_uri: str
+from app.domain.versions import VersionRef
 
 
 @dataclass(frozen=True)
@@ -63,26 +51,3 @@ class StopRequested(Exception):
 def new_seed() -> int:
     """A seed that differs between concurrent samplers (not from a shared random state)."""
     return secrets.randbits(31)
-
-
-def chat_messages(text: str, messages: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Chat prompts as they are; a plain-text prompt becomes one user turn."""
-    if messages:
-        return [{"role": m["role"], "content": m["content"]} for m in messages]
-    return [{"role": "user", "content": text}]
-
-
-BackendFactory = Callable[[], Backend]
-
-
-def make_backend(
-    settings: Settings, store: ModelStore, should_stop: Callable[[], bool] | None = None
-) -> Backend:
-    """The backend named by SAMPLER_BACKEND."""
-    if settings.sampler_backend == "openai":
-        from app.sampling.openai_backend import OpenAIBackend
-
-        return OpenAIBackend(settings, should_stop=should_stop)
-    from app.sampling.transformers_backend import TransformersBackend
-
-    return TransformersBackend(settings, store, should_stop=should_stop)

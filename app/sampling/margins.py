@@ -14,9 +14,10 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
+from app.domain import versions
+from app.domain.store import ModelStore
 from app.sampling import service
 from app.settings import Settings
-from trainer.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class Scorer(Protocol):
 
 
 def load_scorer(folder: Any) -> Scorer:
-    from trainer.reward import RewardScorer
+    from app.domain.scorer import RewardScorer
 
     return RewardScorer(folder)
 
@@ -60,10 +61,10 @@ class Margins:
         if self.settings.active_selection_share <= 0:
             return None
         with transaction(self.factory) as db:
-            newest = service.newest_reward_model(db, project_id)
-        if newest is None:
-            return None
-        model_id, uri = newest
+            newest = versions.newest_reward_model(db, project_id)
+            if newest is None:
+                return None
+            model_id, uri = newest.id, newest.checkpoint_uri
         held = self.loaded.get(project_id)
         if held is not None and held[0] == model_id:
             return held[1]

@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef, chat_messages
+from app.domain.messages import as_messages, prompt_value
+from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
 from app.settings import Settings
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
@@ -80,7 +81,7 @@ class OpenAIBackend:
         }
         if s.openai_api == "chat":
             path = "/chat/completions"
-            body["messages"] = chat_messages(request.text, request.messages)
+            body["messages"] = as_messages(prompt_value(request.text, request.messages))
         else:
             path = "/completions"
             body["prompt"] = request.text

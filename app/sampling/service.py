@@ -21,7 +21,6 @@ from app.models import (
     PolicyVersion,
     Project,
     Prompt,
-    RewardModel,
     WorkerHeartbeat,
     utcnow,
 )
@@ -52,25 +51,6 @@ class PairCandidate:
         """False for an empty side or two identical responses (nothing to compare)."""
         a, b = self.a.text.strip(), self.b.text.strip()
         return bool(a) and bool(b) and a != b
-
-
-def active_version(db: Session, project_id: int) -> VersionRef | None:
-    """The project's active policy version (the newest, should there be several)."""
-    row = db.scalar(
-        select(PolicyVersion)
-        .where(PolicyVersion.project_id == project_id, PolicyVersion.status == "active")
-        .order_by(PolicyVersion.number.desc())
-        .limit(1)
-    )
-    if row is None:
-        return None
-    return VersionRef(row.id, row.project_id, row.number, row.checkpoint_uri)
-
-
-def has_versions(db: Session, project_id: int) -> bool:
-    """Whether the project has any policy version at all (else version 0 is due)."""
-    found = db.scalar(select(PolicyVersion.id).where(PolicyVersion.project_id == project_id))
-    return found is not None
 
 
 def buffer_depth(db: Session, project_id: int, version_id: int, kind: str = "live") -> int:
@@ -113,7 +93,7 @@ def opponents(db: Session, active: VersionRef) -> list[VersionRef]:
     promoted = [v for v in earlier if v.promoted_at is not None and v.number != 0]
     if promoted:
         chosen.append(max(promoted, key=lambda v: (v.promoted_at, v.number)))
-    return [VersionRef(v.id, v.project_id, v.number, v.checkpoint_uri) for v in chosen]
+    return [VersionRef.of(v) for v in chosen]
 
 
 def pairs_wanted(depth: int, settings: Settings) -> int:
@@ -244,17 +224,6 @@ def _existing_pairs(
         .where(Pair.policy_version_id == version_id, Pair.prompt_id.in_(prompt_ids))
     )
     return {(pid, frozenset((a.strip(), b.strip()))) for pid, a, b in rows}
-
-
-def newest_reward_model(db: Session, project_id: int) -> tuple[int, str] | None:
-    """(id, checkpoint URI) of the project's most recently trained reward model."""
-    row = db.execute(
-        select(RewardModel.id, RewardModel.checkpoint_uri)
-        .where(RewardModel.project_id == project_id)
-        .order_by(RewardModel.id.desc())
-        .limit(1)
-    ).first()
-    return (row[0], row[1]) if row else None
 
 
 @dataclass(frozen=True)

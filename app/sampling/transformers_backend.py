@@ -7,10 +7,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef, chat_messages
+from app.domain.base_model import LOAD_LOCK
+from app.domain.messages import as_messages, prompt_value
+from app.domain.store import ModelStore, assert_safetensors_only
+from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
 from app.settings import Settings
-from trainer.base_model import LOAD_LOCK
-from trainer.store import ModelStore, assert_safetensors_only
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class TransformersBackend:
 
     def render(self, request: SampleRequest) -> str:
         """The prompt text fed to the model: the chat template when the tokenizer has one."""
-        messages = chat_messages(request.text, request.messages)
+        messages = as_messages(prompt_value(request.text, request.messages))
         if self.tokenizer.chat_template:
             rendered: str = self.tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, tokenize=False

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
+from app.domain import versions
+from app.domain.store import ModelStore
 from app.models import Project, utcnow
 from app.sampling import service
 from app.sampling.backend import (
@@ -22,12 +24,11 @@ from app.sampling.backend import (
     SampleRequest,
     StopRequested,
     VersionRef,
-    make_backend,
     new_seed,
 )
+from app.sampling.factory import make_backend
 from app.sampling.margins import Margins
 from app.settings import Settings
-from trainer.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class Sampler:
             )
             with transaction(self.factory) as db:
                 inserted = service.insert_pairs(db, version, candidates, self.settings.pair_buffer)
-                if inserted == 0 and service.active_version(db, project.id) != version:
+                if inserted == 0 and versions.active_ref(db, project.id) != version:
                     break  # a new version became active: the next step loads it
             made += inserted
             self.pairs_made += inserted
@@ -243,22 +244,20 @@ class Sampler:
 
     def _active_version(self, project: Project) -> VersionRef | None:
         with transaction(self.factory) as db:
-            version = service.active_version(db, project.id)
-            missing = version is None and not service.has_versions(db, project.id)
+            version = versions.active_ref(db, project.id)
+            missing = version is None and not versions.has_versions(db, project.id)
         if missing:
-            from trainer.base_model import ensure_version_zero
-
             self.state = "converting version 0"
             self.beat()
             # The conversion runs before ensure_version_zero opens a transaction.
             db = self.factory()
             try:
-                ensure_version_zero(db, self.settings, project, self.store)
+                versions.ensure_version_zero(db, self.settings, project, self.store)
                 db.commit()
             finally:
                 db.close()
             with transaction(self.factory) as db:
-                version = service.active_version(db, project.id)
+                version = versions.active_ref(db, project.id)
         return version
 
     def _backend_for(self, project_id: int, version: VersionRef) -> Backend:

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
-from app.simulate.rules import Decision, RuleError, RuleFn
-from trainer.store import WEIGHT_FILES, ModelStore, StoreError, assert_safetensors_only
+from app.domain.scorer import RewardScorer
+from app.domain.store import WEIGHT_FILES, ModelStore, StoreError, assert_safetensors_only
+from app.simulate.decision import Decision, RuleError, RuleFn
 
 # Probability that A beats B under Bradley–Terry, sigmoid(score_a - score_b): how far it
 # sits from 1/2 decides the strength; closer than TIE_BAND is a tie.
 TIE_BAND = 0.02
 SLIGHT_BAND = 0.1
 CLEAR_BAND = 0.25
-
-
-def reward_text(prompt: str, completion: str) -> str:
-    """How (prompt, completion) is shown to a reward model: the trainer's format when present."""
-    try:
-        from trainer.reward import reward_text as trainer_format  # type: ignore[import-not-found]
-    except ImportError:
-        # The trainer's helper is not on this branch yet; same shape, one place to change.
-        return f"{prompt}\n\n### Response:\n{completion}"
-    return str(trainer_format(prompt, completion))
 
 
 def resolve_folder(path: str, model_dir: Path | None) -> Path:
@@ -58,29 +48,17 @@ class RewardJudge:
     """A loaded reward model that scores texts; one instance per rule."""
 
     def __init__(self, folder: Path) -> None:
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig
 
-        self._torch = torch
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(folder))
-        self.model: Any = AutoModelForSequenceClassification.from_pretrained(
-            str(folder), use_safetensors=True
-        )
-        if self.model.config.num_labels != 1:
+        labels = AutoConfig.from_pretrained(str(folder)).num_labels
+        if labels != 1:
             raise RuleError(
-                f"judge rule: {folder.name} is not a reward model "
-                f"(num_labels={self.model.config.num_labels}, expected 1)"
+                f"judge rule: {folder.name} is not a reward model (num_labels={labels}, expected 1)"
             )
-        self.model.eval()
+        self.scorer = RewardScorer(folder)
 
     def scores(self, prompt: str, responses: list[str]) -> list[float]:
-        texts = [reward_text(prompt, r) for r in responses]
-        batch = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=512, return_tensors="pt"
-        )
-        with self._torch.no_grad():
-            logits = self.model(**batch).logits
-        return [float(x) for x in logits[:, 0]]
+        return self.scorer.score([prompt] * len(responses), responses)
 
 
 def judge_rule(path: str, model_dir: Path | None = None) -> RuleFn:

@@ -9,15 +9,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-CHOICES = ("a", "b", "tie", "both_bad")
-STRENGTHS = ("slight", "clear", "much")
+from app.simulate.decision import CHOICES, STRENGTHS, Decision, RuleError, RuleFn
 
-Decision = tuple[str, str | None]
-RuleFn = Callable[[str, str, str], Decision]
+__all__ = ["CHOICES", "STRENGTHS", "Decision", "Rule", "RuleError", "RuleFn", "parse_rule"]
 
 # A response that stops on one of these ended a sentence or a block rather than being
 # cut off by the token limit.
@@ -25,10 +22,6 @@ _CLEAN_END = re.compile(r"""[.!?…:;)\]}"'`*>]\s*$""")
 # A short fragment ("Paris", "42") is a complete answer even without punctuation.
 _SHORT_ANSWER_WORDS = 12
 _LIST_LINE = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+\S", re.MULTILINE)
-
-
-class RuleError(ValueError):
-    """A rule string that cannot be used, or a rule that answered something invalid."""
 
 
 @dataclass(frozen=True)

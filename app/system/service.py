@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain import versions
 from app.models import User, WorkerHeartbeat, utcnow
 from app.projects.service import visible_projects
 from app.sampling import service as sampling
@@ -47,7 +48,7 @@ def system_status(db: Session, user: User, settings: Settings) -> SystemOut:
     ]
     out = []
     for project in projects:
-        version = sampling.active_version(db, project.id)
+        version = versions.active_version(db, project.id)
         serving = [
             (w, s) for w, s in alive_samplers if str(project.id) in (s.get("projects") or {})
         ]

@@ -8,8 +8,8 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import jobs
-from app.auth.service import audit
+from app.domain import jobs
+from app.domain.audit import audit
 from app.models import Project, TrainingRun, User
 from app.models.training import RUN_KINDS
 from app.projects.service import get_visible_project, visible_projects
@@ -60,19 +60,24 @@ def parse_overrides(text: str) -> dict[str, Any]:
     return overrides
 
 
-def check_config(recipe: str, overrides: dict[str, Any]) -> None:
-    """Refuse an unknown recipe or a bad override now, not minutes later in the trainer."""
-    from trainer.config import ConfigError, available_recipes, load_recipe
+def check_config(settings: Settings, recipe: str, overrides: dict[str, Any]) -> None:
+    """Refuse an unknown recipe or a bad override now, not minutes later in the trainer.
+
+    Overrides are typed by people: the model they name must be bundled, inside the model store
+    or on the admin's TRAINING_MODEL_ALLOWLIST (recipe files, from the repository, are trusted).
+    """
+    from trainer.config import ConfigError, ModelSources, available_recipes, load_recipe
 
     if recipe not in available_recipes():
         raise TrainingInputError(
             f"Unknown recipe {recipe!r}; choose one of {', '.join(available_recipes())}.",
             "recipe",
         )
+    sources = ModelSources.of(settings.resolved_model_dir, settings.training_model_allowlist)
     try:
-        load_recipe(recipe, overrides)
+        load_recipe(recipe, overrides, sources=sources)
     except ConfigError as exc:
-        raise TrainingInputError(f"Bad override: {exc}", "overrides") from None
+        raise TrainingInputError(f"Bad override: {'; '.join(exc.problems)}", "overrides") from None
 
 
 def resolve_project(db: Session, user: User | None, project: str | int | None) -> Project:
@@ -108,7 +113,7 @@ def request_run(
     target = resolve_project(db, user, project)
     recipe = recipe or settings.training_default_recipe
     overrides = overrides or {}
-    check_config(recipe, overrides)
+    check_config(settings, recipe, overrides)
     config = {"overrides": overrides, "include_simulated": include_simulated}
     try:
         run = jobs.enqueue(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -33,6 +34,9 @@ def test_ml_staff_trains_promotes_and_rolls_back(
         judge = create_user(db, settings, "browser-judge", "judge password 1", {"evaluator"})
         labelled_pairs(db, project, v0, judge, 16, prompts=8)
     live_server.add_user("mlwatcher", "ml")
+    # An override may name a folder inside the model store (or an allow-listed model) only.
+    scorer = settings.resolved_model_dir / "bases" / "tiny-reward"
+    shutil.copytree(tiny_reward_dir, scorer, dirs_exist_ok=True)
 
     log_in(page, live_server, "mlwatcher")
     page.wait_for_selector("text=Welcome, mlwatcher")
@@ -40,7 +44,7 @@ def test_ml_staff_trains_promotes_and_rolls_back(
     page.select_option("select[name=recipe]", "tiny")
     page.fill(
         "textarea[name=overrides]",
-        f"reward.base_model={tiny_reward_dir}\ngates.min_reward_gain=-1000",
+        f"reward.base_model={scorer}\ngates.min_reward_gain=-1000",
     )
     page.click("#enqueue")
     page.wait_for_selector("#run-progress")

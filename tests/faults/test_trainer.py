@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import jobs
 from app.auth.service import create_api_token
 from app.db import make_sessionmaker, transaction
+from app.domain import jobs
 from app.main import create_app
 from app.models import PolicyVersion, Project, RewardModel, TrainingRun, utcnow
 from app.settings import Settings

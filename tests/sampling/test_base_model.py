@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.store import METADATA_FILE, ModelStore
+from app.domain.versions import ensure_version_zero
 from app.models import PolicyVersion, Project
 from tests.sampling.helpers import sampler_settings
-from trainer.base_model import ensure_version_zero
-from trainer.store import METADATA_FILE, ModelStore
 
 
 def test_version_zero_from_a_local_folder_is_converted_and_registered_once(
@@ -44,7 +44,7 @@ def test_a_missing_base_folder_is_a_clear_error(
 ) -> None:
     import pytest
 
-    from trainer.store import StoreError
+    from app.domain.store import StoreError
 
     settings = sampler_settings(tmp_path)
     with pytest.raises(StoreError, match="base model folder not found"):

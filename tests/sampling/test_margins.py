@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.domain.store import ModelStore
 from app.models import Completion, Pair, Project, RewardModel, utcnow
 from app.sampling.backend import SampleRequest
 from app.sampling.worker import Sampler
 from tests.sampling.helpers import FakeBackend, add_prompt, add_version, sampler_settings
-from trainer.store import ModelStore
 
 
 class LengthScorer:

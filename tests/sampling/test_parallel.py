@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import make_sessionmaker, transaction
+from app.domain.store import ModelStore
 from app.models import Completion, Pair, PolicyVersion
 from app.projects.service import ensure_default_project
 from app.sampling.worker import Sampler
 from tests.conftest import fresh_engine
 from tests.sampling.helpers import add_prompt, open_pairs, sampler_settings
-from trainer.store import ModelStore
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

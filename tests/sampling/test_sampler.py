@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.domain.store import ModelStore
 from app.models import Completion, Pair, Project, Prompt
 from app.sampling.backend import SampleRequest
 from app.sampling.transformers_backend import TransformersBackend
@@ -19,7 +20,6 @@ from tests.sampling.helpers import (
     open_pairs,
     sampler_settings,
 )
-from trainer.store import ModelStore
 
 
 @pytest.fixture

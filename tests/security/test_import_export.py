@@ -22,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.service import create_api_token
+from app.domain.store import ModelStore, StoreError
 from app.models import Project, Prompt
 from app.sampling.backend import VersionRef
 from app.sampling.transformers_backend import TransformersBackend
 from tests.labeling.factories import make_pair, make_project
 from tests.sampling.helpers import sampler_settings
 from trainer.policy import load_policy
-from trainer.store import ModelStore, StoreError
 
 
 @pytest.fixture

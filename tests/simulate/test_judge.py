@@ -9,7 +9,8 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from app.simulate.judge import reward_text, strength_of
+from app.domain.scorer import reward_text
+from app.simulate.judge import strength_of
 from app.simulate.rules import RuleError, parse_rule
 
 TEXTS = [

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer.reward import RewardScorer, reward_text, train_reward_model
+from app.domain.scorer import RewardScorer, reward_text
+from trainer.reward import train_reward_model
 from trainer.synthetic import KEYWORD
 from trainer.types import Cancelled, PreferenceRow, never_stop, no_progress
 

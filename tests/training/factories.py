@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from app.domain.store import ModelStore
 from app.models import (
     Assignment,
     Comparison,
@@ -20,7 +21,6 @@ from app.models import (
     utcnow,
 )
 from tests.factories import completion_pair
-from trainer.store import ModelStore
 
 _seq = itertools.count(1)
 

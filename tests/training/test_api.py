@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.domain import versions
 from app.models import PolicyVersion, Project, TrainingRun, User
-from app.policies import service as versions
+from app.settings import Settings
+from app.training.service import TrainingInputError, request_run
 from tests.training.factories import version_zero
 
 
@@ -149,3 +153,57 @@ def test_promote_and_roll_back_through_the_api(
     db.expire_all()
     assert db.get(PolicyVersion, v0.id).status == "active"  # type: ignore[union-attr]
     assert client.post("/api/v1/policy-versions/999999/promote", headers=h).status_code == 404
+
+
+def test_override_models_outside_the_store_are_refused(
+    client: TestClient, logged_in, db: Session, settings: Settings, project: Project
+) -> None:
+    _, csrf = logged_in("ml")
+    h = {"X-CSRF-Token": csrf}
+    cases = [
+        ({"reward.base_model": "/etc/passwd"}, "reward.base_model: '/etc/passwd' is not allowed"),
+        (
+            {"reward.base_model": "http://169.254.169.254/latest/meta-data/"},
+            "reward.base_model: URLs are refused",
+        ),
+        ({"policy.steps": 10**12}, "policy.steps: must be at most 100000"),
+    ]
+    for overrides, message in cases:
+        r = client.post(
+            "/api/v1/training-runs", json={"recipe": "tiny", "overrides": overrides}, headers=h
+        )
+        assert r.status_code == 422, (overrides, r.text)
+        detail = r.json()["detail"][0]
+        assert detail["field"] == "overrides" and message in detail["message"], detail
+    page = client.post(
+        "/training/runs",
+        data={
+            "csrf_token": csrf,
+            "project_id": project.id,
+            "recipe": "tiny",
+            "overrides": "reward.base_model=http://169.254.169.254/",
+        },
+    )
+    assert page.status_code == 422 and "URLs are refused" in page.text
+    assert client.get("/api/v1/training-runs").json()["total"] == 0  # nothing stored
+    assert db.scalar(select(func.count()).select_from(TrainingRun)) == 0
+
+    inside = settings.resolved_model_dir / "bases" / "scorer"
+    inside.mkdir(parents=True)
+    ok = client.post(
+        "/api/v1/training-runs",
+        json={"recipe": "tiny", "overrides": {"reward.base_model": str(inside)}},
+        headers=h,
+    )
+    assert ok.status_code == 201, ok.text
+
+
+def test_allow_list_setting_admits_a_hub_id(
+    db: Session, settings: Settings, project: Project
+) -> None:
+    hub = {"reward.base_model": "org/scorer"}
+    with pytest.raises(TrainingInputError, match="'org/scorer' is not allowed"):
+        request_run(db, settings, project.id, None, recipe="tiny", overrides=hub)
+    allowing = settings.model_copy(update={"training_model_allowlist": "org/other, org/scorer"})
+    run = request_run(db, allowing, project.id, None, recipe="tiny", overrides=hub)
+    assert run.config["overrides"] == hub

@@ -6,8 +6,8 @@ import threading
 
 from sqlalchemy import Engine
 
-from app import jobs
 from app.db import make_sessionmaker, transaction
+from app.domain import jobs
 from app.projects.service import ensure_default_project
 from app.settings import Settings
 

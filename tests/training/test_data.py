@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from app.domain.preferences import count_usable
 from app.models import Project, User
 from tests.training.factories import add_pair, add_prompt, label, labelled_pairs, version_zero
 from trainer import data
@@ -94,7 +95,7 @@ def test_watermark_excludes_later_labels(
     mark = data.current_watermark(db, project.id)
     labelled_pairs(db, project, v0, user, 4, prompts=2)
     assert len(data.snapshot(db, project.id, mark, min_comparisons=1).rows) == 6
-    assert data.count_usable(db, project.id, mark) == 4
+    assert count_usable(db, project, mark) == 4
 
 
 def test_too_few_comparisons_says_how_many_are_needed(
@@ -118,4 +119,4 @@ def test_annotators_excluded_by_an_admin_are_left_out(
     db.flush()
     result = snap(db, project, validation_share=0)
     assert {(r.chosen, r.rejected) for r in result.rows} == {("good", "bad")}
-    assert data.count_usable(db, project.id) == 1
+    assert count_usable(db, project) == 1

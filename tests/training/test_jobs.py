@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from app import jobs
+from app.domain import jobs
 from app.models import Project, TrainingRun, utcnow
 from app.settings import Settings
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain import versions as service
 from app.models import AuditEvent, PolicyVersion, Project, User
-from app.policies import service
 from app.settings import Settings
 from tests.training.factories import add_pair, add_prompt, version_zero
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import jobs
+from app.domain import jobs
 from app.models import Project, TrainingRun, User, utcnow
 from app.settings import Settings
 from tests.training.factories import labelled_pairs, version_zero

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from app import jobs
 from app.db import make_engine, make_sessionmaker, transaction
+from app.domain import jobs
 from app.migrate import upgrade
 from app.models import PolicyVersion, RewardModel, TrainingRun
 from app.settings import Settings

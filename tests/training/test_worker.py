@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import jobs
 from app.auth.service import create_user
 from app.db import make_sessionmaker, transaction
+from app.domain import jobs
+from app.domain.store import METADATA_FILE, ModelStore
 from app.models import PolicyVersion, RewardModel, TrainingRun, WorkerHeartbeat
 from app.projects.service import ensure_default_project
 from app.settings import Settings
 from tests.training.factories import labelled_pairs, version_zero
-from trainer.store import METADATA_FILE, ModelStore
 from trainer.worker import Worker
 
 

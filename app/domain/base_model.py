@@ -1,4 +1,6 @@
-"""Policy version 0: the configured base model, converted once into a plain safetensors checkpoint.
+"""The configured base model, converted once into a plain safetensors checkpoint (version 0).
+
+Registering the version-0 row is `app.domain.versions.ensure_version_zero`.
 
 A GGUF-loaded model cannot be saved or trained as is, so it is rebuilt as a plain model
 from its config (quantization config removed), its dequantised weights loaded into it and
@@ -16,14 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from app.models import PolicyVersion, Project, utcnow
-from app.settings import Settings
-from trainer.bundled import SMOLLM2_GGUF, smollm2_dir
-from trainer.store import ModelStore, StoreError
+from app.domain.bundled import SMOLLM2_GGUF, smollm2_dir
+from app.domain.store import ModelStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -117,56 +113,3 @@ def ensure_checkpoint(store: ModelStore, uri: str, source: str, dtype: Dtype) ->
             store.discard(staged)
             raise
     return True
-
-
-def ensure_version_zero(
-    db: Session,
-    settings: Settings,
-    project: Project,
-    store: ModelStore,
-    source: str | None = None,
-) -> PolicyVersion:
-    """Version 0 of `project`'s policy, converting and registering it the first time.
-
-    The conversion (seconds to minutes) runs before this function touches the database,
-    so call it with no transaction open on `db`; registering is race-safe through the
-    unique (project_id, number) constraint.
-    """
-    source = source or project.base_policy_model or settings.policy_base_model
-    uri = ModelStore.policy_uri(project.id, 0)
-    ensure_checkpoint(store, uri, source, settings.base_model_dtype)
-
-    existing = _version_zero(db, project.id)
-    if existing is not None:
-        return existing
-    has_active = db.scalar(
-        select(PolicyVersion.id)
-        .where(PolicyVersion.project_id == project.id, PolicyVersion.status == "active")
-        .limit(1)
-    )
-    version = PolicyVersion(
-        project_id=project.id,
-        number=0,
-        checkpoint_uri=uri,
-        base_model=source[:300],
-        status="archived" if has_active else "active",
-        promoted_at=None if has_active else utcnow(),
-    )
-    try:
-        with db.begin_nested():
-            db.add(version)
-    except IntegrityError:
-        # Another process registered it between our read and our insert.
-        found = _version_zero(db, project.id)
-        if found is None:
-            raise
-        return found
-    return version
-
-
-def _version_zero(db: Session, project_id: int) -> PolicyVersion | None:
-    return db.scalar(
-        select(PolicyVersion).where(
-            PolicyVersion.project_id == project_id, PolicyVersion.number == 0
-        )
-    )

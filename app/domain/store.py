@@ -41,6 +41,11 @@ class ModelStore:
         return f"projects/{project_id}/policy/v{number}"
 
     @staticmethod
+    def policy_run_uri(project_id: int, run_id: int) -> str:
+        """Where a run stages its policy before it has a version number."""
+        return f"projects/{project_id}/policy/run{run_id}"
+
+    @staticmethod
     def reward_uri(project_id: int, run_id: int) -> str:
         return f"projects/{project_id}/reward/run{run_id}"
 

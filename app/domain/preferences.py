@@ -1,0 +1,193 @@
+"""Comparisons → preference rows: the one rule for what the loop learns from.
+
+The trainer's snapshot and the TRL export both read their rows from `preference_rows`,
+so an exported file holds exactly what a run at the same watermark trains on:
+
+- only the project's comparisons up to the watermark (and in the date/tag window asked);
+- labels of deactivated annotators never count; those an admin excluded for quality, and
+  those of simulated annotators, count only when asked;
+- held-out prompts are the evaluation set and never yield a training row;
+- ties and both-bad teach no preference: they are left out, unless the caller counts them
+  as votes (then a pair whose plurality is tie or both-bad is dropped too);
+- an overlapped pair is decided by majority (a split vote is dropped); a gold pair by its
+  gold answer, whatever its annotators said;
+- the strength of a row is the most common strength among the winning votes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, cast, func, select
+from sqlalchemy.orm import Session, aliased
+
+from app.domain.messages import PromptValue, prompt_value
+from app.models import Comparison, Completion, Pair, Project, Prompt, User
+
+PREFERENCE_CHOICES = ("a", "b")
+BATCH = 1000
+
+
+@dataclass
+class PreferenceRow:
+    prompt: PromptValue
+    chosen: str
+    rejected: str
+    strength: str | None = None
+    prompt_id: int = 0
+    pair_id: int = 0
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which comparisons count; the defaults are what a training run uses."""
+
+    up_to: int | None = None  # the watermark: highest comparison id included
+    include_simulated: bool = False
+    include_excluded: bool = False  # annotators an admin excluded for quality
+    include_ties: bool = False  # count tie / both-bad votes in the majority
+    since: datetime | None = None
+    until: datetime | None = None
+    tag: str = ""
+
+
+def excluded_annotators(project: Project) -> list[int]:
+    """Annotators an admin excluded from this project's training data."""
+    return [int(u) for u in (project.settings or {}).get("excluded_annotators", [])]
+
+
+def majority(choices: list[str]) -> str | None:
+    """The most frequent choice, or None when the top is shared (a split vote)."""
+    if not choices:
+        return None
+    ranked = Counter(choices).most_common(2)
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        return None
+    return ranked[0][0]
+
+
+def comparison_scope(project: Project, sel: Selection) -> list[ColumnElement[bool]]:
+    """Conditions on Comparison (joined with Prompt) shared by every export and the trainer:
+    project, watermark, window, tag, excluded and simulated annotators, ties."""
+    conditions: list[ColumnElement[bool]] = [Comparison.project_id == project.id]
+    if sel.up_to is not None:
+        conditions.append(Comparison.id <= sel.up_to)
+    if sel.since is not None:
+        conditions.append(Comparison.created_at >= sel.since)
+    if sel.until is not None:
+        conditions.append(Comparison.created_at < sel.until)
+    if sel.tag.strip():
+        quoted = json.dumps(sel.tag.strip()).replace("%", "\\%").replace("_", "\\_")
+        conditions.append(cast(Prompt.tags, String).like(f"%{quoted}%", escape="\\"))
+    excluded = excluded_annotators(project)
+    if excluded and not sel.include_excluded:
+        conditions.append(Comparison.user_id.not_in(excluded))
+    if not sel.include_simulated:
+        conditions.append(Comparison.user_id.not_in(select(User.id).where(User.simulated)))
+    if not sel.include_ties:
+        conditions.append(Comparison.choice.in_(PREFERENCE_CHOICES))
+    return conditions
+
+
+def training_scope(project: Project, sel: Selection) -> list[ColumnElement[bool]]:
+    """`comparison_scope` plus what never trains: deactivated annotators, held-out prompts."""
+    return [
+        *comparison_scope(project, sel),
+        Comparison.user_id.not_in(select(User.id).where(User.active.is_(False))),
+        Prompt.held_out.is_(False),
+    ]
+
+
+def count_usable(db: Session, project: Project, after_id: int = 0) -> int:
+    """How many comparisons a run would use have an id above `after_id` (the trigger)."""
+    stmt = (
+        select(func.count(Comparison.id))
+        .join(Pair, Pair.id == Comparison.pair_id)
+        .join(Prompt, Prompt.id == Pair.prompt_id)
+        .where(*training_scope(project, Selection()), Comparison.id > after_id)
+    )
+    return int(db.scalar(stmt) or 0)
+
+
+def current_watermark(db: Session, project_id: int) -> int:
+    """The project's highest comparison id (what a run started now would train up to)."""
+    stmt = select(func.max(Comparison.id)).where(Comparison.project_id == project_id)
+    return int(db.scalar(stmt) or 0)
+
+
+def preference_rows(
+    db: Session,
+    project: Project,
+    sel: Selection,
+    *,
+    aggregate: bool = True,
+    counts: Counter[str] | None = None,
+) -> Iterator[PreferenceRow]:
+    """The rows the loop learns from, pair by pair, read in batches (flat memory).
+
+    With `aggregate=False` every usable a/b comparison is a row of its own (no majority,
+    no gold answer). `counts`, when given, is filled with what was used and dropped.
+    """
+    counts = Counter() if counts is None else counts
+    comp_a, comp_b = aliased(Completion), aliased(Completion)
+    stmt = (
+        select(
+            Pair.id,
+            Pair.prompt_id,
+            Pair.kind,
+            Pair.gold_choice,
+            Prompt.text,
+            Prompt.messages,
+            comp_a.text,
+            comp_b.text,
+            Comparison.choice,
+            Comparison.strength,
+        )
+        .join(Pair, Pair.id == Comparison.pair_id)
+        .join(Prompt, Prompt.id == Pair.prompt_id)
+        .join(comp_a, comp_a.id == Pair.completion_a_id)
+        .join(comp_b, comp_b.id == Pair.completion_b_id)
+        .where(*training_scope(project, sel))
+        .order_by(Pair.id, Comparison.id)
+        .execution_options(yield_per=BATCH)
+    )
+    for pair_id, group in groupby(db.execute(stmt), key=lambda r: r[0]):
+        votes = list(group)
+        counts["comparisons"] += len(votes)
+        _, prompt_id, kind, gold, text, messages, text_a, text_b, _, _ = votes[0]
+        prompt = prompt_value(text, messages)
+        if not aggregate:
+            for vote in votes:
+                if vote.choice in PREFERENCE_CHOICES:
+                    yield _row(prompt, prompt_id, pair_id, text_a, text_b, vote.choice, [vote])
+            continue
+        # Gold pairs have a known answer; the annotators' votes on them measure the annotators.
+        winner = gold if kind == "gold" else majority([v.choice for v in votes])
+        if winner is None:
+            counts["dropped_split_vote"] += 1
+        elif winner not in PREFERENCE_CHOICES:
+            counts["dropped_tie"] += 1
+        else:
+            counts["gold_pairs" if kind == "gold" else "pairs"] += 1
+            yield _row(prompt, prompt_id, pair_id, text_a, text_b, winner, votes)
+
+
+def _row(
+    prompt: PromptValue,
+    prompt_id: int,
+    pair_id: int,
+    text_a: str,
+    text_b: str,
+    winner: str,
+    votes: list[Any],
+) -> PreferenceRow:
+    strengths = [v.strength for v in votes if v.choice == winner and v.strength]
+    strength = Counter(strengths).most_common(1)[0][0] if strengths else None
+    chosen, rejected = (text_a, text_b) if winner == "a" else (text_b, text_a)
+    return PreferenceRow(prompt, chosen, rejected, strength, prompt_id, pair_id)

@@ -1,0 +1,109 @@
+"""The one preference builder: the TRL export holds exactly the rows a run trains on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app.domain.messages import as_messages
+from app.domain.preferences import PreferenceRow, current_watermark
+from app.export.service import ExportOptions, iter_lines
+from app.models import Project, User
+from tests.training.factories import add_pair, add_prompt, label, version_zero
+from trainer.data import snapshot
+
+CHAT = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi?"}]
+
+
+def exported(db: Session, project: Project, **kw: object) -> list[dict]:
+    text = "".join(iter_lines(db, project, ExportOptions(kind="trl", **kw), "s" * 40))  # type: ignore[arg-type]
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def as_export(row: PreferenceRow) -> dict:
+    """A snapshot row in the export's conversational shape."""
+    return {
+        "prompt": as_messages(row.prompt),
+        "chosen": [{"role": "assistant", "content": row.chosen}],
+        "rejected": [{"role": "assistant", "content": row.rejected}],
+    }
+
+
+def test_export_equals_the_training_snapshot_at_the_same_watermark(
+    db: Session,
+    project: Project,
+    tmp_path: Path,
+    tiny_policy_dir: Path,
+    make_user: Callable[..., User],
+) -> None:
+    v0 = version_zero(db, project, tmp_path / "store", tiny_policy_dir)
+    u1, u2, u3 = (make_user("evaluator") for _ in range(3))
+    sloppy, gone = make_user("evaluator"), make_user("evaluator")
+    plain = add_prompt(db, project, "Name a colour.")
+    chat = add_prompt(db, project, "chat")
+    chat.messages = CHAT
+    held = add_prompt(db, project, "Kept for measurement.", held_out=True)
+
+    majority = add_pair(db, project, plain, v0, "blue", "seven")
+    for user, choice in ((u1, "a"), (u2, "a"), (u3, "b")):
+        label(db, majority, user, choice)
+    # Two tie votes and one for b: ties teach no preference, so b decides for both.
+    tied = add_pair(db, project, chat, v0, "rude", "hello!")
+    for user, choice in ((u1, "tie"), (u2, "tie"), (u3, "b")):
+        label(db, tied, user, choice)
+    gold = add_pair(db, project, plain, v0, "wrong", "right", kind="gold", gold_choice="b")
+    label(db, gold, u1, "a")  # the gold answer decides, not the annotator
+    split = add_pair(db, project, plain, v0, "x", "y")
+    label(db, split, u1, "a")
+    label(db, split, u2, "b")
+    excluded = add_pair(db, project, plain, v0, "excluded says", "n")
+    label(db, excluded, sloppy, "a")
+    project.settings = {**project.settings, "excluded_annotators": [sloppy.id]}
+    deactivated = add_pair(db, project, plain, v0, "deactivated says", "m")
+    label(db, deactivated, gone, "a")
+    gone.active = False
+    measured = add_pair(db, project, held, v0, "held-out answer", "other")
+    label(db, measured, u1, "a")
+    db.flush()
+    watermark = current_watermark(db, project.id)
+    late = add_pair(db, project, plain, v0, "after the watermark", "z")
+    label(db, late, u2, "a")
+    db.flush()
+
+    snap = snapshot(db, project.id, watermark, min_comparisons=1, validation_share=0)
+    trained = [as_export(r) for r in sorted(snap.rows, key=lambda r: r.pair_id)]
+    # The export has no watermark option: compare what it wrote before the late label.
+    rows = exported(db, project)
+    late_row = as_export(PreferenceRow("Name a colour.", "after the watermark", "z"))
+    assert late_row in rows
+    rows.remove(late_row)
+
+    assert rows == trained
+    assert [(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in rows] == [
+        ("blue", "seven"),
+        ("hello!", "rude"),
+        ("right", "wrong"),
+    ]
+    assert snap.counts["gold_pairs"] == 1 and snap.counts["dropped_split_vote"] == 1
+
+
+def test_excluded_annotators_come_back_only_when_asked(
+    db: Session,
+    project: Project,
+    tmp_path: Path,
+    tiny_policy_dir: Path,
+    make_user: Callable[..., User],
+) -> None:
+    v0 = version_zero(db, project, tmp_path / "store", tiny_policy_dir)
+    sloppy = make_user("evaluator")
+    pair = add_pair(db, project, add_prompt(db, project, "Say hi"), v0, "hi", "go")
+    label(db, pair, sloppy, "a")
+    project.settings = {**project.settings, "excluded_annotators": [sloppy.id]}
+    db.flush()
+    assert exported(db, project) == []
+    assert exported(db, project, exclude_excluded=False) == [
+        {"prompt": "Say hi", "chosen": "hi", "rejected": "go"}
+    ]
