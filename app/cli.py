@@ -1,190 +1,199 @@
-"""The `pairwise` command line."""
+"""The `pairwise` command line: the process entry points here, each package's commands
+assembled from its own `cli.py`."""
 
 from __future__ import annotations
 
-import argparse
-import getpass
-import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Annotated
 
-from sqlalchemy import select
+import typer
+from typer.core import TyperCommand, TyperGroup
 
-from app.db import check_connection, make_engine, make_sessionmaker, transaction
-from app.settings import Settings, SettingsError, get_settings
+from app.auth import cli as auth_cli
+from app.cli_common import engine, fail, settings
+from app.export import cli as export_cli
+from app.prompts import cli as prompts_cli
+from app.sampling import cli as sampling_cli
+from app.simulate import cli as simulate_cli
+from app.training import cli as training_cli
 
-Handler = Callable[[argparse.Namespace, Settings], int]
-_COMMANDS: dict[str, Handler] = {}
+app = typer.Typer(
+    name="pairwise",
+    help="Close the RLHF loop: sample pairs, collect human preferences, retrain.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db = typer.Typer(help="database schema", no_args_is_help=True)
+worker = typer.Typer(help="background workers", no_args_is_help=True)
 
-
-def command(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        _COMMANDS[name] = fn
-        return fn
-
-    return register
-
-
-def worker_subparsers(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    """The `worker` group's subcommands, shared by the packages that add workers."""
-    parser = sub.choices.get("worker")
-    if parser is None:
-        parser = sub.add_parser("worker", help="background workers")
-    for action in parser._actions:  # argparse has no public accessor
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest="worker_cmd", required=True)
+Host = Annotated[str | None, typer.Option(help="address to bind (default: HOST)")]
+Port = Annotated[int | None, typer.Option(help="port to bind (default: PORT)")]
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    engine = make_engine(settings.resolved_database_url)
-    check_connection(engine)
-    return engine
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"pairwise {version('pairwise')}")
+        except PackageNotFoundError:
+            fail("the pairwise package is not installed, so it has no version", 1)
+        raise typer.Exit()
 
 
-@command("db.upgrade")
-def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from app.migrate import upgrade
-
-    engine = _engine(settings)
-    upgrade(engine, args.revision)
-    print(f"database at {engine.url.render_as_string(hide_password=True)} is at {args.revision}")
-    return 0
-
-
-@command("db.downgrade")
-def db_downgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from app.migrate import downgrade
-
-    downgrade(_engine(settings), args.revision)
-    return 0
+@app.callback()
+def root(
+    _show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Close the RLHF loop: sample pairs, collect human preferences, retrain."""
 
 
-@command("users.create")
-def users_create(args: argparse.Namespace, settings: Settings) -> int:
-    from app.auth.passwords import PasswordPolicyError
-    from app.auth.service import AccountError, create_user
-    from app.projects.service import add_member, ensure_default_project
-
-    password = args.password or (
-        getpass.getpass("Password: ") if sys.stdin.isatty() else secrets.token_urlsafe(12)
-    )
-    factory = make_sessionmaker(_engine(settings))
-    try:
-        with transaction(factory) as db:
-            user = create_user(db, settings, args.username, password, set(args.role))
-            project = ensure_default_project(db, settings.policy_base_model)
-            add_member(db, project, user)
-    except (AccountError, PasswordPolicyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"created {user.username} with roles {', '.join(sorted(args.role))}")
-    if not args.password:
-        print(f"password: {password}")
-    return 0
-
-
-@command("users.list")
-def users_list(args: argparse.Namespace, settings: Settings) -> int:
-    from app.models import User
-
-    factory = make_sessionmaker(_engine(settings))
-    with transaction(factory) as db:
-        for user in db.scalars(select(User).order_by(User.id)):
-            state = "active" if user.active else "inactive"
-            print(f"{user.id:>5}  {user.username:<32} {','.join(sorted(user.roles)):<24} {state}")
-    return 0
-
-
-@command("serve")
-def serve(args: argparse.Namespace, settings: Settings) -> int:
+@app.command()
+def serve(host: Host = None, port: Port = None) -> None:
+    """run the web server"""
     import uvicorn
 
     from app.main import create_app
     from app.observability.logs import configure_logging
 
-    configure_logging(settings)
-    host = args.host or settings.host
-    port = args.port or settings.port
-    app = create_app(settings, _engine(settings))
-    print(f"Pairwise is running at http://{host}:{port}/", flush=True)
+    config = settings()
+    configure_logging(config)
+    host = host or config.host
+    port = port or config.port
+    web = create_app(config, engine(config))
+    typer.echo(f"Pairwise is running at http://{host}:{port}/")
     # Our middleware writes the access log (with request ids); uvicorn keeps its own
     # loggers at warning and, with log_config=None, leaves the handler set-up to us.
     uvicorn.run(
-        app,
+        web,
         host=host,
         port=port,
         log_config=None,
         log_level="warning",
         access_log=False,
         workers=1,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        timeout_graceful_shutdown=config.shutdown_grace_seconds,
     )
-    return 0
 
 
-@command("demo")
-def demo(args: argparse.Namespace, settings: Settings) -> int:
+@app.command()
+def demo(host: Host = None, port: Port = None) -> None:
+    """migrate, seed an admin and run everything on one machine"""
     from app.demo import run_demo
 
-    return run_demo(settings, host=args.host, port=args.port)
+    raise typer.Exit(run_demo(settings(), host=host, port=port))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pairwise", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+@db.command()
+def upgrade(
+    revision: Annotated[str, typer.Argument(metavar="REVISION", help="target revision")] = "head",
+) -> None:
+    """migrate to the newest schema (or up to REVISION)"""
+    from alembic.util import CommandError
 
-    p = sub.add_parser("serve", help="run the web server")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.set_defaults(key="serve")
+    from app.migrate import upgrade as migrate_up
 
-    p = sub.add_parser("demo", help="migrate, seed an admin and run everything on one machine")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.set_defaults(key="demo")
+    made = engine(settings())
+    try:
+        migrate_up(made, revision)
+    except CommandError as exc:
+        fail(str(exc))
+    typer.echo(f"database at {made.url.render_as_string(hide_password=True)} is at {revision}")
 
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
-    p = db.add_parser("upgrade", help="migrate to the newest schema")
-    p.add_argument("revision", nargs="?", default="head")
-    p.set_defaults(key="db.upgrade")
-    p = db.add_parser("downgrade", help="migrate down")
-    p.add_argument("revision", nargs="?", default="base")
-    p.set_defaults(key="db.downgrade")
 
-    users = sub.add_parser("users", help="accounts").add_subparsers(dest="users_cmd", required=True)
-    p = users.add_parser("create", help="create an account")
-    p.add_argument("username")
-    p.add_argument("--role", action="append", choices=["evaluator", "admin", "ml"], default=[])
-    p.add_argument("--password", help="default: prompt, or generate and print one")
-    p.set_defaults(key="users.create")
-    p = users.add_parser("list", help="list accounts")
-    p.set_defaults(key="users.list")
+# `-1` (one step back) must reach REVISION instead of reading as an unknown option.
+@db.command(context_settings={"ignore_unknown_options": True})
+def downgrade(
+    revision: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="REVISION",
+            help="target: a revision id, -1 for one step back, or base for an empty database",
+            show_default=False,
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+) -> None:
+    """migrate down to REVISION, dropping what later migrations created (asks first)"""
+    if revision is None:
+        fail(
+            "db downgrade needs the revision to go down to "
+            "(a revision id, -1 for one step back, or base); nothing was changed"
+        )
+    if revision.startswith("--"):
+        fail(f"no such option: {revision}; nothing was changed")
+    from alembic.runtime.migration import MigrationContext
+    from alembic.util import CommandError
 
-    from app.cli_ext import REGISTRARS
+    from app.migrate import downgrade as migrate_down
 
-    for register in REGISTRARS:
-        register(sub)
-    return parser
+    made = engine(settings())
+    with made.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    where = made.url.render_as_string(hide_password=True)
+    if not yes:
+        question = (
+            f"Downgrade the database at {where} from {current or 'an empty schema'} to "
+            f"{revision}? Tables and columns of the undone migrations are dropped with their data."
+        )
+        try:
+            confirmed = typer.confirm(question, default=False)
+        except typer.Abort:  # no answer (stdin closed): the same as no
+            confirmed = False
+        if not confirmed:
+            fail("downgrade not confirmed (answer y, or pass --yes); nothing was changed", 1)
+    try:
+        migrate_down(made, revision)
+    except CommandError as exc:
+        fail(f"{exc}; nothing was changed")
+    typer.echo(f"database at {where} is at {revision}")
+
+
+app.add_typer(db, name="db")
+app.add_typer(auth_cli.users, name="users", help="accounts")
+app.add_typer(prompts_cli.prompts, name="prompts", help="prompts")
+app.add_typer(export_cli.commands)
+app.add_typer(training_cli.commands)
+app.add_typer(simulate_cli.commands)
+worker.add_typer(sampling_cli.worker_commands)
+worker.add_typer(training_cli.worker_commands)
+app.add_typer(worker, name="worker")
+
+
+def command_at(words: Sequence[str]) -> tuple[TyperCommand | None, list[str]]:
+    """The command that `pairwise WORDS` runs and the words left for it (None: no command)."""
+    command = typer.main.get_command(app)
+    rest = list(words)
+    while isinstance(command, TyperGroup):
+        if not rest or rest[0] not in command.commands:
+            return None, rest
+        command = command.commands[rest.pop(0)]
+    return (command if isinstance(command, TyperCommand) else None), rest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run `pairwise ARGV` and return its exit status (2 for a bad setting or usage)."""
+    command = typer.main.get_command(app)
     try:
-        settings = get_settings()
-        return _COMMANDS[args.key](args, settings)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        command.main(args=argv, prog_name="pairwise", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    except Exception as exc:
+        from app.settings import SettingsError
+
+        if not isinstance(exc, SettingsError):
+            raise
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    return 0
 
 
 if __name__ == "__main__":
-    # `python -m app.cli` runs this file as `__main__`; packages register their commands
-    # on the imported `app.cli`, so dispatch through that module.
-    from app.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -6,13 +6,16 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEAK_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "test"}
 MIN_SECRET_LENGTH = 32
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class SettingsError(RuntimeError):
@@ -90,7 +93,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         "text", description="`json`: one JSON object per log line (with request ids)."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+    log_level: LogLevel = Field(
         "INFO", description="Lowest level logged by `pairwise serve`/`demo`."
     )
     shutdown_grace_seconds: int = Field(
@@ -162,10 +165,20 @@ class Settings(BaseSettings):
         200, ge=0, le=5000, description="Bootstrap resamples behind leaderboard intervals."
     )
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _any_case_level(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().upper() in get_args(LogLevel):
+            return value.strip().upper()
+        return value  # anything else fails with the value as written
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.pair_low_water > self.pair_buffer:
-            raise ValueError("PAIR_LOW_WATER must not exceed PAIR_BUFFER")
+            raise ValueError(
+                f"PAIR_LOW_WATER: must not exceed PAIR_BUFFER ({self.pair_buffer}), "
+                f"got {self.pair_low_water}"
+            )
         return self
 
     @property
@@ -208,6 +221,52 @@ def _local_secret(data_dir: Path) -> str:
     return value
 
 
+# Values never echoed back in an error line.
+_SECRET_FIELDS = frozenset({"secret_key", "openai_api_key", "metrics_token", "database_url"})
+
+
+def _accepts(name: str) -> str:
+    """What the variable accepts, from its type and bounds: `must be one of A, B`."""
+    field = Settings.model_fields[name]
+    annotation = field.annotation
+    if get_origin(annotation) is Literal:
+        return "must be one of " + ", ".join(str(choice) for choice in get_args(annotation))
+    kinds: dict[Any, str] = {
+        bool: "must be true or false (or 1/0, yes/no, on/off)",
+        int: "must be a whole number",
+        float: "must be a number",
+    }
+    text = kinds.get(annotation)
+    if text is None:
+        return ""
+    bounds = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}  # Field(ge=…) and friends
+    limits = [
+        f"{sign} {getattr(m, bound)}"
+        for m in field.metadata
+        for bound, sign in bounds.items()
+        if getattr(m, bound, None) is not None
+    ]
+    return f"{text} {' and '.join(limits)}" if limits else text
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One line per bad variable: `NAME: what it accepts, got VALUE`."""
+    lines: dict[str, str] = {}
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        if name not in Settings.model_fields:  # a check across fields names them itself
+            lines[problem["msg"]] = problem["msg"].removeprefix("Value error, ")
+            continue
+        accepts = _accepts(name) or problem["msg"][:1].lower() + problem["msg"][1:]
+        got = "" if name in _SECRET_FIELDS else f", got {problem['input']!r}"
+        lines.setdefault(name, f"{name.upper()}: {accepts}{got}")
+    return list(lines.values())
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()  # type: ignore[call-arg]
+    """The settings; a bad variable raises SettingsError with one line per problem."""
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError("\n".join(settings_problems(exc))) from None

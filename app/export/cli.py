@@ -2,70 +2,82 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Annotated, Literal
 
-from app.cli import _engine, command
-from app.db import make_sessionmaker, transaction
-from app.settings import Settings
+import typer
 
+from app.cli_common import engine, fail, settings
 
-def _day(value: str) -> datetime:
-    return datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time(), UTC)
+commands = typer.Typer()
 
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("export", help="export comparisons for training (TRL) or analysis (raw)")
-    p.add_argument("--format", choices=["trl", "raw"], default="trl")
-    p.add_argument("--out", type=Path, required=True, help="file to write")
-    p.add_argument("--csv", action="store_true", help="raw format as CSV instead of JSONL")
-    p.add_argument("--parquet", action="store_true", help="Parquet instead of JSONL")
-    p.add_argument("--project", help="project name (default: the only project)")
-    p.add_argument("--since", type=_day, help="from this day (YYYY-MM-DD)")
-    p.add_argument("--until", type=_day, help="up to and including this day")
-    p.add_argument("--tag", default="", help="only prompts with this tag")
-    p.add_argument("--exclude-ties", action="store_true", help="raw: drop tie and both-bad rows")
-    p.add_argument("--include-excluded", action="store_true", help="keep excluded annotators")
-    p.add_argument("--no-aggregate", action="store_true", help="trl: a row per comparison")
-    p.add_argument("--pseudonymise", action="store_true", help="raw: hashed annotator ids")
-    p.set_defaults(key="export")
+DAY = ["%Y-%m-%d"]
 
 
-@command("export")
-def export(args: argparse.Namespace, settings: Settings) -> int:
+@commands.command()
+def export(
+    out: Annotated[Path, typer.Option(help="file to write", show_default=False)],
+    format_: Annotated[Literal["trl", "raw"], typer.Option("--format")] = "trl",
+    csv: Annotated[bool, typer.Option("--csv", help="raw format as CSV instead of JSONL")] = False,
+    parquet: Annotated[bool, typer.Option("--parquet", help="Parquet instead of JSONL")] = False,
+    project: Annotated[
+        str | None, typer.Option(help="project name (default: the only project)")
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(formats=DAY, metavar="YYYY-MM-DD", help="from this day (YYYY-MM-DD)"),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(formats=DAY, metavar="YYYY-MM-DD", help="up to and including this day"),
+    ] = None,
+    tag: Annotated[str, typer.Option(help="only prompts with this tag")] = "",
+    exclude_ties: Annotated[
+        bool, typer.Option("--exclude-ties", help="raw: drop tie and both-bad rows")
+    ] = False,
+    include_excluded: Annotated[
+        bool, typer.Option("--include-excluded", help="keep excluded annotators")
+    ] = False,
+    no_aggregate: Annotated[
+        bool, typer.Option("--no-aggregate", help="trl: a row per comparison")
+    ] = False,
+    pseudonymise: Annotated[
+        bool, typer.Option("--pseudonymise", help="raw: hashed annotator ids")
+    ] = False,
+) -> None:
+    """export comparisons for training (TRL) or analysis (raw)"""
+    from app.db import make_sessionmaker, transaction
     from app.export.service import ExportOptions, iter_lines
     from app.projects.deps import project_by_name
 
+    config = settings()
     opts = ExportOptions(
-        kind=args.format,
-        file_format="parquet" if args.parquet else "csv" if args.csv else "jsonl",
-        since=args.since,
-        until=args.until + timedelta(days=1) if args.until else None,
-        tag=args.tag,
-        exclude_ties=args.exclude_ties,
-        exclude_excluded=not args.include_excluded,
-        aggregate=not args.no_aggregate,
-        pseudonymise=args.pseudonymise,
+        kind=format_,
+        file_format="parquet" if parquet else "csv" if csv else "jsonl",
+        since=since.replace(tzinfo=UTC) if since else None,
+        until=until.replace(tzinfo=UTC) + timedelta(days=1) if until else None,
+        tag=tag,
+        exclude_ties=exclude_ties,
+        exclude_excluded=not include_excluded,
+        aggregate=not no_aggregate,
+        pseudonymise=pseudonymise,
     )
-    factory = make_sessionmaker(_engine(settings))
-    rows = -1 if opts.file_format == "csv" else 0
-    secret = settings.resolved_secret_key()
+    factory = make_sessionmaker(engine(config))
+    rows = -1 if opts.file_format == "csv" else 0  # the CSV header is not a row
+    secret = config.resolved_secret_key()
     try:
         if opts.file_format == "parquet":
             from app.export.parquet import write_parquet
 
-            with transaction(factory) as db, args.out.open("wb") as bout:
-                rows = write_parquet(db, project_by_name(db, args.project), opts, secret, bout)
+            with transaction(factory) as db, out.open("wb") as bout:
+                rows = write_parquet(db, project_by_name(db, project), opts, secret, bout)
         else:
-            with transaction(factory) as db, args.out.open("w", encoding="utf-8") as out:
-                project = project_by_name(db, args.project)
-                for line in iter_lines(db, project, opts, secret):
-                    out.write(line)
+            with transaction(factory) as db, out.open("w", encoding="utf-8") as text:
+                chosen = project_by_name(db, project)
+                for line in iter_lines(db, chosen, opts, secret):
+                    text.write(line)
                     rows += 1
     except LookupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {rows} row(s) to {args.out}")
-    return 0
+        fail(str(exc))
+    typer.echo(f"wrote {rows} row(s) to {out}")

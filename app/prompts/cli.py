@@ -2,62 +2,56 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
+from typing import Annotated
 
-from app.cli import _engine, command
-from app.db import make_sessionmaker, transaction
-from app.settings import Settings
+import typer
 
+from app.cli_common import engine, fail, settings
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    prompts = sub.add_parser("prompts", help="prompts").add_subparsers(
-        dest="prompts_cmd", required=True
-    )
-    p = prompts.add_parser(
-        "import", help="import prompts from JSONL, CSV, Parquet, Arrow or a saved dataset folder"
-    )
-    p.add_argument("file", type=Path)
-    p.add_argument("--project", help="project name (default: the only project)")
-    p.add_argument("--skip-bad", action="store_true", help="import the good records anyway")
-    p.set_defaults(key="prompts.import")
+prompts = typer.Typer(no_args_is_help=True)
 
 
-@command("prompts.import")
-def prompts_import(args: argparse.Namespace, settings: Settings) -> int:
+@prompts.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="the file or dataset folder")],
+    project: Annotated[
+        str | None, typer.Option(help="project name (default: the only project)")
+    ] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="import the good records anyway")
+    ] = False,
+) -> None:
+    """import prompts from JSONL, CSV, Parquet, Arrow or a saved dataset folder"""
+    from app.db import make_sessionmaker, transaction
     from app.projects.deps import project_by_name
     from app.prompts.importer import ImportFileError, parse_path
     from app.prompts.service import import_prompts
 
-    if not args.file.exists():
-        print(f"error: {args.file} does not exist", file=sys.stderr)
-        return 2
+    config = settings()
+    if not file.exists():
+        fail(f"{file} does not exist")
     try:
-        parsed = parse_path(args.file, settings.prompt_max_chars)
+        parsed = parse_path(file, config.prompt_max_chars)
     except ImportFileError as exc:
-        print(f"error: {args.file}: {exc}", file=sys.stderr)
-        return 2
-    factory = make_sessionmaker(_engine(settings))
+        fail(f"{file}: {exc}")
+    factory = make_sessionmaker(engine(config))
     try:
         with transaction(factory) as db:
-            project = project_by_name(db, args.project)
-            summary = import_prompts(db, project, parsed, skip_bad=args.skip_bad, actor_id=None)
+            target = project_by_name(db, project)
+            summary = import_prompts(db, target, parsed, skip_bad=skip_bad, actor_id=None)
     except LookupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        fail(str(exc))
     for problem in summary.rejected:
-        print(f"{summary.unit} {problem.line}: {problem.reason}", file=sys.stderr)
+        typer.echo(f"{summary.unit} {problem.line}: {problem.reason}", err=True)
     for dup in summary.duplicates:
-        print(f"{summary.unit} {dup.line}: skipped, {dup.reason}")
+        typer.echo(f"{summary.unit} {dup.line}: skipped, {dup.reason}")
     if not summary.imported:
-        print(
+        fail(
             f"nothing imported: {len(summary.rejected)} bad record(s); fix them or pass --skip-bad",
-            file=sys.stderr,
+            1,
         )
-        return 1
-    print(
+    typer.echo(
         f"added {summary.added}, skipped {summary.skipped} duplicate(s), "
-        f"rejected {len(summary.rejected)} into project {project.name!r}"
+        f"rejected {len(summary.rejected)} into project {target.name!r}"
     )
-    return 0

@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
 from types import FrameType
+from typing import Annotated
 
-from app.cli import command, worker_subparsers
-from app.settings import Settings
+import typer
 
+from app.cli_common import engine, settings
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = worker_subparsers(sub).add_parser(
-        "sample", help="keep the pair buffer filled from the active policy versions"
-    )
-    p.add_argument("--project", action="append", help="project name (repeatable; default all)")
-    p.add_argument("--once", action="store_true", help="fill the buffers once, then exit")
-    p.set_defaults(key="worker.sample")
+worker_commands = typer.Typer()
 
 
-@command("worker.sample")
-def worker_sample(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli import _engine
+@worker_commands.command()
+def sample(
+    project: Annotated[
+        list[str] | None, typer.Option(help="project name (repeatable; default all)")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="fill the buffers once, then exit")] = False,
+) -> None:
+    """keep the pair buffer filled from the active policy versions"""
     from app.db import make_sessionmaker
     from app.sampling.worker import Sampler
 
+    config = settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    engine = _engine(settings)
-    sampler = Sampler(make_sessionmaker(engine), settings, projects=args.project)
+    made = engine(config)
+    sampler = Sampler(make_sessionmaker(made), config, projects=project or None)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         print(f"received {signal.Signals(signum).name}; stopping", file=sys.stderr, flush=True)
@@ -37,8 +37,8 @@ def worker_sample(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"sampler {sampler.worker_id} started", flush=True)
-    status = sampler.run(once=args.once)
-    engine.dispose()
-    print(f"sampler stopped; {sampler.pairs_made} pairs made", flush=True)
-    return status
+    typer.echo(f"sampler {sampler.worker_id} started")
+    status = sampler.run(once=once)
+    made.dispose()
+    typer.echo(f"sampler stopped; {sampler.pairs_made} pairs made")
+    raise typer.Exit(status)

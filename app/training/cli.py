@@ -2,84 +2,91 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from app.cli import command, worker_subparsers
-from app.db import check_connection, make_engine, make_sessionmaker, transaction
-from app.settings import Settings
-from app.training.service import TrainingInputError, parse_overrides, request_run
+import typer
 
+from app.cli_common import engine, fail, settings
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("train", help="enqueue a training run")
-    p.add_argument("--project", help="project id or name (default: the only/first project)")
-    p.add_argument("--recipe", help="recipe name or YAML path (default: TRAINING_DEFAULT_RECIPE)")
-    p.add_argument("--kind", choices=["full", "reward", "policy"], default="full")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. --set policy.lr=1e-5 (repeatable)",
-    )
-    p.add_argument("--include-simulated", action="store_true", help="train on simulated labels")
-    p.set_defaults(key="train")
-
-    p = worker_subparsers(sub).add_parser("train", help="claim and run training runs")
-    p.add_argument("--once", action="store_true", help="process one run (if any) and exit")
-    p.set_defaults(key="worker.train")
+commands = typer.Typer()
+worker_commands = typer.Typer()
 
 
-@command("train")
-def train(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(settings.resolved_database_url)
-    check_connection(engine)
+@commands.command()
+def train(
+    project: Annotated[
+        str | None, typer.Option(help="project id or name (default: the only/first project)")
+    ] = None,
+    recipe: Annotated[
+        str | None, typer.Option(help="recipe name or YAML path (default: TRAINING_DEFAULT_RECIPE)")
+    ] = None,
+    kind: Annotated[Literal["full", "reward", "policy"], typer.Option()] = "full",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="override a config field, e.g. --set policy.lr=1e-5 (repeatable)",
+        ),
+    ] = None,
+    include_simulated: Annotated[
+        bool, typer.Option("--include-simulated", help="train on simulated labels")
+    ] = False,
+) -> None:
+    """enqueue a training run"""
+    from app.db import make_sessionmaker, transaction
+    from app.training.service import TrainingInputError, parse_overrides, request_run
+
+    config = settings()
+    made = engine(config)
     try:
-        overrides = parse_overrides("\n".join(args.set))
-        with transaction(make_sessionmaker(engine)) as db:
+        overrides = parse_overrides("\n".join(set_ or []))
+        with transaction(make_sessionmaker(made)) as db:
             run = request_run(
                 db,
-                settings,
-                args.project,
+                config,
+                project,
                 None,
-                kind=args.kind,
-                recipe=args.recipe,
+                kind=kind,
+                recipe=recipe,
                 overrides=overrides,
-                include_simulated=args.include_simulated,
+                include_simulated=include_simulated,
                 trigger="cli",
             )
     except TrainingInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"queued run #{run.id} ({run.kind}, recipe {run.recipe}) for project {run.project_id}")
-    return 0
+        fail(str(exc))
+    typer.echo(
+        f"queued run #{run.id} ({run.kind}, recipe {run.recipe}) for project {run.project_id}"
+    )
 
 
-@command("worker.train")
-def worker_train(args: argparse.Namespace, settings: Settings) -> int:
+@worker_commands.command("train")
+def worker_train(
+    once: Annotated[bool, typer.Option("--once", help="process one run (if any) and exit")] = False,
+) -> None:
+    """claim and run training runs"""
+    config = settings()  # a bad setting ends here, before torch is imported
+    from app.db import make_sessionmaker
     from trainer.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    engine = make_engine(settings.resolved_database_url)
-    check_connection(engine)
-    if settings.torch_threads:
+    made = engine(config)
+    if config.torch_threads:
         import torch
 
-        torch.set_num_threads(settings.torch_threads)
-    worker = Worker(settings, make_sessionmaker(engine), show_progress=sys.stderr.isatty())
+        torch.set_num_threads(config.torch_threads)
+    worker = Worker(config, make_sessionmaker(made), show_progress=sys.stderr.isatty())
 
     def on_term(_signum: int, _frame: Any) -> None:
         # Stop at the next step and give the run back to the queue for another trainer.
         worker.terminate()
 
     signal.signal(signal.SIGTERM, on_term)
-    print(f"trainer {worker.owner} waiting for runs", flush=True)
+    typer.echo(f"trainer {worker.owner} waiting for runs")
     try:
-        worker.serve(once=args.once)
+        worker.serve(once=once)
     except KeyboardInterrupt:
         worker.terminate()
-    return 0

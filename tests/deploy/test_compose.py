@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app.cli import _COMMANDS, build_parser
+from app.cli import command_at
 from app.env_example import COMPOSE_VARS, env_example
 from app.settings import Settings
 
@@ -25,7 +25,7 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 SETTINGS = {name.upper() for name in Settings.model_fields}
 
 # The `pairwise` subcommands the compose file runs, per service (the image's entrypoint
-# is `pairwise`). Each must parse with app.cli.build_parser() and reach a handler.
+# is `pairwise`). Each must name a command of the CLI (not just a group).
 COMPOSE_COMMANDS = {
     "migrate": ["db", "upgrade"],
     "web": ["serve"],
@@ -49,12 +49,9 @@ def interpolate(value: str) -> str:
 
 
 def parses(argv: list[str]) -> str | None:
-    """The handler key `pairwise ARGV` reaches, or None when the parser rejects it."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit:
-        return None
-    return str(args.key)
+    """The command `pairwise ARGV` runs, or None when it names no command."""
+    command, rest = command_at(argv)
+    return None if rest or command is None else " ".join(argv)
 
 
 def test_required_services_are_there() -> None:
@@ -69,7 +66,6 @@ def test_commands_are_real_cli_commands(service: str) -> None:
     if key is None and tuple(command) in AWAITING_MERGE:
         pytest.skip(f"`pairwise {' '.join(command)}` comes with another branch")
     assert key is not None, f"`pairwise {' '.join(command)}` is not a CLI command"
-    assert key in _COMMANDS, f"no handler registered for {key}"
 
 
 def test_awaiting_merge_is_current() -> None:

@@ -99,7 +99,7 @@ def test_serve_sets_up_logging_and_graceful_shutdown(
 
     configured = settings.model_copy(update={"log_format": "json", "shutdown_grace_seconds": 7})
     calls: list[dict] = []
-    monkeypatch.setattr(cli, "get_settings", lambda: configured)
+    monkeypatch.setattr("app.settings.get_settings", lambda: configured)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
     root = logging.getLogger()
     saved_level = root.level

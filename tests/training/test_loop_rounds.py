@@ -78,7 +78,7 @@ def test_two_rounds_of_the_loop_through_the_http_api(
             "database_url": committed_engine.url.render_as_string(hide_password=False),
         }
     )
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setattr("app.settings.get_settings", lambda: settings)
     factory = make_sessionmaker(committed_engine)
     with transaction(factory) as db:
         project = ensure_default_project(db, "tiny")
