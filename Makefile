@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-HTMX := static/vendor/htmx.min.js
+HTMX := app/static/vendor/htmx.min.js
 
 .PHONY: run test install install-test lint format browser-deps clean bench
 
@@ -15,6 +15,7 @@ test: install-test browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 install: $(STAMP) $(HTMX)
@@ -40,7 +41,7 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 
 $(HTMX): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p static/vendor
+	mkdir -p app/static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
@@ -61,4 +62,4 @@ bench: install-test
 	$(BIN)/python bench/sampling.py
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor
+	rm -rf $(VENV) node_modules app/static/vendor

@@ -49,7 +49,7 @@ from app.web import render
 from app.winrates import api as winrates_api
 from app.winrates import routes as winrates_routes
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
 log = logging.getLogger("pairwise.db")
 DATABASE_DOWN = (
     "The database is unavailable right now; nothing was saved. Try again in a few seconds."
@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(SecurityHeadersMiddleware, secure_cookies=settings.production)
     # Outermost: the request id and the timing cover every other layer.
     app.add_middleware(ObservabilityMiddleware)
-    app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), "static")
+    app.mount("/static", StaticFiles(directory=str(PACKAGE / "static"), check_dir=False), "static")
     for router in page_routers():
         app.include_router(router)
     app.include_router(api_router())

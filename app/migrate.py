@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
+# Inside the package, so an installed wheel migrates as a checkout does.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Indexes a migration creates only where the database supports them, so the models do not
 # declare them and the drift check must not ask for their removal.
@@ -23,8 +24,8 @@ def include_object(
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
         config.set_main_option(
             "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")

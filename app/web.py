@@ -11,8 +11,8 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app.markdown import render_markdown
 
-ROOT = Path(__file__).resolve().parent.parent
-templates = Jinja2Blocks(directory=str(ROOT / "templates"))
+PACKAGE = Path(__file__).resolve().parent
+templates = Jinja2Blocks(directory=str(PACKAGE / "templates"))
 templates.env.filters["markdown"] = render_markdown
 templates.env.autoescape = True
 

@@ -42,7 +42,7 @@ def test_upgrade_downgrade_and_no_drift(backend_name: str, tmp_path: Path) -> No
 
 
 def test_migration_files_are_date_slugged() -> None:
-    files = sorted(Path("migrations/versions").glob("*.py"))
+    files = sorted(Path("app/migrations/versions").glob("*.py"))
     assert files
     for f in files:
         assert f.name[:16].replace("-", "").replace("_", "")[:12].isdigit(), f.name

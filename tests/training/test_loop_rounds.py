@@ -74,6 +74,8 @@ def test_two_rounds_of_the_loop_through_the_http_api(
             "max_new_tokens": 8,
             "sampler_dtype": "float32",
             "active_selection_share": 0.5,
+            # The run's override names the tiny reward base, as an admin allow-lists a local model.
+            "training_model_allowlist": str(tiny_reward_dir),
             # `pairwise simulate` opens the database itself: the same one.
             "database_url": committed_engine.url.render_as_string(hide_password=False),
         }
