@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -54,8 +54,16 @@ def root(
     """Close the RLHF loop: sample pairs, collect human preferences, retrain."""
 
 
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=1, max=64, help="processes to run (default WEB_WORKERS, see its help)"
+    ),
+]
+
+
 @app.command()
-def serve(host: Host = None, port: Port = None) -> None:
+def serve(host: Host = None, port: Port = None, workers: Workers = None) -> None:
     """run the web server"""
     import uvicorn
 
@@ -66,20 +74,31 @@ def serve(host: Host = None, port: Port = None) -> None:
     configure_logging(config)
     host = host or config.host
     port = port or config.port
-    web = create_app(config, engine(config))
-    typer.echo(f"Pairwise is running at http://{host}:{port}/")
+    processes = workers or config.resolved_web_workers()
+    if processes > 1 and config.sampler_enabled:
+        fail(
+            f"--workers {processes} would start the embedded sampler {processes} times; set "
+            "SAMPLER_ENABLED=false and run `pairwise worker sample` beside the server"
+        )
+    database = engine(config)  # one clear line now if the database cannot be reached
     # Our middleware writes the access log (with request ids); uvicorn keeps its own
     # loggers at warning and, with log_config=None, leaves the handler set-up to us.
-    uvicorn.run(
-        web,
-        host=host,
-        port=port,
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        workers=1,
-        timeout_graceful_shutdown=config.shutdown_grace_seconds,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_keep_alive": config.keep_alive_seconds,
+        "timeout_graceful_shutdown": config.shutdown_grace_seconds,
+    }
+    typer.echo(f"Pairwise is running at http://{host}:{port}/ ({processes} process(es))")
+    if processes == 1:
+        uvicorn.run(create_app(config, database), **options)
+    else:
+        database.dispose()
+        # Each worker process builds its own app (and engine) from the same environment.
+        uvicorn.run("app.main:app_from_environment", factory=True, workers=processes, **options)
 
 
 @app.command()

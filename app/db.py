@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import SettingsError
@@ -72,7 +75,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         raise SettingsError(f"DATABASE_URL driver is not installed: {parsed.drivername}") from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        _serialise_sqlite_writers(engine)
     return engine
 
 
@@ -87,8 +90,75 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+class FairLock:
+    """A lock handed to its waiters in arrival order, releasable from any thread.
+
+    SQLite lets one writer in at a time; a connection that finds the lock taken sleeps in
+    SQLite's busy handler in growing steps (up to 100 ms), so under load some requests wait
+    many steps while later ones get in. Within one process the writers queue here instead,
+    and each is woken the moment the previous one is done.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiting: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait(timeout)
+        with self._mutex:
+            if turn.is_set():  # handed over, possibly just as the wait timed out
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiting:
+                self._waiting.popleft().set()  # the lock passes straight to the next in line
+            else:
+                self._held = False
+
+
+_HOLDS_WRITE_TURN = "pairwise_write_turn"
+SQLITE_WAIT_SECONDS = 30.0  # as PRAGMA busy_timeout
+
+
+def _serialise_sqlite_writers(engine: Engine) -> None:
+    """Every transaction begins with BEGIN IMMEDIATE (the write lock up front, so two readers
+    never deadlock upgrading to writers), after its turn in this process's FairLock; the turn
+    ends when the connection goes back to the pool, after its COMMIT or ROLLBACK."""
+    turns = FairLock()
+
+    def begin(conn: Any) -> None:
+        if not conn.info.get(_HOLDS_WRITE_TURN):
+            if not turns.acquire(SQLITE_WAIT_SECONDS):
+                raise OperationalError(
+                    "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+                )
+            conn.info[_HOLDS_WRITE_TURN] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _end_turn(conn.info)
+            raise
+
+    def _end_turn(info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS_WRITE_TURN, False):
+            turns.release()
+
+    def checkin(_dbapi_conn: Any, record: Any) -> None:
+        _end_turn(record.info)
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine.pool, "checkin", checkin)
+    event.listen(engine.pool, "invalidate", lambda _c, record, _e: _end_turn(record.info))
 
 
 def check_connection(engine: Engine) -> None:

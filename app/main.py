@@ -200,3 +200,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return render(request, "error.html", {"status": 422, "message": message}, status_code=422)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as one of several `pairwise serve --workers N` processes builds it."""
+    from app.observability.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)

@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     log_level: LogLevel = Field(
         "INFO", description="Lowest level logged by `pairwise serve`/`demo`."
     )
+    web_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes `pairwise serve` runs; 0 picks: 1 on SQLite or with the embedded "
+        "sampler, else the CPU count (at most 8).",
+    )
+    keep_alive_seconds: int = Field(
+        20, ge=1, le=600, description="How long `pairwise serve` keeps an idle connection open."
+    )
     shutdown_grace_seconds: int = Field(
         25, ge=1, description="On SIGTERM `pairwise serve` waits this long for open requests."
     )
@@ -192,6 +202,15 @@ class Settings(BaseSettings):
     @property
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    def resolved_web_workers(self) -> int:
+        """WEB_WORKERS, or the choice for 0: one process where a second would not help (SQLite
+        serialises writes; an embedded sampler must not run once per process)."""
+        if self.web_workers:
+            return self.web_workers
+        if self.sampler_enabled or self.resolved_database_url.startswith("sqlite"):
+            return 1
+        return max(1, min(os.cpu_count() or 1, 8))
 
     def resolved_secret_key(self) -> str:
         """The secret; in production it must be set and strong, locally it is generated once."""
