@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
@@ -108,7 +110,13 @@ def next_pair(
     responses={200: {"description": "A retry: the stored comparison"}, **CONFLICT},
 )
 def create_comparison(
-    data: SubmitIn, db: DbDep, settings: SettingsDep, principal: Evaluator
+    data: SubmitIn,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Evaluator,
+    next: Annotated[  # noqa: A002 - the query parameter's public name
+        bool, Query(description="Also lease and return the next pair (the `next` member).")
+    ] = False,
 ) -> Response | ComparisonOut:
     """Store a judgement; `choice` is left/right/tie/both_bad as shown by /pairs/next."""
     user = principal.user
@@ -126,9 +134,13 @@ def create_comparison(
         following = _next(db, settings, user, project)
         body = {"detail": str(exc), "next": following.model_dump(mode="json")}
         return JSONResponse(body, status_code=409)
+    out = comparison_out(result)
+    if next:
+        project = db.get_one(Project, result.comparison.project_id)
+        out.next = _next(db, settings, user, project)
     if result.replayed:
-        return JSONResponse(comparison_out(result).model_dump(mode="json"), status_code=200)
-    return comparison_out(result)
+        return JSONResponse(out.model_dump(mode="json"), status_code=200)
+    return out
 
 
 @router.post("/assignments/{assignment_id}/skip", response_model=LeaseOut, responses=CONFLICT)

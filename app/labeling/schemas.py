@@ -99,6 +99,11 @@ class ComparisonOut(BaseModel):
     guidelines_version: int
     idempotency_key: str
     replayed: bool = Field(description="True when this answers a retry of a stored submission.")
+    next: NextOut | None = Field(
+        None,
+        description="With `?next=true`: the caller's next pair in the same project, exactly what "
+        "`GET /pairs/next` would answer now (one round trip per label).",
+    )
 
 
 class LeaseOut(BaseModel):

@@ -118,6 +118,7 @@ class Evaluator:
         self.budget = budget
         self.judging = judging
         self.consecutive_errors = 0
+        self.pending: dict[str, Any] | None = None  # the lease a submission's answer carried
         self.client = httpx.AsyncClient(
             base_url=config.url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -143,7 +144,8 @@ class Evaluator:
         idle_since: float | None = None
         try:
             while self.consecutive_errors < MAX_CONSECUTIVE_ERRORS:
-                if not self.budget.reserve():
+                # A pair handed over with the last submission already holds its reservation.
+                if self.pending is None and not self.budget.reserve():
                     return
                 labelled = await self._one()
                 if labelled is None:  # queue empty
@@ -163,20 +165,22 @@ class Evaluator:
 
     async def _one(self) -> bool | None:
         """One pair: True if a new label was stored, False if not, None if none was offered."""
-        response = await self._call(
-            "GET /pairs/next",
-            "GET",
-            "/api/v1/pairs/next",
-            params={"project_id": self.config.project_id},
-        )
-        if response is None or response.status_code != 200:
-            if response is not None:
-                self._error(f"GET /pairs/next: {response.status_code} {response.text[:120]}")
-            await asyncio.sleep(self.config.poll)
-            return False
-        pair = response.json().get("pair")
+        pair, self.pending = self.pending, None
         if pair is None:
-            return None
+            response = await self._call(
+                "GET /pairs/next",
+                "GET",
+                "/api/v1/pairs/next",
+                params={"project_id": self.config.project_id},
+            )
+            if response is None or response.status_code != 200:
+                if response is not None:
+                    self._error(f"GET /pairs/next: {response.status_code} {response.text[:120]}")
+                await asyncio.sleep(self.config.poll)
+                return False
+            pair = response.json().get("pair")
+            if pair is None:
+                return None
         think = self.config.think_time * self.rng.uniform(0.5, 1.5)
         started = time.perf_counter()
         if self.rng.random() < self.config.skip_rate:
@@ -195,7 +199,21 @@ class Evaluator:
             "decision_ms": int((time.perf_counter() - started) * 1000),
             "idempotency_key": pair["idempotency_key"],
         }
-        response = await self._call("POST /comparisons", "POST", "/api/v1/comparisons", json=body)
+        # One round trip per label: the answer carries the next lease, when another label
+        # may still be made (its budget slot is reserved now, released if none comes).
+        wants_next = self.budget.reserve()
+        response = await self._call(
+            "POST /comparisons",
+            "POST",
+            "/api/v1/comparisons",
+            json=body,
+            params={"next": "true"} if wants_next else None,
+        )
+        if wants_next:
+            if response is not None and response.is_success:
+                self.pending = (response.json().get("next") or {}).get("pair")
+            if self.pending is None:
+                self.budget.release()
         if response is None:
             return False
         if response.status_code == 201:

@@ -173,3 +173,44 @@ def test_projects_are_visible_only_to_members(client, db, project, logged_in) ->
 def test_only_evaluators_may_label(client, db, project, logged_in) -> None:
     _, csrf = logged_in("ml")
     assert client.get("/api/v1/pairs/next", headers={"X-CSRF-Token": csrf}).status_code == 403
+
+
+def test_submit_with_next_returns_the_lease_next_would_have_returned(
+    client, db, project, logged_in
+) -> None:
+    make_pairs(db, project, 2)
+    db.commit()
+    _, csrf = logged_in("evaluator")
+    first = _next(client, csrf)["pair"]
+    body = {
+        "assignment_id": first["assignment_id"],
+        "choice": "left",
+        "strength": "clear",
+        "idempotency_key": first["idempotency_key"],
+    }
+    plain = client.post("/api/v1/comparisons", json=body, headers={"X-CSRF-Token": csrf})
+    assert plain.status_code == 201 and plain.json()["next"] is None  # opt-in only
+    retried = client.post(
+        "/api/v1/comparisons", params={"next": "true"}, json=body, headers={"X-CSRF-Token": csrf}
+    )
+    assert retried.status_code == 200 and retried.json()["replayed"] is True
+    handed = retried.json()["next"]["pair"]
+    assert handed is not None and handed["pair_id"] != first["pair_id"]
+    # The same lease a separate GET gives: nothing new was leased by asking twice.
+    assert _next(client, csrf)["pair"]["assignment_id"] == handed["assignment_id"]
+    leased = db.scalar(
+        select(func.count()).select_from(Assignment).where(Assignment.status == "leased")
+    )
+    assert leased == 1
+
+    last = {
+        "assignment_id": handed["assignment_id"],
+        "choice": "right",
+        "strength": "slight",
+        "idempotency_key": handed["idempotency_key"],
+    }
+    done = client.post(
+        "/api/v1/comparisons", params={"next": "true"}, json=last, headers={"X-CSRF-Token": csrf}
+    )
+    assert done.status_code == 201
+    assert done.json()["next"]["pair"] is None and "No pairs" in done.json()["next"]["message"]

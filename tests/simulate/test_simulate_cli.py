@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -82,6 +83,11 @@ def test_simulated_evaluators_label_through_the_api(
     out = capsys.readouterr().out
     assert "labels 20 " in out and "errors 0 " in out
     assert "GET /pairs/next" in out and "POST /comparisons" in out and "p99 ms" in out
+    # One round trip per label: each submission's answer carries the next lease, so the
+    # evaluators ask for a pair only to start (and once the queue is empty).
+    gets = int(re.search(r"GET /pairs/next\s+(\d+)", out).group(1))
+    posts = int(re.search(r"POST /comparisons\s+(\d+)", out).group(1))
+    assert posts == 20 and gets <= 3 + 3
 
     with transaction(live.sessionmaker) as db:
         stored = db.execute(
