@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -67,11 +67,10 @@ def serve(host: Host = None, port: Port = None, workers: Workers = None) -> None
     """run the web server"""
     import uvicorn
 
-    from app.main import create_app
     from app.observability.logs import configure_logging
 
     config = settings()
-    configure_logging(config)
+    configure_logging(config)  # for what this process says before the workers start
     host = host or config.host
     port = port or config.port
     processes = workers or config.resolved_web_workers()
@@ -80,25 +79,23 @@ def serve(host: Host = None, port: Port = None, workers: Workers = None) -> None
             f"--workers {processes} would start the embedded sampler {processes} times; set "
             "SAMPLER_ENABLED=false and run `pairwise worker sample` beside the server"
         )
-    database = engine(config)  # one clear line now if the database cannot be reached
-    # Our middleware writes the access log (with request ids); uvicorn keeps its own
-    # loggers at warning and, with log_config=None, leaves the handler set-up to us.
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_config": None,
-        "log_level": "warning",
-        "access_log": False,
-        "timeout_keep_alive": config.keep_alive_seconds,
-        "timeout_graceful_shutdown": config.shutdown_grace_seconds,
-    }
+    engine(config).dispose()  # one clear line now if the database cannot be reached
     typer.echo(f"Pairwise is running at http://{host}:{port}/ ({processes} process(es))")
-    if processes == 1:
-        uvicorn.run(create_app(config, database), **options)
-    else:
-        database.dispose()
-        # Each worker process builds its own app (and engine) from the same environment.
-        uvicorn.run("app.main:app_from_environment", factory=True, workers=processes, **options)
+    # One path for one process or many: each builds its app from the environment. Our
+    # middleware writes the access log (with request ids); uvicorn keeps its own loggers at
+    # warning and, with log_config=None, leaves the handler set-up to the app.
+    uvicorn.run(
+        "app.main:app_from_environment",
+        factory=True,
+        workers=processes,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=config.keep_alive_seconds,
+        timeout_graceful_shutdown=config.shutdown_grace_seconds,
+    )
 
 
 @app.command()

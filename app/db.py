@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.settings import SettingsError
 
 _ON_COMMIT = "pairwise_on_commit"
+# How long a SQLite writer waits for its turn: in this process's queue, and in SQLite's own
+# busy handler for writers of other processes.
+SQLITE_WAIT_SECONDS = 30.0
 
 
 def on_commit(db: Session, callback: Callable[[], None]) -> None:
@@ -60,7 +63,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             f"DATABASE_URL uses {backend!r}; Pairwise supports sqlite and postgresql"
         )
     if backend == "sqlite":
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        kwargs.setdefault(
+            "connect_args", {"check_same_thread": False, "timeout": SQLITE_WAIT_SECONDS}
+        )
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
@@ -86,7 +91,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_WAIT_SECONDS * 1000)}")
     cursor.close()
 
 
@@ -127,7 +132,6 @@ class FairLock:
 
 
 _HOLDS_WRITE_TURN = "pairwise_write_turn"
-SQLITE_WAIT_SECONDS = 30.0  # as PRAGMA busy_timeout
 
 
 def _serialise_sqlite_writers(engine: Engine) -> None:

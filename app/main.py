@@ -203,7 +203,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 def app_from_environment() -> FastAPI:
-    """The app as one of several `pairwise serve --workers N` processes builds it."""
+    """The app as each `pairwise serve` process builds it: settings, logging, engine."""
     from app.observability.logs import configure_logging
 
     settings = get_settings()

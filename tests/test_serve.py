@@ -26,7 +26,8 @@ def test_fair_lock_hands_the_turn_to_waiters_in_arrival_order() -> None:
         t = threading.Thread(target=lambda n=n: (lock.acquire(5), order.append(n), lock.release()))
         t.start()
         threads.append(t)
-        time.sleep(0.05)  # each waiter queued before the next arrives
+        while len(lock._waiting) < n + 1:  # this waiter is in the queue before the next comes
+            time.sleep(0.001)
     lock.release()
     for t in threads:
         t.join(5)
