@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import jobs
+from app.domain.retraining import maybe_enqueue_periodic
 from app.models import Project, TrainingRun, User, utcnow
 from app.settings import Settings
 from tests.training.factories import labelled_pairs, version_zero
 from trainer.data import current_watermark
-from trainer.schedule import maybe_enqueue_periodic
 
 
 def runs(db: Session, project: Project) -> list[TrainingRun]:
