@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.auth.service import create_user
 from app.db import check_connection, make_engine, make_sessionmaker, transaction
+from app.domain.project_settings import update_settings
 from app.migrate import upgrade
 from app.models import User, UserRole
 from app.projects.service import add_member, ensure_default_project
@@ -26,6 +27,8 @@ from app.settings import Settings
 from app.supervisor import Child, Supervisor
 
 ADMIN_USERNAME = "admin"
+# The demo project retrains by itself: a person who labels sees a new version go live.
+DEMO_RETRAINING = {"retrain_every_labels": 50, "retrain_min_minutes": 10}
 READY_SECONDS = 180.0
 
 
@@ -39,6 +42,8 @@ def seed(settings: Settings) -> str | None:
     with transaction(factory) as db:
         project = ensure_default_project(db, settings.policy_base_model)
         seed_demo_prompts(db, project)  # so the sampler has something to sample at once
+        if "retrain_every_labels" not in (project.settings or {}):  # never undo an admin's choice
+            update_settings(project, **DEMO_RETRAINING)
         has_admin = db.scalar(select(UserRole.user_id).where(UserRole.role == "admin").limit(1))
         if (
             has_admin is None

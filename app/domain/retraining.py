@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import jobs
 from app.domain.preferences import count_usable
+from app.domain.project_settings import settings_of
 from app.models import Project, TrainingRun, utcnow
 from app.settings import Settings
 
@@ -41,12 +42,11 @@ class Schedule:
 
 def schedule_of(project: Project, settings: Settings) -> Schedule:
     """The project's retraining schedule (its own settings, else the deployment's)."""
-    stored = project.settings or {}
-    every = stored.get("retrain_every_labels")
-    minutes = stored.get("retrain_min_minutes")
+    stored = settings_of(project)
+    every, minutes = stored.retrain_every_labels, stored.retrain_min_minutes
     return Schedule(
-        every_labels=settings.retrain_every_labels if every is None else int(every),
-        min_minutes=settings.retrain_min_interval_minutes if minutes is None else int(minutes),
+        every_labels=settings.retrain_every_labels if every is None else every,
+        min_minutes=settings.retrain_min_interval_minutes if minutes is None else minutes,
     )
 
 
