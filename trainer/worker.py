@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
 from app.domain import jobs, versions
+from app.domain.project_settings import loop_settings_of
 from app.domain.retraining import maybe_enqueue_periodic
 from app.domain.store import ModelStore
 from app.models import PolicyVersion, RewardModel, WorkerHeartbeat, utcnow
@@ -297,7 +298,7 @@ class Worker:
             if run.cancel_requested:  # cancelled during the last (uninterruptible) stage
                 state.cancel_requested = True
                 raise Cancelled("cancelled before registration")
-            jobs.lock_project(db, claim.project_id)
+            project = jobs.lock_project(db, claim.project_id)
             meta = {"run_id": claim.run_id, "config": out["config"]}
             reward_model: RewardModel | None = None
             if "reward_dir" in out:
@@ -323,7 +324,11 @@ class Worker:
                 version = versions.register_candidate(
                     db, claim.project_id, claim.run_id, number, uri, out["base"], version_metrics
                 )
-                if self.settings.auto_promote and passed:
+                trial = project is not None and loop_settings_of(project).promotion == "human_trial"
+                if self.settings.auto_promote and passed and trial:
+                    # Evaluators decide: candidate-versus-active votes (app.domain.trial).
+                    versions.start_trial(db, version, reason=f"run {claim.run_id}: gates passed")
+                elif self.settings.auto_promote and passed:
                     versions.promote(db, self.settings, version, None, reason=f"run {claim.run_id}")
                 elif self.settings.auto_promote:
                     versions.reject(db, version, reason=f"run {claim.run_id}: gates failed")

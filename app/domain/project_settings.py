@@ -99,7 +99,7 @@ def settings_of(project: Project) -> ProjectSettings:
 
 def loop_settings_of(project: Project) -> LoopSettings:
     """Only the loop's settings of the project."""
-    return LoopSettings.model_validate(settings_of(project).model_dump(include=LOOP_FIELDS))
+    return LoopSettings.model_validate(settings_of(project).model_dump(include=set(LOOP_FIELDS)))
 
 
 def update_settings(project: Project, **changes: Any) -> ProjectSettings:

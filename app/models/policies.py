@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
 
-VERSION_STATUSES = ("candidate", "active", "archived", "rejected")
+VERSION_STATUSES = ("candidate", "trial", "active", "archived", "rejected")
 
 
 class PolicyVersion(TimestampMixin, Base):

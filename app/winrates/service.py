@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from app.domain.intervals import wilson_interval
 from app.models import Comparison, Completion, Pair, PolicyVersion, Project, User
 from app.winrates.schemas import DirectWinRate, EvaluatorFilter, LeaderboardOut, VersionRating
 from app.winrates.stats import (
     Outcomes,
     count_matrix,
     rating_intervals,
-    wilson_interval,
     win_probability,
     win_rate_matrix,
 )
