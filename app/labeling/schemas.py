@@ -110,4 +110,3 @@ class LeaseOut(BaseModel):
     assignment_id: int
     status: str
     expires_at: datetime
-
