@@ -11,7 +11,7 @@ from app.deps import DbDep, MLStaff, SettingsDep
 from app.models import TrainingRun
 from app.projects.service import visible_projects
 from app.training import service
-from app.training.charts import run_charts
+from app.training.curves import run_charts
 from app.web import redirect, render
 
 router = APIRouter(prefix="/training", include_in_schema=False)

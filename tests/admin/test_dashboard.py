@@ -8,7 +8,6 @@ import pytest
 
 from app.annotators.stats import annotator_stats
 from app.dashboard.cache import Memo
-from app.dashboard.chart import bar_chart
 from app.dashboard.service import dashboard
 from app.models import PolicyVersion
 from app.quality.agreement import project_agreement
@@ -111,18 +110,6 @@ def test_empty_project(db, project, settings) -> None:
     board = dashboard(db, project, settings, NOW)
     assert board.labels_in_window == 0 and board.flagged == [] and board.buffers == []
     assert board.agreement.alpha is None and board.active_evaluators == []
-
-
-def test_chart_bars_scale_to_the_busiest_day() -> None:
-    day = NOW.date()
-    chart = bar_chart([(day - timedelta(days=2), 4), (day - timedelta(days=1), 0), (day, 8)])
-    first, empty, last = chart.bars
-    assert empty.height == 0 and last.height == pytest.approx(2 * first.height, abs=0.2)
-    # The axis runs to 10: the busiest day (8) fills 80 % of the plot, standing on the axis.
-    assert last.height == pytest.approx(0.8 * (chart.bottom - chart.top), abs=0.1)
-    assert last.y + last.height == pytest.approx(chart.bottom, abs=0.1)
-    assert [t for t, _ in chart.ticks] == ["0", "5", "10"]
-    assert last.title == f"{day.isoformat()}: 8 labels"
 
 
 def test_dashboard_page_for_admins_only(client, logged_in, db, project) -> None:
