@@ -143,3 +143,22 @@ def test_quality_memo_keeps_figures_a_while_per_project() -> None:
     stale: Memo[int] = Memo(ttl=0)
     stale.get(1, lambda: compute(3))
     assert stale.get(1, lambda: compute(4))[0] == 40 and calls == [1, 2, 3, 4]
+
+
+def _alpha_shown(html: str) -> str:
+    return html.split('id="alpha">', 1)[1].split("<", 1)[0]
+
+
+def test_dashboard_and_quality_page_show_the_same_alpha(client, logged_in, db, project) -> None:
+    one, two, three = (make_evaluator(db, project) for _ in range(3))
+    for labels in ("aab", "aaa", "bba", "tta", "bb", "ab"):
+        pr = f.pair(db, project, labels_required=3)
+        for user, choice in zip((one, two, three), labels, strict=False):
+            f.compare(db, pr, user, {"t": "tie"}.get(choice, choice))
+    db.commit()
+    logged_in("admin")
+    dashboard_alpha = _alpha_shown(client.get(f"/admin/dashboard?project={project.id}").text)
+    quality_alpha = _alpha_shown(client.get(f"/admin/quality?project={project.id}").text)
+    assert dashboard_alpha == quality_alpha
+    assert dashboard_alpha == f"{project_agreement(db, project.id).alpha:.3f}"
+    assert dashboard_alpha not in ("—", "1.000", "0.000")
