@@ -29,6 +29,7 @@ from app.deps import LoginRequired
 from app.export import routes as export_routes
 from app.labeling import api as labeling_api
 from app.labeling import routes as labeling_routes
+from app.loop import routes as loop_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
 from app.pages import home
@@ -93,6 +94,7 @@ def page_routers() -> list[APIRouter]:
         training_routes.router,
         policies_routes.router,
         winrates_routes.router,
+        loop_routes.router,
     ]
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from markupsafe import Markup
 
 from app.charts import Series, line_chart
+from app.models import TrainingRun
 
 # Curves worth a chart, in display order; others are listed as numbers only.
 PREFERRED = (
@@ -34,6 +37,26 @@ def run_charts(curves: dict[str, list[list[float]]]) -> list[Markup]:
         if key.partition(":")[2] in PREFERRED:
             title = curve_title(key)
             charts.append(line_chart([_series(title, curves[key])], title=title, x_label="step"))
+    return charts
+
+
+OVERLAID = ("loss", "reward", "rewards/reward_model/mean", "kl")
+
+
+def overlay_charts(runs: Sequence[TrainingRun]) -> list[Markup]:
+    """One chart per loss or reward curve that any of `runs` has, one series per run."""
+    keys = {key for run in runs for key in (run.metrics or {}).get("curves") or {}}
+    charts = []
+    for key in sorted((k for k in keys if k.partition(":")[2] in OVERLAID), key=_order):
+        series = [
+            _series(f"#{run.id}", ((run.metrics or {}).get("curves") or {}).get(key) or [])
+            for run in runs
+        ]
+        charts.append(
+            line_chart(
+                series, title=curve_title(key), x_label="step", size=(480, 200), css_class="overlay"
+            )
+        )
     return charts
 
 
