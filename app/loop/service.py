@@ -103,18 +103,15 @@ class Loop:
     active: PolicyVersion | None
 
     def curve(self) -> list[tuple[float, Interval]]:
-        """(labels collected, P(beats v0)) per rated version, in order of labels."""
+        """(labels it was trained on, P(beats v0)) per rated trained version, v0 at (0, 50 %)."""
         points = [
-            (float(v.labels if v.labels is not None else 0), v.win_rates.vs_zero)
+            (float(v.labels), v.win_rates.vs_zero)
             for v in self.versions
-            if v.win_rates is not None and v.win_rates.vs_zero is not None
+            if v.labels is not None and v.win_rates is not None and v.win_rates.vs_zero is not None
         ]
-        zero = (
-            [(0.0, Interval(0.5, 0.5, 0.5))]
-            if any(v.version.number == 0 for v in self.versions)
-            else []
-        )
-        return sorted(zero + [(x, iv) for x, iv in points], key=lambda p: p[0])
+        if any(v.version.number == 0 for v in self.versions):
+            points.append((0.0, Interval(0.5, 0.5, 0.5)))
+        return sorted(points, key=lambda p: p[0])
 
 
 def run_now(db: Session, project_id: int, now: datetime) -> RunNow | None:
