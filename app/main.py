@@ -24,6 +24,7 @@ from app.error_handlers import install_error_handlers
 from app.export import routes as export_routes
 from app.labeling import api as labeling_api
 from app.labeling import routes as labeling_routes
+from app.loop import routes as loop_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
 from app.pages import home
@@ -80,6 +81,7 @@ def page_routers() -> list[APIRouter]:
         training_routes.router,
         policies_routes.router,
         winrates_routes.router,
+        loop_routes.router,
     ]
 
 
