@@ -367,7 +367,7 @@ def one_database(
             )  # fmt: skip
             emit(f"{name}, {server.processes} proc", trips, results)
     if database == "postgres" and args.profile:
-        profile(seeded, Path(args.profile), args.seconds)
+        profile(seeded, Path(args.profile), args.seconds, args.warmup)
     return rows
 
 
@@ -376,20 +376,25 @@ def _none() -> Iterator[None]:
     yield None
 
 
-def profile(seeded: Seeded, out: Path, seconds: float) -> None:
+def profile(seeded: Seeded, out: Path, seconds: float, warmup: float) -> None:
     """pyinstrument on our server (one process, handlers on the loop's thread), one client."""
     port = free_port()
-    cmd = [
-        sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(out),
-        str(ROOT / "bench" / "serving_profiled.py"), *serve_command(port)[3:],
-    ]  # fmt: skip
+    cmd = [sys.executable, str(ROOT / "bench" / "serving_profiled.py"), *serve_command(port)[3:]]
     with tempfile.TemporaryDirectory() as data_dir:
-        env = server_env(seeded.url, ROOT, data_dir, 1)
+        env = {**server_env(seeded.url, ROOT, data_dir, 1), "PROFILE_OUT": str(out.resolve())}
         proc = start(cmd, ROOT, env, port, Path(data_dir) / "server.log")
         try:
-            run = closed_loop(1, seconds, http_client(port, seeded.tokens, takes_next(port)))
+            one_trip = takes_next(port)
+            closed_loop(1, warmup, http_client(port, seeded.tokens, one_trip))
+            reset(seeded.url)
+            proc.send_signal(signal.SIGUSR1)
+            run = closed_loop(1, seconds, http_client(port, seeded.tokens, one_trip))
+            proc.send_signal(signal.SIGUSR2)
+            deadline = time.monotonic() + 60
+            while not out.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
         finally:
-            stop(proc, signal.SIGINT)
+            stop(proc)
     reset(seeded.url)
     print(f"\nprofile of our server, 1 client, {run.rate:.1f} labels/s under the profiler: {out}")
 
