@@ -354,6 +354,8 @@ def one_database(
                 floor[n] = run.rate  # the floor's rows come first
             rows.append(Row(label, system, n, trips, run, count, dup, floor[n]))
             print_row(rows[-1])
+            if count != run.labels:
+                print(f"  ^ {run.labels} labels answered as stored, {count} in the database")
 
     results = measure(seeded, clients, args.seconds, args.warmup, lambda: floor_client(seeded))
     emit("floor (bare SQL)", "– (2 transactions)", results)

@@ -32,7 +32,9 @@ def test_one_run_prints_floor_and_server_rows_for_each_client_count(
     args = ["--databases", "sqlite", "--seconds", "1", "--warmup", "0", "--pairs", "300",
             "--clients", "1,8", "--baseline-ref", ""]  # fmt: skip
     assert bench.main(args) == 0
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| SQLite")]
+    out = capsys.readouterr().out
+    assert "in the database" not in out  # every label answered as stored is in the database
+    lines = [ln for ln in out.splitlines() if ln.startswith("| SQLite")]
     rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
     assert [(r[1].split(",")[0].split(" ")[0], r[2]) for r in rows] == [
         ("floor", "1"), ("floor", "8"), ("ours", "1"), ("ours", "8"),
