@@ -62,15 +62,13 @@ Workers = Annotated[
 ]
 
 
-def _fast_io() -> dict[str, str]:
+def _fast_io() -> tuple[str, str]:
     """uvloop's event loop and httptools' HTTP parser (both C) where installed, as uvicorn's
     `auto` would pick; stated here so a deployment missing them runs, and says which it got."""
     from importlib.util import find_spec
 
-    return {
-        "loop": "uvloop" if find_spec("uvloop") else "asyncio",
-        "http": "httptools" if find_spec("httptools") else "h11",
-    }
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    return loop, "httptools" if find_spec("httptools") else "h11"
 
 
 @app.command()
@@ -91,10 +89,10 @@ def serve(host: Host = None, port: Port = None, workers: Workers = None) -> None
             "SAMPLER_ENABLED=false and run `pairwise worker sample` beside the server"
         )
     engine(config).dispose()  # one clear line now if the database cannot be reached
-    io = _fast_io()
+    loop, http = _fast_io()
     typer.echo(
         f"Pairwise is running at http://{host}:{port}/ ({processes} process(es), "
-        f"{io['loop']} event loop, {io['http']} HTTP parser)"
+        f"{loop} event loop, {http} HTTP parser)"
     )
     # One path for one process or many: each builds its app from the environment. Our
     # middleware writes the access log (with request ids); uvicorn keeps its own loggers at
@@ -110,7 +108,8 @@ def serve(host: Host = None, port: Port = None, workers: Workers = None) -> None
         access_log=False,
         timeout_keep_alive=config.keep_alive_seconds,
         timeout_graceful_shutdown=config.shutdown_grace_seconds,
-        **io,
+        loop=loop,
+        http=http,
     )
 
 
