@@ -225,6 +225,15 @@ def git(*args: str) -> str:
     return subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()  # noqa: S603
 
 
+def describe_tree() -> str:
+    """This tree's commit, and whether tracked files differ from it ('' outside git)."""
+    try:
+        dirty = " + changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+        return git("rev-parse", "--short", "HEAD") + dirty
+    except (OSError, subprocess.CalledProcessError):
+        return "(not a git checkout)"
+
+
 @contextmanager
 def checkout(ref: str) -> Iterator[Path]:
     """`ref` in a temporary detached worktree, removed afterwards."""
@@ -322,8 +331,7 @@ def compare(args: argparse.Namespace) -> list[Row]:
         raise SystemExit(f"--databases: unknown {', '.join(sorted(unknown))} (sqlite, postgres)")
     if "postgres" in databases and not args.database_url:
         raise SystemExit("--databases has postgres: give --database-url (or BENCH_DATABASE_URL)")
-    dirty = " + changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-    servers = [(ROOT, f"ours {git('rev-parse', '--short', 'HEAD')}{dirty}")]
+    servers = [(ROOT, f"ours {describe_tree()}")]
     ref = args.baseline_ref.strip()
     rows: list[Row] = []
     print(HEADER)
