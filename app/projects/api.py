@@ -10,7 +10,7 @@ from app.domain.project_settings import MAX_OVERLAP, LoopSettings, loop_settings
 from app.domain.retraining import schedule_of
 from app.models import Project
 from app.projects import manage
-from app.projects.routes import get_project
+from app.projects.deps import ProjectDep
 from app.projects.service import visible_projects
 from app.settings import Settings
 
@@ -123,8 +123,7 @@ def api_create(db: DbDep, principal: Admin, body: ProjectIn) -> ProjectOut:
 
 
 @router.put("/{project_id}", response_model=ProjectOut)
-def api_update(db: DbDep, principal: Admin, project_id: int, body: ProjectIn) -> ProjectOut:
-    project = get_project(db, principal, project_id)
+def api_update(db: DbDep, principal: Admin, project: ProjectDep, body: ProjectIn) -> ProjectOut:
     try:
         manage.update_project(db, project, body.fields(), principal.user.id)
     except manage.ProjectError as exc:
@@ -133,25 +132,25 @@ def api_update(db: DbDep, principal: Admin, project_id: int, body: ProjectIn) ->
 
 
 @router.put("/{project_id}/guidelines", response_model=ProjectOut)
-def api_guidelines(db: DbDep, principal: Admin, project_id: int, body: GuidelinesIn) -> ProjectOut:
+def api_guidelines(
+    db: DbDep, principal: Admin, project: ProjectDep, body: GuidelinesIn
+) -> ProjectOut:
     """New text becomes the next guidelines version; the same text changes nothing."""
-    project = get_project(db, principal, project_id)
     manage.set_guidelines(db, project, body.guidelines, principal.user.id)
     return ProjectOut.of(project)
 
 
 @router.get("/{project_id}/loop", response_model=LoopOut)
-def api_loop(db: DbDep, settings: SettingsDep, principal: Admin, project_id: int) -> LoopOut:
+def api_loop(db: DbDep, settings: SettingsDep, principal: Admin, project: ProjectDep) -> LoopOut:
     """Retraining schedule and promotion rule."""
-    return LoopOut.of(get_project(db, principal, project_id), settings)
+    return LoopOut.of(project, settings)
 
 
 @router.put("/{project_id}/loop", response_model=LoopOut)
 def api_set_loop(
-    db: DbDep, settings: SettingsDep, principal: Admin, project_id: int, body: LoopIn
+    db: DbDep, settings: SettingsDep, principal: Admin, project: ProjectDep, body: LoopIn
 ) -> LoopOut:
     """Replace the retraining schedule and promotion rule."""
-    project = get_project(db, principal, project_id)
     try:
         manage.set_loop_settings(db, project, body.model_dump(), principal.user.id)
     except manage.ProjectError as exc:
