@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import check_policy, hash_password
@@ -19,7 +19,7 @@ from app.auth.service import (
     sha256,
     validate_username,
 )
-from app.models import ROLES, Assignment, Comparison, Invitation, Project, User, utcnow
+from app.models import ROLES, Comparison, Invitation, Project, User, utcnow
 from app.projects.service import add_member
 from app.settings import Settings
 
@@ -168,15 +168,7 @@ def deactivate_annotator(db: Session, user: User, actor_id: int | None) -> int:
     """Sessions end and open leases are released at once; labels stay. Returns leases freed."""
     if user.id == actor_id:
         raise AccountError("You cannot deactivate your own account.")
-    deactivate(db, user, actor_id)
-    result = db.execute(
-        update(Assignment)
-        .where(Assignment.user_id == user.id, Assignment.status == "leased")
-        .values(status="released")
-    )
-    released = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    audit(db, "leases.released", actor_id, f"user:{user.id}", released=released)
-    return released
+    return deactivate(db, user, actor_id)
 
 
 def reactivate(db: Session, user: User, actor_id: int | None) -> None:

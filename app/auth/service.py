@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.passwords import check_policy, hash_password, verify_password
 from app.domain.audit import audit
+from app.domain.leases import release_leases
 from app.models import ROLES, ApiToken, User, UserRole, UserSession, utcnow
 from app.settings import Settings
 
@@ -65,6 +66,8 @@ def set_roles(db: Session, user: User, roles: set[str], actor_id: int | None) ->
     before = sorted(user.roles)
     user.role_rows = [UserRole(role=r) for r in sorted(roles)]
     audit(db, "roles.changed", actor_id, f"user:{user.id}", before=before, after=sorted(roles))
+    if "evaluator" in before and "evaluator" not in roles:
+        release_leases(db, user.id, actor_id)
 
 
 def authenticate(db: Session, username: str, password: str) -> User | None:
@@ -186,7 +189,9 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected, given)
 
 
-def deactivate(db: Session, user: User, actor_id: int | None) -> None:
+def deactivate(db: Session, user: User, actor_id: int | None) -> int:
+    """Sessions end and open leases are released at once; returns the leases freed."""
     user.active = False
     end_all_sessions(db, user.id)
     audit(db, "user.deactivated", actor_id, f"user:{user.id}")
+    return release_leases(db, user.id, actor_id)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.audit import audit
+from app.domain.leases import release_leases
 from app.models import GuidelineVersion, Project, ProjectMember, User
 from app.projects.service import add_member
 
@@ -186,7 +187,9 @@ def add_member_by_name(db: Session, project: Project, username: str, actor_id: i
 
 
 def remove_member(db: Session, project: Project, user_id: int, actor_id: int) -> None:
+    """Membership ends, and with it the person's open leases in the project."""
     row = db.get(ProjectMember, (project.id, user_id))
     if row is not None:
         db.delete(row)
         audit(db, "member.removed", actor_id, f"project:{project.id}", user=user_id)
+        release_leases(db, user_id, actor_id, project_id=project.id)
