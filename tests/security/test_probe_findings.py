@@ -6,7 +6,7 @@ map names the test that covers each finding.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.annotators.service import deactivate_annotator
 from app.auth.service import create_api_token, set_roles
+from app.body_limit import MAX_BODY_BYTES
 from app.models import Assignment, Comparison, Project, ProjectMember, User, utcnow
 from app.projects.manage import remove_member
 from tests.conftest import login
@@ -102,3 +103,63 @@ def test_every_labelling_call_checks_membership(
     assert client.get(f"/label?project={project.id}").status_code == 404
     assert db.scalar(select(func.count()).select_from(Comparison)) == 0
     assert _assignments(db, evaluator) == 1
+
+
+# ---- 2. Only upload routes take large bodies, and only from authenticated admins ----------
+
+BIG = MAX_BODY_BYTES + 512 * 1024
+
+
+def _multipart(name: str = "prompts.jsonl") -> dict[str, tuple[str, bytes, str]]:
+    return {"file": (name, b"x" * BIG, "application/octet-stream")}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/comparisons", "/api/v1/prompts/import"])
+def test_anonymous_multipart_body_gets_the_small_cap(client: TestClient, path: str) -> None:
+    """Declaring multipart used to raise the cap to the upload limit on any route, before
+    authentication: the server read the whole body and then answered 401."""
+    r = client.post(path, files=_multipart())
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]
+
+
+def test_only_an_admin_may_send_a_large_upload(
+    client: TestClient, db: Session, project: Project, make_user
+) -> None:
+    evaluator = _bearer(db, make_user("evaluator", "ml"))
+    r = client.post("/api/v1/prompts/import", files=_multipart(), headers=evaluator)
+    assert r.status_code == 413
+    admin = _bearer(db, make_user("admin"))
+    r = client.post("/api/v1/prompts/import", files=_multipart(), headers=admin)
+    assert r.status_code == 422, r.text  # read in full, then refused as a bad file
+    r = client.post("/api/v1/comparisons", files=_multipart(), headers=admin)
+    assert r.status_code == 413, "a non-upload route took a large body"
+
+
+def test_a_streamed_upload_without_length_is_capped_as_it_arrives(
+    client: TestClient, db: Session, project: Project, make_user
+) -> None:
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.jsonl"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        for _ in range(BIG // 65536 + 1):
+            yield b"x" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    kind = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    evaluator = _bearer(db, make_user("evaluator"))
+    for headers in ({}, evaluator):
+        r = client.post("/api/v1/prompts/import", content=chunks(), headers={**kind, **headers})
+        assert r.status_code == 413, r.text
+
+
+def test_an_admin_session_may_upload_a_large_file_from_the_page(
+    client: TestClient, db: Session, project: Project, logged_in
+) -> None:
+    _, csrf = logged_in("admin")
+    r = client.post("/admin/prompts/import", data={"csrf_token": csrf}, files=_multipart())
+    assert r.status_code != 413 and "prompts.jsonl" in r.text, r.text[:300]
