@@ -89,3 +89,32 @@ def test_trigram_index_when_the_extension_lives_in_another_schema(tmp_path: Path
         with engine.begin() as conn:  # leave the extension where a fresh database puts it
             conn.execute(text("DROP SCHEMA IF EXISTS elsewhere_ext CASCADE"))
         engine.dispose()
+
+
+BEFORE_USERNAMES = "384a56f7ce5a-1"  # the revision before usernames were normalised
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
+def test_existing_usernames_are_normalised(backend_name: str, tmp_path: Path) -> None:
+    """Accounts made before names were normalised can still log in (the lookup normalises)."""
+    engine = fresh_engine(backend_name, tmp_path)
+    try:
+        downgrade(engine, BEFORE_USERNAMES)
+        insert = text(
+            "INSERT INTO users (username, password_hash, active, simulated, created_at) "
+            "VALUES (:name, '!', true, false, CURRENT_TIMESTAMP)"
+        )
+        with engine.begin() as conn:
+            for name in (" Alice", "bob"):
+                conn.execute(insert, {"name": name})
+        upgrade(engine)
+        with engine.connect() as conn:
+            names = set(conn.scalars(text("SELECT username FROM users")))
+        assert names == {"alice", "bob"}
+        downgrade(engine, BEFORE_USERNAMES)
+        with engine.begin() as conn:
+            conn.execute(insert, {"name": "ALICE"})
+        with pytest.raises(RuntimeError, match="rename one"):
+            upgrade(engine)
+    finally:
+        engine.dispose()

@@ -17,6 +17,7 @@ from app.auth.service import (
     deactivate,
     end_all_sessions,
     sha256,
+    user_by_name,
     validate_username,
 )
 from app.models import ROLES, Comparison, Invitation, Project, User, utcnow
@@ -97,7 +98,7 @@ def invite(
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
-    if db.scalar(select(User.id).where(User.username == username)) is not None:
+    if user_by_name(db, username) is not None:
         raise AccountError(f"Username {username!r} is taken.")
     token, inv = _link(
         db,

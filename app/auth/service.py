@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import check_policy, hash_password, verify_password
+from app.auth.usernames import normalize_username
 from app.domain.audit import audit
 from app.domain.leases import release_leases
 from app.models import ROLES, ApiToken, User, UserRole, UserSession, utcnow
@@ -31,7 +32,8 @@ def sha256(value: str) -> str:
 
 
 def validate_username(username: str) -> str:
-    username = username.strip()
+    """The normal form (`normalize_username`) of a name a new account may take."""
+    username = normalize_username(username)
     if not username:
         raise AccountError("Username must not be empty.")
     if len(username) > USERNAME_MAX:
@@ -50,7 +52,7 @@ def create_user(
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
-    if db.scalar(select(User.id).where(User.username == username)) is not None:
+    if user_by_name(db, username) is not None:
         raise AccountError(f"Username {username!r} is taken.")
     user = User(username=username, password_hash=hash_password(password), active=True, **extra)
     user.role_rows = [UserRole(role=r) for r in sorted(roles)]
@@ -70,8 +72,16 @@ def set_roles(db: Session, user: User, roles: set[str], actor_id: int | None) ->
         release_leases(db, user.id, actor_id)
 
 
+def user_by_name(db: Session, username: str) -> User | None:
+    """The account a typed name names, compared in normal form (`normalize_username`)."""
+    name = normalize_username(username)
+    if not name or len(name) > USERNAME_MAX:
+        return None
+    return db.scalar(select(User).where(User.username == name))
+
+
 def authenticate(db: Session, username: str, password: str) -> User | None:
-    user = db.scalar(select(User).where(User.username == username.strip()[:USERNAME_MAX]))
+    user = user_by_name(db, username)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         return None

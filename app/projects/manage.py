@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.service import user_by_name
 from app.domain.audit import audit
 from app.domain.leases import release_leases
 from app.models import GuidelineVersion, Project, ProjectMember, User
@@ -178,7 +179,7 @@ def members(db: Session, project_id: int) -> list[User]:
 
 
 def add_member_by_name(db: Session, project: Project, username: str, actor_id: int) -> User:
-    user = db.scalar(select(User).where(User.username == username.strip()))
+    user = user_by_name(db, username)
     if user is None:
         raise ProjectError(f"No account named {username.strip()!r}.")
     add_member(db, project, user)

@@ -15,11 +15,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.annotators.service import deactivate_annotator
-from app.auth.service import create_api_token, set_roles
+from app.auth.service import AccountError, create_api_token, create_user, set_roles
+from app.auth.usernames import normalize_username
 from app.body_limit import MAX_BODY_BYTES
 from app.models import Assignment, Comparison, Project, ProjectMember, User, utcnow
 from app.projects.manage import remove_member
-from tests.conftest import login
+from tests.conftest import CSRF_RE, PASSWORD, login
 from tests.labeling.factories import make_pairs
 
 # ---- 1. A person who loses the right to label keeps no lease and gets no new one ----------
@@ -163,3 +164,34 @@ def test_an_admin_session_may_upload_a_large_file_from_the_page(
     _, csrf = logged_in("admin")
     r = client.post("/admin/prompts/import", data={"csrf_token": csrf}, files=_multipart())
     assert r.status_code != 413 and "prompts.jsonl" in r.text, r.text[:300]
+
+
+# ---- 3. One normal form of a username for the login, its throttle and account creation ----
+
+
+def _login_status(client: TestClient, username: str, password: str) -> int:
+    token = CSRF_RE.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
+    data = {"username": username, "password": password, "csrf_token": token}
+    return client.post("/login", data=data, follow_redirects=False).status_code
+
+
+def test_login_limit_is_not_bypassed_by_spelling_the_name_differently(
+    client: TestClient, make_user, settings
+) -> None:
+    name = make_user("evaluator").username
+    for _ in range(settings.login_attempts_per_account):
+        assert _login_status(client, name, "wrong password") == 401
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in name)
+    for variant in (name, f" {name}", f"{name}\t", f"{name} ", name.upper(), fullwidth):
+        assert _login_status(client, variant, PASSWORD) == 429, repr(variant)
+
+
+def test_names_are_stored_and_found_in_normal_form(
+    client: TestClient, db: Session, settings, project: Project
+) -> None:
+    user = create_user(db, settings, "  Ｍixed.Case ", PASSWORD, {"evaluator"})
+    db.commit()
+    assert user.username == normalize_username("mixed.case") == "mixed.case"
+    with pytest.raises(AccountError, match="taken"):
+        create_user(db, settings, "MIXED.case", PASSWORD, {"evaluator"})
+    assert _login_status(client, "Mixed.CASE\n", PASSWORD) == 303
