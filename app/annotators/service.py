@@ -15,7 +15,7 @@ from app.auth.service import (
     audit,
     create_user,
     deactivate,
-    end_all_sessions,
+    end_all_credentials,
     sha256,
     user_by_name,
     validate_username,
@@ -159,7 +159,7 @@ def accept_link(db: Session, settings: Settings, token: str, password: str) -> U
         user = found
         user.password_hash = hash_password(password)
         user.password_changed_at = utcnow()
-        end_all_sessions(db, user.id)
+        end_all_credentials(db, user.id, user.id)
     inv.used_at = utcnow()
     audit(db, f"invitation.used.{inv.kind}", user.id, f"user:{user.id}", invitation=inv.id)
     return user

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import check_policy, hash_password, verify_password
@@ -94,7 +94,7 @@ def change_password(db: Session, settings: Settings, user: User, current: str, n
     check_policy(new, settings)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
-    end_all_sessions(db, user.id)
+    end_all_credentials(db, user.id, user.id)
     audit(db, "password.changed", user.id, f"user:{user.id}")
 
 
@@ -143,6 +143,25 @@ def end_session(db: Session, token: str) -> None:
 
 def end_all_sessions(db: Session, user_id: int) -> None:
     db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+def revoke_all_api_tokens(db: Session, user_id: int, actor_id: int | None) -> int:
+    """Every live token of the user revoked for good (reactivation does not revive them)."""
+    result = db.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if revoked:
+        audit(db, "token.revoked_all", actor_id, f"user:{user_id}", revoked=revoked)
+    return revoked
+
+
+def end_all_credentials(db: Session, user_id: int, actor_id: int | None) -> None:
+    """Sessions and API tokens both end: after a password change or reset, deactivation."""
+    end_all_sessions(db, user_id)
+    revoke_all_api_tokens(db, user_id, actor_id)
 
 
 def create_api_token(db: Session, user: User, name: str) -> tuple[str, ApiToken]:
@@ -202,6 +221,6 @@ def csrf_matches(expected: str, given: str | None) -> bool:
 def deactivate(db: Session, user: User, actor_id: int | None) -> int:
     """Sessions end and open leases are released at once; returns the leases freed."""
     user.active = False
-    end_all_sessions(db, user.id)
+    end_all_credentials(db, user.id, actor_id)
     audit(db, "user.deactivated", actor_id, f"user:{user.id}")
     return release_leases(db, user.id, actor_id)

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.annotators.service import deactivate_annotator
+from app.annotators.service import deactivate_annotator, reactivate, reset_link
 from app.auth.service import AccountError, create_api_token, create_user, set_roles
 from app.auth.usernames import normalize_username
 from app.body_limit import MAX_BODY_BYTES
@@ -195,3 +195,42 @@ def test_names_are_stored_and_found_in_normal_form(
     with pytest.raises(AccountError, match="taken"):
         create_user(db, settings, "MIXED.case", PASSWORD, {"evaluator"})
     assert _login_status(client, "Mixed.CASE\n", PASSWORD) == 303
+
+
+# ---- 4. API tokens end with a password change, a reset, and deactivation ------------------
+
+NEW_PASSWORD = "another long passphrase"
+
+
+def _change_password(client: TestClient, db: Session, settings, user: User) -> None:
+    csrf = login(client, user.username)
+    form = {"csrf_token": csrf, "current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert client.post("/account/password", data=form, follow_redirects=False).status_code == 303
+
+
+def _reset(client: TestClient, db: Session, settings, user: User) -> None:
+    token = reset_link(db, settings, user, None)
+    db.commit()
+    form = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    r = client.post(f"/invite/{token}", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+
+
+def _deactivate_and_reactivate(client: TestClient, db: Session, settings, user: User) -> None:
+    deactivate_annotator(db, user, None)
+    db.commit()
+    reactivate(db, user, None)
+    db.commit()
+
+
+@pytest.mark.parametrize("event", [_change_password, _reset, _deactivate_and_reactivate])
+def test_api_tokens_do_not_survive(
+    client: TestClient, db: Session, settings, make_user, event: Callable[..., None]
+) -> None:
+    user = make_user("evaluator")
+    auth = _bearer(db, user)
+    assert client.get("/api/v1/pairs/next", headers=auth).status_code == 200
+    event(client, db, settings, user)
+    client.cookies.clear()
+    r = client.get("/api/v1/pairs/next", headers=auth)
+    assert r.status_code == 401, f"the token outlived {event.__name__}"
