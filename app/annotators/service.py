@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import check_policy, hash_password
@@ -58,6 +58,24 @@ def create_account(
     return user
 
 
+def _revoke_others(db: Session, inv: Invitation) -> None:
+    """Every other outstanding link for the same person (account or invited name) stops
+    working: only the newest link issued, or the one just used, counts."""
+    same_person = Invitation.username == inv.username
+    if inv.user_id is not None:
+        same_person = same_person | (Invitation.user_id == inv.user_id)
+    db.execute(
+        update(Invitation)
+        .where(
+            same_person,
+            Invitation.id != inv.id,
+            Invitation.used_at.is_(None),
+            Invitation.revoked.is_(False),
+        )
+        .values(revoked=True)
+    )
+
+
 def _link(
     db: Session,
     settings: Settings,
@@ -82,6 +100,7 @@ def _link(
     )
     db.add(inv)
     db.flush()
+    _revoke_others(db, inv)
     return token, inv
 
 
@@ -161,6 +180,7 @@ def accept_link(db: Session, settings: Settings, token: str, password: str) -> U
         user.password_changed_at = utcnow()
         end_all_credentials(db, user.id, user.id)
     inv.used_at = utcnow()
+    _revoke_others(db, inv)
     audit(db, f"invitation.used.{inv.kind}", user.id, f"user:{user.id}", invitation=inv.id)
     return user
 

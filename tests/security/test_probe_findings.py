@@ -14,11 +14,25 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.annotators.service import deactivate_annotator, reactivate, reset_link
-from app.auth.service import AccountError, create_api_token, create_user, set_roles
+from app.annotators.service import (
+    accept_link,
+    deactivate_annotator,
+    invite,
+    reactivate,
+    reset_link,
+)
+from app.auth.service import AccountError, create_api_token, create_user, set_roles, sha256
 from app.auth.usernames import normalize_username
 from app.body_limit import MAX_BODY_BYTES
-from app.models import Assignment, Comparison, Project, ProjectMember, User, utcnow
+from app.models import (
+    Assignment,
+    Comparison,
+    Invitation,
+    Project,
+    ProjectMember,
+    User,
+    utcnow,
+)
 from app.projects.manage import remove_member
 from tests.conftest import CSRF_RE, PASSWORD, login
 from tests.labeling.factories import make_pairs
@@ -234,3 +248,50 @@ def test_api_tokens_do_not_survive(
     client.cookies.clear()
     r = client.get("/api/v1/pairs/next", headers=auth)
     assert r.status_code == 401, f"the token outlived {event.__name__}"
+
+
+# ---- 5. Issuing or using a reset or invitation link revokes the person's other links ------
+
+
+def _usable(client: TestClient, token: str) -> bool:
+    return client.get(f"/invite/{token}").status_code == 200
+
+
+def test_a_newer_reset_link_revokes_the_older_and_using_one_revokes_the_rest(
+    client: TestClient, db: Session, settings, make_user
+) -> None:
+    user = make_user("evaluator")
+    first = reset_link(db, settings, user, None)
+    second = reset_link(db, settings, user, None)
+    db.commit()
+    assert not _usable(client, first) and _usable(client, second)
+    form = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    assert client.post(f"/invite/{first}", data=form).status_code == 410
+    assert _login_status(client, user.username, PASSWORD) == 303, "the old link changed it"
+
+    # Using a link ends any other still outstanding (here one stored before this rule).
+    token = reset_link(db, settings, user, None)
+    legacy = "legacy-link-token"
+    db.add(
+        Invitation(
+            token_hash=sha256(legacy),
+            kind="reset",
+            username=user.username,
+            user_id=user.id,
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+    )
+    db.commit()
+    assert _usable(client, legacy)
+    accept_link(db, settings, token, NEW_PASSWORD)
+    db.commit()
+    assert not _usable(client, legacy)
+
+
+def test_a_newer_invitation_revokes_the_older_one(
+    client: TestClient, db: Session, settings, project: Project
+) -> None:
+    old = invite(db, settings, "newcomer", {"evaluator"}, project, None)
+    new = invite(db, settings, " Newcomer", {"evaluator", "admin"}, project, None)
+    db.commit()
+    assert not _usable(client, old) and _usable(client, new)
