@@ -6,6 +6,8 @@ map names the test that covers each finding.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -34,6 +36,7 @@ from app.models import (
     utcnow,
 )
 from app.projects.manage import remove_member
+from tests.admin.factories import compare
 from tests.conftest import CSRF_RE, PASSWORD, login
 from tests.labeling.factories import make_pairs
 
@@ -295,3 +298,27 @@ def test_a_newer_invitation_revokes_the_older_one(
     new = invite(db, settings, " Newcomer", {"evaluator", "admin"}, project, None)
     db.commit()
     assert not _usable(client, old) and _usable(client, new)
+
+
+# ---- 6. CSV exports neutralise cells a spreadsheet would run as a formula -----------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_csv_export_cells_never_start_a_formula(
+    client: TestClient, db: Session, project: Project, logged_in, make_user
+) -> None:
+    logged_in("admin")
+    user = make_user("evaluator")
+    pairs = make_pairs(db, project, len(FORMULAS))
+    for pair, text in zip(pairs, FORMULAS, strict=True):
+        compare(db, pair, user, "a").rationale = text
+    project.flags = [*project.flags, "=cmd|' /C calc'!A0"]
+    compare(db, make_pairs(db, project, 1)[0], user, "b", flags=[project.flags[-1]])
+    db.commit()
+    r = client.get(f"/admin/export/download?project={project.id}&format=raw&file_format=csv")
+    assert r.status_code == 200
+    table = list(csv.DictReader(io.StringIO(r.text, newline="")))
+    cells = [row["rationale"] for row in table if row["rationale"]] + [table[-1]["flags"]]
+    assert sorted(cells) == sorted(["'" + t for t in FORMULAS] + ["'=cmd|' /C calc'!A0"])
+    assert all(row["decision_ms"].isdigit() for row in table)  # numbers stay numbers
