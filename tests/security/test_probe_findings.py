@@ -36,9 +36,12 @@ from app.models import (
     utcnow,
 )
 from app.projects.manage import remove_member
+from app.sampling.backend import Sample, SampleRequest
+from app.sampling.worker import Sampler
 from tests.admin.factories import compare
 from tests.conftest import CSRF_RE, PASSWORD, login
-from tests.labeling.factories import make_pairs
+from tests.labeling.factories import make_pairs, make_project
+from tests.sampling.helpers import FakeBackend, add_prompt, add_version, sampler_settings
 
 # ---- 1. A person who loses the right to label keeps no lease and gets no new one ----------
 
@@ -322,3 +325,38 @@ def test_csv_export_cells_never_start_a_formula(
     cells = [row["rationale"] for row in table if row["rationale"]] + [table[-1]["flags"]]
     assert sorted(cells) == sorted(["'" + t for t in FORMULAS] + ["'=cmd|' /C calc'!A0"])
     assert all(row["decision_ms"].isdigit() for row in table)  # numbers stay numbers
+
+
+# ---- 7. /system shows a project's sampler errors only to its members ----------------------
+
+
+class SecretProjectFails(FakeBackend):
+    def generate(self, requests: list[SampleRequest]) -> list[Sample]:
+        if any("secret" in r.text for r in requests):
+            raise RuntimeError("zq7-private: out of memory on the secret prompt")
+        return super().generate(requests)
+
+
+def test_system_shows_sampler_errors_only_to_the_projects_members(
+    client: TestClient,
+    db: Session,
+    session_factory,
+    project: Project,
+    make_user,
+    tmp_path,
+) -> None:
+    other = make_project(db)
+    for p, text in ((project, "Hello?"), (other, "A secret question?")):
+        add_version(db, p, 0, "unused")
+        add_prompt(db, p, text)
+    db.commit()
+    backend = SecretProjectFails(lambda r, i: f"answer {r.seed}")
+    settings = sampler_settings(tmp_path)
+    Sampler(session_factory, settings, backend_factory=lambda: backend, worker_id="s-7").step()
+
+    ml = client.get("/api/v1/system", headers=_bearer(db, make_user("ml")))
+    assert ml.status_code == 200 and "zq7-private" not in ml.text
+    assert other.id not in [p["id"] for p in ml.json()["projects"]]
+    admin = client.get("/api/v1/system", headers=_bearer(db, make_user("admin")))
+    rows = {p["id"]: p for p in admin.json()["projects"]}
+    assert "zq7-private" in rows[other.id]["last_error"] and rows[project.id]["last_error"] is None
