@@ -62,6 +62,10 @@ def create_user(
 
 
 def set_roles(db: Session, user: User, roles: set[str], actor_id: int | None) -> None:
+    """Replace the account's roles (audited); nobody changes their own: admin and ML staff
+    are separate duties, so granting or dropping one's own role needs another admin."""
+    if actor_id is not None and actor_id == user.id:
+        raise AccountError("You cannot change your own roles; ask another admin.")
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")

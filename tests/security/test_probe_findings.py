@@ -28,6 +28,7 @@ from app.auth.usernames import normalize_username
 from app.body_limit import MAX_BODY_BYTES
 from app.models import (
     Assignment,
+    AuditEvent,
     Comparison,
     Invitation,
     Project,
@@ -360,3 +361,28 @@ def test_system_shows_sampler_errors_only_to_the_projects_members(
     admin = client.get("/api/v1/system", headers=_bearer(db, make_user("admin")))
     rows = {p["id"]: p for p in admin.json()["projects"]}
     assert "zq7-private" in rows[other.id]["last_error"] and rows[project.id]["last_error"] is None
+
+
+# ---- 8. Nobody changes their own roles; every role change is audited ----------------------
+
+
+def test_an_admin_cannot_change_its_own_roles(
+    client: TestClient, db: Session, project: Project, logged_in, make_user
+) -> None:
+    admin, csrf = logged_in("admin", "evaluator")
+    page = client.get(f"/admin/annotators/{admin.id}")
+    assert "Only another admin can change your own roles" in page.text
+    for roles in (["admin", "evaluator", "ml"], ["evaluator"]):
+        form = {"csrf_token": csrf, "roles": roles}
+        r = client.post(f"/admin/annotators/{admin.id}/roles", data=form)
+        assert r.status_code == 422 and "your own roles" in r.text
+    db.expire_all()
+    assert db.get_one(User, admin.id).roles == {"admin", "evaluator"}
+
+    other = make_user("evaluator")
+    form = {"csrf_token": csrf, "roles": ["evaluator", "ml"]}
+    r = client.post(f"/admin/annotators/{other.id}/roles", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    event = db.scalars(select(AuditEvent).where(AuditEvent.action == "roles.changed")).one()
+    assert (event.actor_id, event.target) == (admin.id, f"user:{other.id}")
+    assert (event.details["before"], event.details["after"]) == (["evaluator"], ["evaluator", "ml"])
