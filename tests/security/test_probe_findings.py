@@ -386,3 +386,29 @@ def test_an_admin_cannot_change_its_own_roles(
     event = db.scalars(select(AuditEvent).where(AuditEvent.action == "roles.changed")).one()
     assert (event.actor_id, event.target) == (admin.id, f"user:{other.id}")
     assert (event.details["before"], event.details["after"]) == (["evaluator"], ["evaluator", "ml"])
+
+
+# ---- 9. The speed figures use the server's lease-to-submit time, not the client's claim ---
+
+
+def test_a_claimed_slow_decision_does_not_hide_fast_labelling(
+    client: TestClient, db: Session, project: Project, make_user
+) -> None:
+    make_pairs(db, project, 6)
+    evaluator = make_user("evaluator")
+    auth = _bearer(db, evaluator)
+    pair = client.get("/api/v1/pairs/next", headers=auth).json()["pair"]
+    answers = []
+    for _ in range(6):
+        body = {"assignment_id": pair["assignment_id"], "choice": "tie", "decision_ms": 60_000}
+        r = client.post("/api/v1/comparisons?next=true", json=body, headers=auth)
+        assert r.status_code == 201, r.text
+        answers.append(r.json())
+        pair = answers[-1]["next"]["pair"]
+
+    admin = _bearer(db, make_user("admin"))
+    stats = client.get(f"/api/v1/annotators/{evaluator.id}/stats", headers=admin).json()
+    assert stats["median_seconds"] < 60
+    assert any(flag.startswith("fast") for flag in stats["trust_flags"]), stats["trust_flags"]
+    # The claim is kept beside the server's measure.
+    assert all(a["client_decision_ms"] == 60_000 > a["decision_ms"] for a in answers)
