@@ -84,30 +84,54 @@ async def check_csrf(request: Request, expected: str) -> None:
         raise HTTPException(403, "Missing or invalid CSRF token; reload the page and try again.")
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who a request's credentials name: `user` is None when they name no active user."""
+
+    user: User | None
+    session: UserSession | None  # the cookie's session; None for a bearer token
+    bearer: bool
+
+
+def resolve_caller(
+    db: Session, settings: Settings, authorization: str, session_cookie: str | None
+) -> Caller | None:
+    """The caller behind a bearer token or a session cookie; None when there is neither."""
+    if authorization.lower().startswith("bearer "):
+        return Caller(auth.resolve_api_token(db, authorization[7:].strip()), None, True)
+    if not session_cookie:
+        return None
+    record = auth.resolve_session(db, settings, session_cookie)
+    user = db.get(User, record.user_id) if record else None
+    if record is None or user is None or not user.active:
+        return Caller(None, None, False)
+    return Caller(user, record, False)
+
+
 async def optional_principal(
     request: Request, db: DbDep, settings: SettingsDep
 ) -> Principal | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        # Database work stays off the event loop: a blocking wait for SQLite's write lock
-        # here would stall the loop, so the request holding the lock could never commit.
-        user = await run_in_threadpool(auth.resolve_api_token, db, header[7:].strip())
-        if user is None:
+    # Database work stays off the event loop: a blocking wait for SQLite's write lock
+    # here would stall the loop, so the request holding the lock could never commit.
+    caller = await run_in_threadpool(
+        resolve_caller,
+        db,
+        settings,
+        request.headers.get("authorization", ""),
+        request.cookies.get(SESSION_COOKIE),
+    )
+    if caller is None:
+        return None
+    if caller.bearer:
+        if caller.user is None:
             raise HTTPException(401, "Invalid or revoked API token.")
-        request.state.principal = Principal(user, None)
+        request.state.principal = Principal(caller.user, None)
         return request.state.principal
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+    if caller.user is None or caller.session is None:
         return None
-    record = await run_in_threadpool(auth.resolve_session, db, settings, token)
-    if record is None:
-        return None
-    user = await run_in_threadpool(db.get, User, record.user_id)
-    if user is None or not user.active:
-        return None
-    await check_csrf(request, record.csrf_token)
-    request.state.csrf_token = record.csrf_token
-    request.state.principal = Principal(user, record)
+    await check_csrf(request, caller.session.csrf_token)
+    request.state.csrf_token = caller.session.csrf_token
+    request.state.principal = Principal(caller.user, caller.session)
     return request.state.principal
 
 

@@ -110,8 +110,6 @@ def change_roles(
     roles: Roles = [],  # noqa: B006
 ) -> Response:
     user = get_user(db, user_id)
-    if user.id == principal.user.id and "admin" not in roles:
-        raise HTTPException(422, "You cannot remove your own admin role.")
     try:
         set_roles(db, user, set(roles), principal.user.id)
     except AccountError as exc:

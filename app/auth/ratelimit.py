@@ -10,10 +10,15 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from app.auth.usernames import normalize_username
+
 WINDOW_MINUTES = 15
 
 
 class LoginThrottle:
+    """Failures counted per account (keyed on the name's normal form, as the login looks it
+    up) and per IP."""
+
     def __init__(self, per_account: int, per_ip: int) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._account = RateLimitItemPerMinute(per_account, WINDOW_MINUTES)
@@ -21,13 +26,13 @@ class LoginThrottle:
 
     def blocked(self, username: str, ip: str) -> bool:
         return not (
-            self._limiter.test(self._account, "account", username.lower())
+            self._limiter.test(self._account, "account", normalize_username(username))
             and self._limiter.test(self._ip, "ip", ip)
         )
 
     def record_failure(self, username: str, ip: str) -> None:
-        self._limiter.hit(self._account, "account", username.lower())
+        self._limiter.hit(self._account, "account", normalize_username(username))
         self._limiter.hit(self._ip, "ip", ip)
 
     def reset(self, username: str) -> None:
-        self._limiter.clear(self._account, "account", username.lower())
+        self._limiter.clear(self._account, "account", normalize_username(username))

@@ -77,6 +77,7 @@ def comparison_out(result: Submitted) -> ComparisonOut:
         rationale=c.rationale,
         flags=list(c.flags),
         decision_ms=c.decision_ms,
+        client_decision_ms=c.client_decision_ms,
         guidelines_version=c.guidelines_version,
         idempotency_key=result.client_key,
         replayed=result.replayed,

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, User, utcnow
+from app.projects.service import get_visible_project
 from app.settings import Settings
 
 LIVE_KINDS = ("live", "head_to_head")
@@ -196,14 +197,19 @@ def next_pair(
 
 
 def owned_assignment(db: Session, user: User, assignment_id: int, *, lock: bool) -> Assignment:
-    """The caller's assignment (locked for update when asked), else NotFound."""
-    stmt = select(Assignment).where(Assignment.id == assignment_id, Assignment.user_id == user.id)
+    """The caller's assignment in a project they may still label (locked for update when
+    asked), else NotFound: ownership alone is not enough once membership has ended."""
+    stmt = (
+        select(Assignment, Pair.project_id)
+        .join(Pair, Pair.id == Assignment.pair_id)
+        .where(Assignment.id == assignment_id, Assignment.user_id == user.id)
+    )
     if lock:
-        stmt = stmt.with_for_update()
-    assignment = db.scalar(stmt.execution_options(populate_existing=True))
-    if assignment is None:
+        stmt = stmt.with_for_update(of=Assignment)
+    row = db.execute(stmt.execution_options(populate_existing=True)).first()
+    if row is None or get_visible_project(db, user, row.project_id) is None:
         raise NotFound(f"No assignment {assignment_id} for you.")
-    return assignment
+    return row.Assignment
 
 
 def heartbeat(db: Session, settings: Settings, user: User, assignment_id: int) -> Assignment:

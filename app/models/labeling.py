@@ -139,7 +139,10 @@ class Comparison(TimestampMixin, Base):
     strength: Mapped[str | None] = mapped_column(String(16), nullable=True)
     rationale: Mapped[str] = mapped_column(Text, default="")
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Measured by the server, lease shown → judgement stored: what the speed figures read.
     decision_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What the client reported; kept for analysis, never trusted for a figure.
+    client_decision_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     idempotency_key: Mapped[str] = mapped_column(String(100))
     guidelines_version: Mapped[int] = mapped_column(Integer, default=1)
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)

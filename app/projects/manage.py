@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.service import user_by_name
 from app.domain.audit import audit
+from app.domain.leases import release_leases
 from app.domain.project_settings import (
     MAX_OVERLAP,
     LoopSettings,
@@ -200,7 +202,7 @@ def members(db: Session, project_id: int) -> list[User]:
 
 
 def add_member_by_name(db: Session, project: Project, username: str, actor_id: int) -> User:
-    user = db.scalar(select(User).where(User.username == username.strip()))
+    user = user_by_name(db, username)
     if user is None:
         raise ProjectError(f"No account named {username.strip()!r}.")
     add_member(db, project, user)
@@ -209,7 +211,9 @@ def add_member_by_name(db: Session, project: Project, username: str, actor_id: i
 
 
 def remove_member(db: Session, project: Project, user_id: int, actor_id: int) -> None:
+    """Membership ends, and with it the person's open leases in the project."""
     row = db.get(ProjectMember, (project.id, user_id))
     if row is not None:
         db.delete(row)
         audit(db, "member.removed", actor_id, f"project:{project.id}", user=user_id)
+        release_leases(db, user_id, actor_id, project_id=project.id)

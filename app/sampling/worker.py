@@ -97,8 +97,10 @@ class Sampler:
                 raise
             except Exception as exc:  # noqa: BLE001 - one project's failure must not stop others
                 log.exception("sampler failed on project %s", project.name)
-                self._error(f"{project.name}: {type(exc).__name__}: {exc}")
+                self._error(f"{type(exc).__name__}: {exc}", project)
                 self.failed = True
+            else:
+                self._clear_error(project)
         self.state = "idle"
         self.beat()
         return made
@@ -357,11 +359,24 @@ class Sampler:
             "buffer": depth,
             "head_to_head": before.get("head_to_head", 0),
             "note": note,
+            "last_error": before.get("last_error"),
+            "last_error_at": before.get("last_error_at"),
         }
 
-    def _error(self, message: str) -> None:
-        self.last_error = message[:500]
-        self.last_error_at = utcnow().isoformat()
+    def _clear_error(self, project: Project) -> None:
+        entry = self.projects_status.get(str(project.id))
+        if entry is not None:
+            entry["last_error"] = entry["last_error_at"] = None
+
+    def _error(self, message: str, project: Project | None = None) -> None:
+        """Record an error: a project's under that project (its status is shown only to the
+        project's members), any other as the worker's own."""
+        at = utcnow().isoformat()
+        if project is None:
+            self.last_error, self.last_error_at = message[:500], at
+        else:
+            entry = self.projects_status.setdefault(str(project.id), {"name": project.name})
+            entry["last_error"], entry["last_error_at"] = message[:500], at
         try:
             self.beat()
         except Exception:  # noqa: BLE001
@@ -371,12 +386,14 @@ class Sampler:
         return {
             "state": self.state,
             "backend": self.settings.sampler_backend,
-            "projects": dict(self.projects_status),
+            "projects": {
+                pid: {**entry, "reward_model_error": self.margins.errors.get(int(pid))}
+                for pid, entry in self.projects_status.items()
+            },
             "tokens_per_s": round(self.tokens_per_s, 1),
             "pairs_made": self.pairs_made,
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
-            "reward_model_error": self.margins.last_error,
             "pair_buffer": self.settings.pair_buffer,
         }
 
