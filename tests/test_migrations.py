@@ -121,6 +121,8 @@ def test_trial_status_is_allowed_and_goes_back_to_candidate_on_downgrade(
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(insert, {"n": 3, "status": "trial"})
         upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 BEFORE_USERNAMES = "384a56f7ce5a-1"  # the revision before usernames were normalised
