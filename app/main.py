@@ -99,6 +99,7 @@ def page_routers() -> list[APIRouter]:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.resolved_secret_key()  # refuse to start in production without a real secret
+    settings.resolved_metrics_token()  # ... or with a weak metrics token
     engine = engine or make_engine(settings.resolved_database_url)
 
     @asynccontextmanager

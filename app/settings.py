@@ -88,7 +88,9 @@ class Settings(BaseSettings):
 
     # Observability (app/observability): /metrics and structured logs.
     metrics_token: str = Field(
-        "", description="Bearer token required by /metrics when set; else keep it off the internet."
+        "",
+        description="Bearer token required by /metrics when set; in production /metrics is off "
+        "without it.",
     )
     log_format: Literal["json", "text"] = Field(
         "text", description="`json`: one JSON object per log line (with request ids)."
@@ -212,13 +214,21 @@ class Settings(BaseSettings):
             return 1
         return max(1, min(os.cpu_count() or 1, 8))
 
+    def resolved_metrics_token(self) -> str | None:
+        """METRICS_TOKEN ("" : /metrics open), or None where /metrics is off: production without
+        a token. In production a token that is set must be strong."""
+        if not self.metrics_token:
+            return None if self.production else ""
+        if self.production and _weak(self.metrics_token):
+            raise SettingsError(
+                f"METRICS_TOKEN is too weak for production (use {MIN_SECRET_LENGTH}+ random chars)"
+            )
+        return self.metrics_token
+
     def resolved_secret_key(self) -> str:
         """The secret; in production it must be set and strong, locally it is generated once."""
         if self.secret_key:
-            weak = (
-                self.secret_key.lower() in WEAK_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH
-            )
-            if weak and self.production:
+            if _weak(self.secret_key) and self.production:
                 raise SettingsError(
                     f"SECRET_KEY is too weak for production (use {MIN_SECRET_LENGTH}+ random chars)"
                 )
@@ -226,6 +236,10 @@ class Settings(BaseSettings):
         if self.production:
             raise SettingsError("SECRET_KEY must be set when PAIRWISE_ENV=production")
         return _local_secret(self.data_dir)
+
+
+def _weak(secret: str) -> bool:
+    return secret.lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH
 
 
 def _local_secret(data_dir: Path) -> str:
