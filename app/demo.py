@@ -59,5 +59,13 @@ def run_demo(settings: Settings, host: str | None = None, port: int | None = Non
     if settings.sampler_enabled:
         print("  The sampler is preparing the first pairs (about a minute the first time).")
     print("", flush=True)
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # the app believes forwarded headers from TRUSTED_PROXIES only
+    )
     return 0

@@ -33,6 +33,10 @@ NOTES: dict[str, str] = {
         "Set it (same generator as SECRET_KEY) for Prometheus to scrape /metrics; "
         "Prometheus then sends it as a bearer token."
     ),
+    "trusted_proxies": (
+        "Set it to your TLS proxy's address (or its network): without it every user shares "
+        "the proxy's address in the login throttle and the audit log."
+    ),
     "sampler_enabled": "The compose stack runs samplers as their own service.",
     "sampler_backend": "`openai` with the compose profile `vllm`.",
     "openai_base_url": "With the compose profile `vllm`: http://vllm:8000/v1",

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.annotators import api as annotators_api
 from app.annotators import routes as annotators_routes
@@ -132,6 +133,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(SecurityHeadersMiddleware, secure_cookies=settings.production)
     # Outermost: the request id and the timing cover every other layer.
     app.add_middleware(ObservabilityMiddleware)
+    if settings.trusted_proxies:
+        # Outside even that: the client address every layer logs, throttles and audits is the
+        # one a trusted proxy forwarded; from anyone else X-Forwarded-For is ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=str(PACKAGE / "static"), check_dir=False), "static")
     for router in page_routers():
         app.include_router(router)

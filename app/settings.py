@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -34,6 +35,12 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="Signs tokens; generated into DATA_DIR locally.")
     host: str = Field("127.0.0.1", description="Address `pairwise serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `pairwise serve` binds.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks (10.0.0.0/8) of the reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto are believed; empty: none, the client "
+        "address is the connection's.",
+    )
 
     session_idle_minutes: int = Field(120, ge=1, description="Session ends after this idle time.")
     session_absolute_hours: int = Field(24, ge=1, description="Session ends this long after login.")
@@ -183,6 +190,18 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip().upper() in get_args(LogLevel):
             return value.strip().upper()
         return value  # anything else fails with the value as written
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected IP addresses or networks separated by commas, got {entry!r}"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.service import create_api_token
 from app.main import create_app
+from app.models import AuditEvent
 from app.settings import Settings, SettingsError
+from tests.conftest import CSRF_RE, PASSWORD
 
 
 def test_pages_and_api_answers_are_not_stored_but_static_files_may_be(
@@ -48,3 +52,63 @@ def test_metrics_need_a_strong_token_in_production(
         assert client.get("/metrics").status_code == 401
         r = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200 and "pairwise_metrics_database_up" in r.text
+
+
+def _login_from(app, peer: str, forwarded: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(app, client=(peer, 41000)) as c:
+        token = CSRF_RE.search(c.get("/login").text).group(1)  # type: ignore[union-attr]
+        r = c.post(
+            "/login",
+            data={"username": username, "password": PASSWORD, "csrf_token": token},
+            headers={"X-Forwarded-For": forwarded},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+
+
+def _last_login_ip(db: Session) -> str | None:
+    db.expire_all()
+    return db.scalars(
+        select(AuditEvent.ip).where(AuditEvent.action == "login").order_by(AuditEvent.id.desc())
+    ).first()
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    settings: Settings, engine, session_factory: sessionmaker[Session], db: Session, make_user
+) -> None:
+    user = make_user("evaluator")
+    db.commit()
+    plain = create_app(settings, engine)
+    plain.state.sessionmaker = session_factory
+    _login_from(plain, "127.0.0.1", "203.0.113.9", user.username)  # spoofed through loopback
+    assert _last_login_ip(db) == "127.0.0.1"
+
+    behind = create_app(settings.model_copy(update={"trusted_proxies": "10.0.0.0/8"}), engine)
+    behind.state.sessionmaker = session_factory
+    _login_from(behind, "10.1.2.3", "203.0.113.9", user.username)
+    assert _last_login_ip(db) == "203.0.113.9"
+    _login_from(behind, "198.51.100.7", "203.0.113.9", user.username)  # not the proxy
+    assert _last_login_ip(db) == "198.51.100.7"
+
+
+def test_trusted_proxies_setting_takes_addresses_only_and_serve_leaves_uvicorn_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    with pytest.raises(ValidationError, match="expected IP addresses or networks"):
+        Settings(_env_file=None, trusted_proxies="10.0.0.1, proxy.local")  # type: ignore[call-arg]
+    import uvicorn
+
+    from app import cli
+    from app.settings import get_settings
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    monkeypatch.setenv("SAMPLER_ENABLED", "false")
+    get_settings.cache_clear()
+    try:
+        cli.serve()
+    finally:
+        get_settings.cache_clear()
+    assert calls and calls[0]["proxy_headers"] is False  # uvicorn would trust loopback itself
