@@ -16,6 +16,7 @@ from app.auth.service import (
     create_user,
     deactivate,
     end_all_sessions,
+    ensure_username_free,
     sha256,
     validate_username,
 )
@@ -97,8 +98,7 @@ def invite(
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
-    if db.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(f"Username {username!r} is taken.")
+    ensure_username_free(db, username)
     token, inv = _link(
         db,
         settings,

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import check_policy, hash_password, verify_password
+from app.auth.usernames import canonical, look_alike
 from app.domain.audit import audit
 from app.models import ROLES, ApiToken, User, UserRole, UserSession, utcnow
 from app.settings import Settings
@@ -30,7 +31,8 @@ def sha256(value: str) -> str:
 
 
 def validate_username(username: str) -> str:
-    username = username.strip()
+    """The name as stored (NFKC); AccountError for an empty, long or oddly written one."""
+    username = canonical(username)
     if not username:
         raise AccountError("Username must not be empty.")
     if len(username) > USERNAME_MAX:
@@ -38,6 +40,17 @@ def validate_username(username: str) -> str:
     if not all(c.isalnum() or c in "._-@" for c in username):
         raise AccountError("Username may use letters, digits and . _ - @ only.")
     return username
+
+
+def ensure_username_free(db: Session, username: str) -> None:
+    """AccountError when `username` is taken or looks like a name that is (`аdmin`, `Admin`)."""
+    taken = look_alike(username, db.scalars(select(User.username)))
+    if taken == username:
+        raise AccountError(f"Username {username!r} is taken.")
+    if taken is not None:
+        raise AccountError(
+            f"Username {username!r} looks like the existing account {taken!r}; choose another."
+        )
 
 
 def create_user(
@@ -49,8 +62,7 @@ def create_user(
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
-    if db.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(f"Username {username!r} is taken.")
+    ensure_username_free(db, username)
     user = User(username=username, password_hash=hash_password(password), active=True, **extra)
     user.role_rows = [UserRole(role=r) for r in sorted(roles)]
     db.add(user)

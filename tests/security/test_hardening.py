@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.service import create_api_token
 from app.main import create_app
-from app.models import AuditEvent
+from app.models import AuditEvent, Invitation, User
 from app.settings import Settings, SettingsError
 from tests.conftest import CSRF_RE, PASSWORD
 
@@ -112,3 +112,49 @@ def test_trusted_proxies_setting_takes_addresses_only_and_serve_leaves_uvicorn_o
     finally:
         get_settings.cache_clear()
     assert calls and calls[0]["proxy_headers"] is False  # uvicorn would trust loopback itself
+
+
+def test_look_alikes_of_an_existing_username_are_refused(
+    client: TestClient, db: Session, logged_in, make_user
+) -> None:
+    make_user("admin", username="admin")
+    make_user("evaluator", username="lena")
+    db.commit()
+    _, csrf = logged_in("admin")
+    before = db.scalar(select(func.count()).select_from(User))
+    for name, like in [
+        ("\u0430dmin", "admin"),  # Cyrillic а
+        ("ADMIN", "admin"),
+        ("\uff41dmin", None),  # full-width ａ: NFKC makes it "admin" itself
+        ("Iena", "lena"),  # capital i for l
+        ("1ena", "lena"),
+    ]:
+        for password in ("a-long-passphrase-9", ""):  # an account now, or an invitation
+            r = client.post(
+                "/admin/annotators",
+                data={"csrf_token": csrf, "username": name, "password": password},
+            )
+            assert r.status_code == 422, (name, r.text)
+            expected = f"looks like the existing account &#39;{like}&#39;" if like else "is taken"
+            assert expected in r.text, (name, r.text)
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(User)) == before
+    assert db.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_usernames_are_stored_nfkc_normalised(client: TestClient, db: Session, logged_in) -> None:
+    _, csrf = logged_in("admin")
+    r = client.post(
+        "/api/v1/annotators",
+        json={"username": " \uff42\uff4f\uff42\u2082 ", "password": "a-long-passphrase-9"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["username"] == "bob2"
+    assert db.scalar(select(User.username).where(User.id == r.json()["id"])) == "bob2"
+    distinct = client.post(
+        "/api/v1/annotators",
+        json={"username": "bobby", "password": "a-long-passphrase-9"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert distinct.status_code == 201, distinct.text
