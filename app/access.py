@@ -16,7 +16,6 @@ PUBLIC = {
     ("/healthz", "GET"),
     ("/openapi.json", "GET"),
     ("/docs", "GET"),
-    ("/docs/oauth2-redirect", "GET"),
     ("/invite/{token}", "GET"),
     ("/invite/{token}", "POST"),
     ("/metrics", "GET"),

@@ -32,7 +32,7 @@ from app.labeling import api as labeling_api
 from app.labeling import routes as labeling_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
-from app.pages import home
+from app.pages import api_docs, home
 from app.policies import api as policies_api
 from app.policies import routes as policies_routes
 from app.projects import api as projects_api
@@ -82,6 +82,7 @@ def page_routers() -> list[APIRouter]:
     return [
         auth_routes.router,
         home.router,
+        api_docs.router,
         observability_routes.router,
         prompts_routes.router,
         annotators_routes.router,
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="Pairwise",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # app/pages/api_docs.py serves /docs from the package
         redoc_url=None,
     )
     app.state.settings = settings

@@ -33,8 +33,7 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
                 path = scope.get("path", "")
-                if not path.startswith(("/docs", "/redoc")):
-                    headers.append((b"content-security-policy", csp.encode()))
+                headers.append((b"content-security-policy", csp.encode()))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"x-frame-options", b"DENY"))
                 headers.append((b"referrer-policy", b"same-origin"))

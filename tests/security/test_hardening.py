@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -158,3 +160,15 @@ def test_usernames_are_stored_nfkc_normalised(client: TestClient, db: Session, l
         headers={"X-CSRF-Token": csrf},
     )
     assert distinct.status_code == 201, distinct.text
+
+
+def test_docs_page_loads_swagger_ui_from_the_package_under_the_csp(client: TestClient) -> None:
+    r = client.get("/docs")
+    assert r.status_code == 200
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp
+    sources = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert sources and all(s.startswith("/static/") for s in sources), sources
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in sources
+    assert "<script>" not in r.text  # no inline script: the start-up code is a static file
+    assert client.get("/docs/oauth2-redirect").status_code == 404  # FastAPI's CDN page is gone
