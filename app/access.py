@@ -13,6 +13,7 @@ ANY_USER = frozenset({"*"})
 PUBLIC = {
     ("/login", "GET"),
     ("/login", "POST"),
+    ("/login/totp", "POST"),
     ("/healthz", "GET"),
     ("/openapi.json", "GET"),
     ("/docs", "GET"),

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import service as auth
+from app.auth import totp
 from app.db import transaction
 from app.models import User, UserSession
 from app.settings import Settings
@@ -23,6 +24,14 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class LoginRequired(Exception):
     """No valid credentials: pages redirect to the login page, the API answers 401."""
+
+
+class SecondFactorRequired(Exception):
+    """The account's roles need TOTP and it has none yet: pages go to enrolment, the API 403."""
+
+
+# Where an account that must enrol a second factor may still go.
+ENROLMENT_PATHS = frozenset({"/account/totp", "/logout"})
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -44,6 +53,7 @@ DbDep = Annotated[Session, Depends(get_db, scope="function")]
 class Principal:
     user: User
     session: UserSession | None  # None when authenticated by API token
+    needs_second_factor: bool = False
     # Snapshots, safe to read after the request's transaction has ended (error pages).
     username: str = ""
     roles: frozenset[str] = frozenset()
@@ -94,7 +104,7 @@ async def optional_principal(
         user = await run_in_threadpool(auth.resolve_api_token, db, header[7:].strip())
         if user is None:
             raise HTTPException(401, "Invalid or revoked API token.")
-        request.state.principal = Principal(user, None)
+        request.state.principal = Principal(user, None, _unenrolled(settings, user))
         return request.state.principal
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -107,15 +117,22 @@ async def optional_principal(
         return None
     await check_csrf(request, record.csrf_token)
     request.state.csrf_token = record.csrf_token
-    request.state.principal = Principal(user, record)
+    request.state.principal = Principal(user, record, _unenrolled(settings, user))
     return request.state.principal
 
 
+def _unenrolled(settings: Settings, user: User) -> bool:
+    return not user.totp_secret and totp.required(settings, user)
+
+
 async def current_principal(
+    request: Request,
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     if principal is None:
         raise LoginRequired()
+    if principal.needs_second_factor and request.url.path not in ENROLMENT_PATHS:
+        raise SecondFactorRequired()
     return principal
 
 

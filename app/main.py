@@ -22,11 +22,12 @@ from app.annotators import routes as annotators_routes
 from app.api import me
 from app.api.errors import API_ERRORS
 from app.auth import routes as auth_routes
+from app.auth import totp_routes
 from app.auth.ratelimit import LoginThrottle
 from app.body_limit import BodyLimitMiddleware
 from app.dashboard import routes as dashboard_routes
 from app.db import make_engine, make_sessionmaker
-from app.deps import LoginRequired
+from app.deps import LoginRequired, SecondFactorRequired
 from app.export import routes as export_routes
 from app.labeling import api as labeling_api
 from app.labeling import routes as labeling_routes
@@ -81,6 +82,7 @@ def api_router() -> APIRouter:
 def page_routers() -> list[APIRouter]:
     return [
         auth_routes.router,
+        totp_routes.router,
         home.router,
         api_docs.router,
         observability_routes.router,
@@ -155,6 +157,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if request.headers.get("hx-request") == "true":
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def second_factor_required(request: Request, _exc: SecondFactorRequired) -> Response:
+        message = "Your roles need a second factor: enrol one at /account/totp first."
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=403)
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=403, headers={"HX-Redirect": "/account/totp"})
+        return RedirectResponse("/account/totp", status_code=303)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

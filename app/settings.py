@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         5, ge=1, description="Failed logins per account/15 min."
     )
     login_attempts_per_ip: int = Field(20, ge=1, description="Failed logins per IP per 15 min.")
+    totp_required_roles: str | None = Field(
+        None,
+        description="Comma-separated roles that must sign in with a TOTP code as well (they are "
+        "sent to enrol first); unset: `admin,ml` in production, none elsewhere; empty: none.",
+    )
     password_min_length: int = Field(8, ge=8, description="Shortest password accepted.")
     password_max_length: int = Field(256, ge=64, description="Longest password accepted.")
 
@@ -191,6 +196,15 @@ class Settings(BaseSettings):
             return value.strip().upper()
         return value  # anything else fails with the value as written
 
+    @field_validator("totp_required_roles")
+    @classmethod
+    def _roles(cls, value: str | None) -> str | None:
+        known = ("evaluator", "admin", "ml")  # app.models.ROLES, which settings may not import
+        for role in filter(None, (r.strip() for r in (value or "").split(","))):
+            if role not in known:
+                raise ValueError(f"expected roles among {', '.join(known)}, got {role!r}")
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _addresses(cls, value: str) -> str:
@@ -232,6 +246,12 @@ class Settings(BaseSettings):
         if self.sampler_enabled or self.resolved_database_url.startswith("sqlite"):
             return 1
         return max(1, min(os.cpu_count() or 1, 8))
+
+    def resolved_totp_roles(self) -> frozenset[str]:
+        """The roles that need a second factor (TOTP_REQUIRED_ROLES, or the default above)."""
+        if self.totp_required_roles is None:
+            return frozenset({"admin", "ml"}) if self.production else frozenset()
+        return frozenset(r.strip() for r in self.totp_required_roles.split(",") if r.strip())
 
     def resolved_metrics_token(self) -> str | None:
         """METRICS_TOKEN ("" : /metrics open), or None where /metrics is off: production without
