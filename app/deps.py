@@ -101,9 +101,16 @@ async def optional_principal(
     if header.lower().startswith("bearer "):
         # Database work stays off the event loop: a blocking wait for SQLite's write lock
         # here would stall the loop, so the request holding the lock could never commit.
-        user = await run_in_threadpool(auth.resolve_api_token, db, header[7:].strip())
+        secret = header[7:].strip()
+        user = await run_in_threadpool(auth.resolve_api_token, db, secret)
         if user is None:
             raise HTTPException(401, "Invalid or revoked API token.")
+        if not request.app.state.token_rate_limit.allow(auth.sha256(secret)):
+            raise HTTPException(
+                429,
+                "Too many requests with this API token; wait a minute and slow down.",
+                headers={"Retry-After": "60"},
+            )
         request.state.principal = Principal(user, None, _unenrolled(settings, user))
         return request.state.principal
     token = request.cookies.get(SESSION_COOKIE)

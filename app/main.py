@@ -23,7 +23,7 @@ from app.api import me
 from app.api.errors import API_ERRORS
 from app.auth import routes as auth_routes
 from app.auth import totp_routes
-from app.auth.ratelimit import LoginThrottle
+from app.auth.ratelimit import LoginThrottle, TokenRateLimit
 from app.body_limit import BodyLimitMiddleware
 from app.dashboard import routes as dashboard_routes
 from app.db import make_engine, make_sessionmaker
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.login_throttle = LoginThrottle(
         settings.login_attempts_per_account, settings.login_attempts_per_ip
     )
+    app.state.token_rate_limit = TokenRateLimit(settings.api_requests_per_minute)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     if settings.sampler_enabled:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         5, ge=1, description="Failed logins per account/15 min."
     )
     login_attempts_per_ip: int = Field(20, ge=1, description="Failed logins per IP per 15 min.")
+    api_requests_per_minute: int = Field(
+        1200, ge=0, description="API requests one token may make per minute (429 beyond; 0: off)."
+    )
     totp_required_roles: str | None = Field(
         None,
         description="Comma-separated roles that must sign in with a TOTP code as well (they are "

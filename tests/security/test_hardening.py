@@ -172,3 +172,23 @@ def test_docs_page_loads_swagger_ui_from_the_package_under_the_csp(client: TestC
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in sources
     assert "<script>" not in r.text  # no inline script: the start-up code is a static file
     assert client.get("/docs/oauth2-redirect").status_code == 404  # FastAPI's CDN page is gone
+
+
+def test_api_requests_are_limited_per_token(
+    settings: Settings, engine, session_factory: sessionmaker[Session], db: Session, make_user
+) -> None:
+    user = make_user("evaluator")
+    first, _ = create_api_token(db, user, "busy script")
+    second, _ = create_api_token(db, user, "other script")
+    db.commit()
+    app = create_app(settings.model_copy(update={"api_requests_per_minute": 3}), engine)
+    app.state.sessionmaker = session_factory
+    with TestClient(app) as client:
+        busy = {"Authorization": f"Bearer {first}"}
+        assert [client.get("/api/v1/me", headers=busy).status_code for _ in range(3)] == [200] * 3
+        r = client.get("/api/v1/me", headers=busy)
+        assert r.status_code == 429 and r.headers["retry-after"] == "60"
+        assert "Too many requests with this API token" in r.json()["detail"]
+        other = {"Authorization": f"Bearer {second}"}
+        assert client.get("/api/v1/me", headers=other).status_code == 200  # per token
+    assert Settings(_env_file=None).api_requests_per_minute > 0  # type: ignore[call-arg]  # on by default
