@@ -144,7 +144,7 @@ def find_link(db: Session, token: str) -> Invitation:
 def accept_link(db: Session, settings: Settings, token: str, password: str) -> User:
     """Use a link once: create the invited account, or set the new password."""
     inv = find_link(db, token)
-    check_policy(password, settings)
+    check_policy(password, settings, inv.username)
     if inv.kind == "invite":
         user = create_user(db, settings, inv.username, password, set(inv.roles))
         project = db.get(Project, inv.project_id) if inv.project_id else None

@@ -58,7 +58,7 @@ def create_user(
 ) -> User:
     """Create an account; raises AccountError for a bad name, password or role."""
     username = validate_username(username)
-    check_policy(password, settings)
+    check_policy(password, settings, username)
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
@@ -90,7 +90,7 @@ def authenticate(db: Session, username: str, password: str) -> User | None:
 def change_password(db: Session, settings: Settings, user: User, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current):
         raise AccountError("Current password is wrong.")
-    check_policy(new, settings)
+    check_policy(new, settings, user.username)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     end_all_sessions(db, user.id)

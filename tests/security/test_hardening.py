@@ -192,3 +192,39 @@ def test_api_requests_are_limited_per_token(
         other = {"Authorization": f"Bearer {second}"}
         assert client.get("/api/v1/me", headers=other).status_code == 200  # per token
     assert Settings(_env_file=None).api_requests_per_minute > 0  # type: ignore[call-arg]  # on by default
+
+
+def test_common_and_context_passwords_are_refused_at_creation_and_change(
+    client: TestClient, db: Session, logged_in
+) -> None:
+    from app.auth.passwords import common_passwords
+
+    assert len(common_passwords()) > 10_000 and "trustno1" in common_passwords()
+    user, csrf = logged_in("admin")
+    h = {"X-CSRF-Token": csrf}
+    before = db.scalar(select(func.count()).select_from(User))
+    for name, password, why in [
+        ("carol", "TrustNo1", "most common"),
+        ("carol", "qwertyuiop", "most common"),
+        ("carol", "Carol-2024!", "too close to the username"),
+        ("carol", "pairwise123", "product's name"),
+    ]:
+        r = client.post(
+            "/api/v1/annotators", json={"username": name, "password": password}, headers=h
+        )
+        assert r.status_code == 422, (password, r.text)
+        assert why.split("'")[0] in str(r.json()["detail"]), (password, r.json())
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(User)) == before
+    r = client.post(
+        "/account/password",
+        data={"csrf_token": csrf, "current_password": PASSWORD, "new_password": "superman1"},
+    )
+    assert r.status_code == 422 and "most common" in r.text
+    assert client.get("/account").status_code == 200  # still signed in: nothing changed
+    ok = client.post(
+        "/api/v1/annotators",
+        json={"username": "carol", "password": "carol keeps bees"},
+        headers=h,
+    )
+    assert ok.status_code == 201, ok.text  # a name inside a passphrase is fine
