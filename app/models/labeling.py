@@ -21,13 +21,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
+from app.vocabulary import (
+    AssignmentStatus,
+    Choice,
+    PairKind,
+    PairStatus,
+    Side,
+    Strength,
+    values,
+)
 
-PAIR_KINDS = ("live", "gold", "head_to_head")
-PAIR_STATUSES = ("open", "complete", "retired")
-ASSIGNMENT_STATUSES = ("leased", "submitted", "skipped", "expired", "released")
-CHOICES = ("a", "b", "tie", "both_bad")
-STRENGTHS = ("slight", "clear", "much")
-SIDES = ("a", "b")
+PAIR_KINDS = values(PairKind)
+PAIR_STATUSES = values(PairStatus)
+ASSIGNMENT_STATUSES = values(AssignmentStatus)
+CHOICES = values(Choice)
+STRENGTHS = values(Strength)
+SIDES = values(Side)
 
 
 class Completion(TimestampMixin, Base):
@@ -81,8 +90,8 @@ class Pair(TimestampMixin, Base):
     policy_version_id: Mapped[int] = mapped_column(
         ForeignKey("policy_versions.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(16), default="live")
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    kind: Mapped[str] = mapped_column(String(16), default=PairKind.live)
+    status: Mapped[str] = mapped_column(String(16), default=PairStatus.open)
     labels_required: Mapped[int] = mapped_column(Integer, default=1)
     labels_received: Mapped[int] = mapped_column(Integer, default=0)
     gold_choice: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -102,8 +111,8 @@ class Assignment(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default="leased")
-    left_side: Mapped[str] = mapped_column(String(1), default="a")
+    status: Mapped[str] = mapped_column(String(16), default=AssignmentStatus.leased)
+    left_side: Mapped[str] = mapped_column(String(1), default=Side.a)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     skip_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
