@@ -50,7 +50,7 @@ def upload_routes(app: FastAPI) -> list[tuple[re.Pattern[str], frozenset[str]]]:
         route = ctx.original_route
         if isinstance(route, APIRoute) and takes_upload(route):
             pattern, _, _ = compile_path(ctx.path or route.path)
-            out.append((pattern, frozenset(ctx.methods or route.methods)))
+            out.append((pattern, frozenset(ctx.methods or route.methods or ())))
     return out
 
 

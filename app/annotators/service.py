@@ -16,8 +16,8 @@ from app.auth.service import (
     create_user,
     deactivate,
     end_all_credentials,
+    ensure_username_free,
     sha256,
-    user_by_name,
     validate_username,
 )
 from app.models import ROLES, Comparison, Invitation, Project, User, utcnow
@@ -117,8 +117,7 @@ def invite(
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
-    if user_by_name(db, username) is not None:
-        raise AccountError(f"Username {username!r} is taken.")
+    ensure_username_free(db, username)
     token, inv = _link(
         db,
         settings,
@@ -164,7 +163,7 @@ def find_link(db: Session, token: str) -> Invitation:
 def accept_link(db: Session, settings: Settings, token: str, password: str) -> User:
     """Use a link once: create the invited account, or set the new password."""
     inv = find_link(db, token)
-    check_policy(password, settings)
+    check_policy(password, settings, inv.username)
     if inv.kind == "invite":
         user = create_user(db, settings, inv.username, password, set(inv.roles))
         project = db.get(Project, inv.project_id) if inv.project_id else None

@@ -1,4 +1,5 @@
-"""Login throttling per account and per IP (the `limits` library, moving window, in memory).
+"""Login throttling per account and per IP, and API requests per token (the `limits` library,
+moving window, in memory).
 
 In memory is per process: with several web replicas each keeps its own window, which
 multiplies the allowance by the replica count; point `limits` at Redis to share it.
@@ -36,3 +37,14 @@ class LoginThrottle:
 
     def reset(self, username: str) -> None:
         self._limiter.clear(self._account, "account", normalize_username(username))
+
+
+class TokenRateLimit:
+    """At most `per_minute` API requests per token (0: no limit); keyed by the token's hash."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._item = RateLimitItemPerMinute(per_minute) if per_minute else None
+
+    def allow(self, token_hash: str) -> bool:
+        return self._item is None or self._limiter.hit(self._item, "token", token_hash)

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import check_policy, hash_password, verify_password
-from app.auth.usernames import normalize_username
+from app.auth.usernames import look_alike, normalize_username
 from app.domain.audit import audit
 from app.domain.leases import release_leases
 from app.models import ROLES, ApiToken, User, UserRole, UserSession, utcnow
@@ -43,17 +43,27 @@ def validate_username(username: str) -> str:
     return username
 
 
+def ensure_username_free(db: Session, username: str) -> None:
+    """AccountError when `username` is taken or looks like a name that is (`аdmin`, `Admin`)."""
+    taken = look_alike(username, db.scalars(select(User.username)))
+    if taken == username:
+        raise AccountError(f"Username {username!r} is taken.")
+    if taken is not None:
+        raise AccountError(
+            f"Username {username!r} looks like the existing account {taken!r}; choose another."
+        )
+
+
 def create_user(
     db: Session, settings: Settings, username: str, password: str, roles: set[str], **extra: Any
 ) -> User:
     """Create an account; raises AccountError for a bad name, password or role."""
     username = validate_username(username)
-    check_policy(password, settings)
+    check_policy(password, settings, username)
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
-    if user_by_name(db, username) is not None:
-        raise AccountError(f"Username {username!r} is taken.")
+    ensure_username_free(db, username)
     user = User(username=username, password_hash=hash_password(password), active=True, **extra)
     user.role_rows = [UserRole(role=r) for r in sorted(roles)]
     db.add(user)
@@ -95,7 +105,7 @@ def authenticate(db: Session, username: str, password: str) -> User | None:
 def change_password(db: Session, settings: Settings, user: User, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current):
         raise AccountError("Current password is wrong.")
-    check_policy(new, settings)
+    check_policy(new, settings, user.username)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     end_all_credentials(db, user.id, user.id)

@@ -55,8 +55,6 @@ def parse_overrides(text: str) -> dict[str, Any]:
                 f"Override {key}: use a single value, not {value!r}", "overrides"
             )
         overrides[key] = parsed
-    if len(overrides) > MAX_OVERRIDES:
-        raise TrainingInputError(f"At most {MAX_OVERRIDES} overrides.", "overrides")
     return overrides
 
 
@@ -68,6 +66,8 @@ def check_config(settings: Settings, recipe: str, overrides: dict[str, Any]) -> 
     """
     from app.domain.recipe import ConfigError, ModelSources, available_recipes, load_recipe
 
+    if len(overrides) > MAX_OVERRIDES:
+        raise TrainingInputError(f"At most {MAX_OVERRIDES} overrides.", "overrides")
     if recipe not in available_recipes():
         raise TrainingInputError(
             f"Unknown recipe {recipe!r}; choose one of {', '.join(available_recipes())}.",

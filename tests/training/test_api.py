@@ -167,6 +167,7 @@ def test_override_models_outside_the_store_are_refused(
             "reward.base_model: URLs are refused",
         ),
         ({"policy.steps": 10**12}, "policy.steps: must be at most 100000"),
+        ({f"policy.k{i}": 1 for i in range(51)}, "At most 50 overrides"),
     ]
     for overrides, message in cases:
         r = client.post(
