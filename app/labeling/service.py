@@ -251,7 +251,7 @@ class Counters:
 
 
 def counters(db: Session, user: User, project: Project) -> Counters:
-    """The evaluator's own figures in a project: labels today and in all, gold accuracy to yesterday."""
+    """The evaluator's own figures in a project: labels today and in all, gold to yesterday."""
     mine = (Comparison.user_id == user.id) & (Comparison.project_id == project.id)
     start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     total = db.scalar(select(func.count()).where(mine)) or 0

@@ -189,7 +189,7 @@ def test_gold_counter_does_not_change_on_the_label_that_answered_a_gold_pair(
     user, csrf = logged_in("evaluator")
     for n in (1, 2):
         make_pair(
-            db, project, kind="gold", gold_choice="a", text_a=f"gold{n} is-a", text_b=f"gold{n} is-b"
+            db, project, kind="gold", gold_choice="a", text_a=f"g{n} is-a", text_b=f"g{n} is-b"
         )
     make_pair(db, project, text_a="live a", text_b="live b")
     project.gold_rate = 1.0
