@@ -28,10 +28,18 @@ ASSIGNMENT_STATUSES = ("leased", "submitted", "skipped", "expired", "released")
 CHOICES = ("a", "b", "tie", "both_bad")
 STRENGTHS = ("slight", "clear", "much")
 SIDES = ("a", "b")
+# Why generation ended: the model stopped by itself, or the token limit cut it off.
+FINISH_REASONS = ("stop", "length")
 
 
 class Completion(TimestampMixin, Base):
     __tablename__ = "completions"
+    __table_args__ = (
+        CheckConstraint(
+            "finish_reason IS NULL OR " + enum_check("finish_reason", FINISH_REASONS),
+            name="finish_reason",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
@@ -42,6 +50,13 @@ class Completion(TimestampMixin, Base):
     sampling: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    # Set by every sampling backend; NULL for answers written by people (gold pairs).
+    finish_reason: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+    @property
+    def cut_off(self) -> bool:
+        """True when the token limit ended this completion before the model did."""
+        return self.finish_reason == "length"
 
 
 class Pair(TimestampMixin, Base):

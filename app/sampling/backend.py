@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from app.domain.versions import VersionRef
 
@@ -19,12 +19,16 @@ class SampleRequest:
     seed: int
 
 
+FinishReason = Literal["stop", "length"]
+
+
 @dataclass
 class Sample:
     text: str
     prompt_tokens: int
     completion_tokens: int
     seed: int
+    finish_reason: FinishReason  # "length": cut off by the token limit
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

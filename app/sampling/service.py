@@ -210,6 +210,7 @@ def _completion(prompt_id: int, version_id: int, sample: Sample) -> Completion:
         sampling={**sample.params, "seed": sample.seed},
         prompt_tokens=sample.prompt_tokens,
         completion_tokens=sample.completion_tokens,
+        finish_reason=sample.finish_reason,
     )
 
 

@@ -181,7 +181,9 @@ class TransformersBackend:
                     prompt_tokens=int(inputs["attention_mask"][row].sum()),
                     completion_tokens=length,
                     seed=request.seed,
-                    params={**params, "finish": "stop" if length < len(new) else "length"},
+                    # No end-of-sequence token among the new ones: max_new_tokens cut it.
+                    finish_reason="stop" if length < len(new) else "length",
+                    params=params,
                 )
             )
         return samples

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.models import Assignment, Comparison, utcnow
+from app.models import Assignment, Comparison, Completion, utcnow
 from app.projects.service import add_member
 from tests.labeling.factories import make_pair, make_project, make_prompt
 
@@ -210,3 +210,17 @@ def test_gold_counter_does_not_change_on_the_label_that_answered_a_gold_pair(
     after = _counters(_submit(client, csrf, html, _side_of(html, "is-b")))
     assert 'id="gold-accuracy">100%</strong> (1/1)' in after
     assert 'id="count-total">2<' in after
+
+
+def test_a_response_cut_off_by_the_token_limit_is_marked(client, db, project, logged_in) -> None:
+    pair = make_pair(db, project, text_a="This is because of", text_b="A whole answer.")
+    db.get(Completion, pair.completion_a_id).finish_reason = "length"
+    db.get(Completion, pair.completion_b_id).finish_reason = "stop"
+    db.commit()
+    logged_in("evaluator")
+    html = client.get("/label").text
+    side = _side_of(html, "This is because of")
+    other = "right" if side == "left" else "left"
+    assert f'id="cut-off-{side}"' in html and f'id="cut-off-{other}"' not in html
+    section = html.split(f'id="response-{side}"')[1].split("</section>")[0]
+    assert "Cut off" in section

@@ -69,6 +69,10 @@ def test_fills_the_buffer_in_batches_from_the_tiny_model(
         assert a and b and a.text.strip() and a.text != b.text
         assert a.sampling["seed"] != b.sampling["seed"]
         assert a.completion_tokens > 0 and a.prompt_tokens > 0
+        # Cut off exactly when the token limit was reached without an end-of-sequence token.
+        for c in (a, b):
+            limit_hit = c.completion_tokens == settings.max_new_tokens
+            assert c.finish_reason == ("length" if limit_hit else "stop")
         assert pair.labels_required == project.overlap and pair.kind == "live"
     db.expire_all()
     counted = sum(p.times_sampled for p in db.scalars(select(Prompt)))
