@@ -27,15 +27,16 @@ def upgrade() -> None:
             op.f("ck_completions_finish_reason"),
             "finish_reason IS NULL OR finish_reason IN ('stop', 'length')",
         )
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        reported = "sampling->>'finish'"
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "UPDATE completions SET finish_reason = sampling->>'finish'"
+            " WHERE sampling->>'finish' IN ('stop', 'length')"
+        )
     else:
-        reported = "json_extract(sampling, '$.finish')"
-    op.execute(
-        f"UPDATE completions SET finish_reason = {reported}"
-        f" WHERE {reported} IN ('stop', 'length')"
-    )
+        op.execute(
+            "UPDATE completions SET finish_reason = json_extract(sampling, '$.finish')"
+            " WHERE json_extract(sampling, '$.finish') IN ('stop', 'length')"
+        )
 
 
 def downgrade() -> None:
