@@ -184,3 +184,21 @@ def test_switches_to_a_newly_activated_version(
     assert open_pairs(db, project.id, v0.id) == 2  # old pairs stay; the buffer is per version
     assert backends[0].version is not None and backends[0].version.number == 1
     assert sampler.status()["projects"][str(project.id)]["active_version"] == 1
+
+
+def test_generated_tokens_are_counted_for_the_metrics_endpoint(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    from app.observability.metrics import SAMPLER_TOKENS
+
+    settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=2, sample_batch_size=4)
+    add_version(db, project, 0, "unused")
+    for n in range(3):
+        add_prompt(db, project, f"prompt {n}")
+    db.commit()
+    fake = FakeBackend(lambda request, index: f"answer {request.seed}")
+    before = SAMPLER_TOKENS.labels(backend="fake")._value.get()
+    assert Sampler(session_factory, settings, backend_factory=lambda: fake).step() == 2
+    # Five tokens per sequence (FakeBackend), every sequence generated, kept or not.
+    generated = SAMPLER_TOKENS.labels(backend="fake")._value.get() - before
+    assert generated == 5 * sum(fake.calls) > 0
