@@ -13,6 +13,7 @@ from app.annotators.stats import annotator_stats
 from app.auth.passwords import PasswordPolicyError
 from app.auth.service import AccountError, set_roles
 from app.deps import Admin, DbDep, SettingsDep, same_origin
+from app.domain.project_settings import settings_of
 from app.models import User
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
@@ -88,7 +89,7 @@ def annotator_page(
     user = get_user(db, user_id)
     proj = chosen_project(db, principal, project)
     stats = annotator_stats(db, proj.id, user.id, settings)
-    excluded = user.id in proj.settings.get("excluded_annotators", [])
+    excluded = user.id in settings_of(proj).excluded_annotators
     ctx = {
         "project": proj,
         "projects": visible_projects(db, principal.user),

@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.domain.messages import PromptValue, prompt_value
+from app.domain.project_settings import settings_of
 from app.models import Comparison, Completion, Pair, Project, Prompt, User
 
 PREFERENCE_CHOICES = ("a", "b")
@@ -59,7 +60,7 @@ class Selection:
 
 def excluded_annotators(project: Project) -> list[int]:
     """Annotators an admin excluded from this project's training data."""
-    return [int(u) for u in (project.settings or {}).get("excluded_annotators", [])]
+    return list(settings_of(project).excluded_annotators)
 
 
 def majority(choices: list[str]) -> str | None:

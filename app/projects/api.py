@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from app.deps import Admin, DbDep
+from app.domain.project_settings import MAX_OVERLAP, settings_of
 from app.models import Project
 from app.projects import manage
 from app.projects.routes import get_project
@@ -36,13 +37,13 @@ class ProjectOut(BaseModel):
             description=p.description,
             base_policy_model=p.base_policy_model,
             overlap=p.overlap,
-            overlap_by_tag=p.settings.get("overlap_by_tag", {}),
+            overlap_by_tag=settings_of(p).overlap_by_tag,
             gold_rate=p.gold_rate,
             head_to_head_share=p.head_to_head_share,
             flags=list(p.flags),
             guidelines=p.guidelines,
             guidelines_version=p.guidelines_version,
-            excluded_annotators=p.settings.get("excluded_annotators", []),
+            excluded_annotators=list(settings_of(p).excluded_annotators),
         )
 
 
@@ -50,7 +51,7 @@ class ProjectIn(BaseModel):
     name: str = Field(max_length=100)
     description: str = Field("", max_length=2000)
     base_policy_model: str = Field("smollm2", max_length=300)
-    overlap: int = Field(1, ge=1, le=manage.MAX_OVERLAP)
+    overlap: int = Field(1, ge=1, le=MAX_OVERLAP)
     overlap_by_tag: dict[str, int] = {}
     gold_rate: float = Field(0.0, ge=0, le=0.5)
     head_to_head_share: float | None = Field(
@@ -59,11 +60,9 @@ class ProjectIn(BaseModel):
     flags: list[str] = ["unsafe", "factually wrong", "off-topic", "low quality"]
 
     def fields(self) -> manage.ProjectFields:
-        bad = [t for t, n in self.overlap_by_tag.items() if not 1 <= n <= manage.MAX_OVERLAP]
+        bad = [t for t, n in self.overlap_by_tag.items() if not 1 <= n <= MAX_OVERLAP]
         if bad:
-            raise manage.ProjectError(
-                f"Overlap for tag {bad[0]!r} must be 1 to {manage.MAX_OVERLAP}."
-            )
+            raise manage.ProjectError(f"Overlap for tag {bad[0]!r} must be 1 to {MAX_OVERLAP}.")
         return manage.ProjectFields(
             name=self.name,
             description=self.description,

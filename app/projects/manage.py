@@ -8,10 +8,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.audit import audit
+from app.domain.project_settings import (
+    MAX_OVERLAP,
+    ProjectSettingsError,
+    settings_of,
+    update_settings,
+)
 from app.models import GuidelineVersion, Project, ProjectMember, User
 from app.projects.service import add_member
 
-MAX_OVERLAP = 10
 MAX_FLAGS = 20
 DEFAULT_HEAD_TO_HEAD_SHARE = 0.1
 
@@ -84,8 +89,10 @@ def _apply(project: Project, fields: ProjectFields) -> None:
     if fields.flags is not None:
         project.flags = fields.flags
     if fields.overlap_by_tag is not None:
-        # A new dict so the JSON column sees the change.
-        project.settings = {**project.settings, "overlap_by_tag": fields.overlap_by_tag}
+        try:
+            update_settings(project, overlap_by_tag=fields.overlap_by_tag)
+        except ProjectSettingsError as exc:
+            raise ProjectError(str(exc)) from exc
 
 
 def create_project(db: Session, fields: ProjectFields, actor: User) -> Project:
@@ -117,7 +124,7 @@ def update_project(db: Session, project: Project, fields: ProjectFields, actor_i
         overlap=project.overlap,
         gold_rate=project.gold_rate,
         head_to_head_share=project.head_to_head_share,
-        overlap_by_tag=project.settings.get("overlap_by_tag", {}),
+        overlap_by_tag=settings_of(project).overlap_by_tag,
     )
 
 

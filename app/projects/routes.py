@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app.deps import Admin, Authenticated, DbDep, Principal
+from app.domain.project_settings import settings_of
 from app.models import Project
 from app.projects import manage
 from app.projects.service import get_visible_project, visible_projects
@@ -87,7 +88,7 @@ def _detail(
         "projects": visible_projects(db, principal.user),
         "members": manage.members(db, project.id),
         "history": manage.guideline_history(db, project.id),
-        "overlap_by_tag": project.settings.get("overlap_by_tag", {}),
+        "overlap_by_tag": settings_of(project).overlap_by_tag,
         **extra,
     }
     return render(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.annotators.routes import get_user
 from app.annotators.stats import project_annotator_stats
 from app.deps import Admin, DbDep, Principal, SettingsDep
+from app.domain.project_settings import settings_of
 from app.models import Pair, Project, User
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
@@ -44,7 +45,7 @@ def _page(
 ) -> Response:
     stats = project_annotator_stats(db, project.id, settings)
     users = db.scalars(select(User).where(User.id.in_(stats))).all() if stats else []
-    excluded = set(project.settings.get("excluded_annotators", []))
+    excluded = set(settings_of(project).excluded_annotators)
     figures = [(u, stats[u.id], u.id in excluded) for u in users]
     figures.sort(key=lambda f: (not f[1].trust_flags, f[0].username))
     ctx = {
@@ -52,7 +53,7 @@ def _page(
         "projects": visible_projects(db, principal.user),
         "agreement": project_agreement(db, project.id),
         "figures": figures,
-        "overlap_by_tag": project.settings.get("overlap_by_tag", {}),
+        "overlap_by_tag": settings_of(project).overlap_by_tag,
         "gold_pairs": db.scalar(
             select(Pair.id).where(Pair.project_id == project.id, Pair.kind == "gold").limit(1)
         ),
@@ -205,4 +206,4 @@ def api_exclusion(
     """Exclude or re-include an annotator's labels (training data and export honour it)."""
     proj = chosen_project(db, principal, project)
     service.set_excluded(db, proj, get_user(db, body.user_id), body.excluded, principal.user.id)
-    return {"excluded_annotators": list(proj.settings["excluded_annotators"])}
+    return {"excluded_annotators": list(settings_of(proj).excluded_annotators)}

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.domain import versions
 from app.domain.audit import audit
+from app.domain.preferences import excluded_annotators
+from app.domain.project_settings import settings_of, update_settings
 from app.models import Completion, Pair, Project, Prompt, User
 from app.models.labeling import CHOICES
 from app.prompts.importer import Problem, PromptRecord, validate
@@ -116,14 +118,14 @@ def import_gold(
 
 def set_excluded(db: Session, project: Project, user: User, excluded: bool, actor_id: int) -> None:
     """Exclude (or re-include) an annotator's labels from training and export."""
-    ids = [int(u) for u in project.settings.get("excluded_annotators", []) if int(u) != user.id]
+    ids = [u for u in settings_of(project).excluded_annotators if u != user.id]
     if excluded:
         ids.append(user.id)
-    project.settings = {**project.settings, "excluded_annotators": sorted(ids)}
+    update_settings(project, excluded_annotators=sorted(ids))
     action = "annotator.excluded" if excluded else "annotator.included"
     audit(db, action, actor_id, f"user:{user.id}", project=project.id)
 
 
 def excluded_users(db: Session, project: Project) -> list[User]:
-    ids = [int(u) for u in project.settings.get("excluded_annotators", [])]
+    ids = excluded_annotators(project)
     return list(db.scalars(select(User).where(User.id.in_(ids)))) if ids else []

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from app.domain.project_settings import settings_of
 from app.models import (
     Completion,
     Pair,
@@ -127,14 +128,9 @@ def pick_prompts(db: Session, project_id: int, count: int) -> list[PromptSnapsho
 
 
 def labels_required(project: Project, tags: tuple[str, ...]) -> int:
-    """Project overlap, raised by any per-tag override in `settings["overlap_by_tag"]`."""
-    overrides = (project.settings or {}).get("overlap_by_tag") or {}
-    needed = project.overlap or 1
-    for tag in tags:
-        value = overrides.get(tag)
-        if isinstance(value, int) and not isinstance(value, bool) and value > needed:
-            needed = value
-    return needed
+    """Project overlap, raised by any per-tag override in the project's `overlap_by_tag`."""
+    overrides = settings_of(project).overlap_by_tag
+    return max([project.overlap or 1, *(overrides[t] for t in tags if t in overrides)])
 
 
 def insert_pairs(
