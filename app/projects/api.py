@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from app.deps import Admin, DbDep
-from app.domain.project_settings import MAX_OVERLAP, settings_of
+from app.domain.project_settings import MAX_HELD_OUT_SHARE, MAX_OVERLAP, settings_of
 from app.models import Project
 from app.projects import manage
 from app.projects.routes import get_project
@@ -28,6 +28,7 @@ class ProjectOut(BaseModel):
     guidelines: str
     guidelines_version: int
     excluded_annotators: list[int]
+    held_out_share: float
 
     @classmethod
     def of(cls, p: Project) -> ProjectOut:
@@ -44,6 +45,7 @@ class ProjectOut(BaseModel):
             guidelines=p.guidelines,
             guidelines_version=p.guidelines_version,
             excluded_annotators=list(settings_of(p).excluded_annotators),
+            held_out_share=settings_of(p).held_out_share,
         )
 
 
@@ -58,6 +60,12 @@ class ProjectIn(BaseModel):
         None, ge=0, le=0.5, description="Share of open pairs that meet an earlier version."
     )
     flags: list[str] = ["unsafe", "factually wrong", "off-topic", "low quality"]
+    held_out_share: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_HELD_OUT_SHARE,
+        description="Share of newly imported prompts held out for evaluation; omit to keep.",
+    )
 
     def fields(self) -> manage.ProjectFields:
         bad = [t for t, n in self.overlap_by_tag.items() if not 1 <= n <= MAX_OVERLAP]
@@ -72,6 +80,7 @@ class ProjectIn(BaseModel):
             head_to_head_share=self.head_to_head_share,
             flags=manage.parse_flags(", ".join(self.flags)),
             overlap_by_tag=self.overlap_by_tag,
+            held_out_share=self.held_out_share,
         )
 
 

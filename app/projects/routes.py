@@ -34,6 +34,7 @@ def _fields(
     flags: str,
     overlap_by_tag: str,
     head_to_head_share: float | None = None,
+    held_out_share: float | None = None,
 ) -> manage.ProjectFields:
     return manage.ProjectFields(
         name=name,
@@ -44,6 +45,7 @@ def _fields(
         flags=manage.parse_flags(flags),
         overlap_by_tag=manage.parse_overlap_by_tag(overlap_by_tag),
         head_to_head_share=head_to_head_share,
+        held_out_share=held_out_share,
     )
 
 
@@ -89,6 +91,7 @@ def _detail(
         "members": manage.members(db, project.id),
         "history": manage.guideline_history(db, project.id),
         "overlap_by_tag": settings_of(project).overlap_by_tag,
+        "held_out_share": settings_of(project).held_out_share,
         **extra,
     }
     return render(
@@ -115,6 +118,7 @@ def project_update(
     flags: Text = "",
     overlap_by_tag: Text = "",
     head_to_head_share: Annotated[float | None, Form()] = None,
+    held_out_share: Annotated[float | None, Form()] = None,
 ) -> Response:
     project = get_project(db, principal, project_id)
     try:
@@ -127,6 +131,7 @@ def project_update(
             flags,
             overlap_by_tag,
             head_to_head_share,
+            held_out_share,
         )
         manage.update_project(db, project, fields, principal.user.id)
     except manage.ProjectError as exc:

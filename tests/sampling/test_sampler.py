@@ -202,3 +202,25 @@ def test_generated_tokens_are_counted_for_the_metrics_endpoint(
     # Five tokens per sequence (FakeBackend), every sequence generated, kept or not.
     generated = SAMPLER_TOKENS.labels(backend="fake")._value.get() - before
     assert generated == 5 * sum(fake.calls) > 0
+
+
+def test_a_prompt_held_out_while_its_samples_were_generated_gets_no_pair(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=2, sample_batch_size=4)
+    version = add_version(db, project, 0, "unused")
+    prompt = add_prompt(db, project, "Soon held out")
+    db.commit()
+
+    def text(request: SampleRequest, index: int) -> str:
+        held = db.get(Prompt, request.prompt_id)
+        assert held is not None
+        held.held_out = True  # an admin holds it out while the model is generating
+        db.commit()
+        return f"answer {request.seed}"
+
+    fake = FakeBackend(text)
+    assert Sampler(session_factory, settings, backend_factory=lambda: fake).step() == 0
+    assert fake.calls, "it did generate"
+    assert open_pairs(db, project.id, version.id) == 0
+    assert db.scalar(select(Pair.id).where(Pair.prompt_id == prompt.id)) is None
