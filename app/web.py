@@ -9,12 +9,17 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from app import vocabulary
 from app.markdown import render_markdown
 
 PACKAGE = Path(__file__).resolve().parent
 templates = Jinja2Blocks(directory=str(PACKAGE / "templates"))
 templates.env.filters["markdown"] = render_markdown
 templates.env.autoescape = True
+# Statuses and kinds by name in templates (`VersionStatus.active`), never as bare strings.
+templates.env.globals.update(
+    {name: getattr(vocabulary, name) for name in dir(vocabulary) if name[:1].isupper()}
+)
 
 
 def is_htmx(request: Request) -> bool:

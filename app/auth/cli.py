@@ -5,20 +5,14 @@ from __future__ import annotations
 import getpass
 import secrets
 import sys
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from app.cli_common import engine, fail, settings
+from app.vocabulary import Role
 
 users = typer.Typer(no_args_is_help=True)
-
-
-class Role(StrEnum):
-    evaluator = "evaluator"
-    admin = "admin"
-    ml = "ml"
 
 
 @users.command()

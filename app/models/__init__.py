@@ -8,8 +8,32 @@ from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
 from app.models.prompts import Prompt
 from app.models.training import TrainingRun, WorkerHeartbeat
+from app.vocabulary import (
+    AssignmentStatus,
+    Choice,
+    InvitationKind,
+    PairKind,
+    PairStatus,
+    Role,
+    RunKind,
+    RunStatus,
+    Side,
+    Strength,
+    VersionStatus,
+)
 
 __all__ = [
+    "AssignmentStatus",
+    "Choice",
+    "InvitationKind",
+    "PairKind",
+    "PairStatus",
+    "Role",
+    "RunKind",
+    "RunStatus",
+    "Side",
+    "Strength",
+    "VersionStatus",
     "ROLES",
     "ApiToken",
     "Assignment",

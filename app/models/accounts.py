@@ -9,8 +9,9 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
+from app.vocabulary import Role, values
 
-ROLES = ("evaluator", "admin", "ml")
+ROLES = values(Role)
 
 
 class User(TimestampMixin, Base):

@@ -8,8 +8,9 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
+from app.vocabulary import InvitationKind, values
 
-INVITATION_KINDS = ("invite", "reset")
+INVITATION_KINDS = values(InvitationKind)
 
 
 class Invitation(TimestampMixin, Base):
@@ -20,7 +21,7 @@ class Invitation(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16), default="invite")
+    kind: Mapped[str] = mapped_column(String(16), default=InvitationKind.invite)
     username: Mapped[str] = mapped_column(String(64))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     project_id: Mapped[int | None] = mapped_column(

@@ -21,15 +21,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
+from app.vocabulary import (
+    AssignmentStatus,
+    Choice,
+    FinishReason,
+    PairKind,
+    PairStatus,
+    Side,
+    Strength,
+    values,
+)
 
-PAIR_KINDS = ("live", "gold", "head_to_head")
-PAIR_STATUSES = ("open", "complete", "retired")
-ASSIGNMENT_STATUSES = ("leased", "submitted", "skipped", "expired", "released")
-CHOICES = ("a", "b", "tie", "both_bad")
-STRENGTHS = ("slight", "clear", "much")
-SIDES = ("a", "b")
-# Why generation ended: the model stopped by itself, or the token limit cut it off.
-FINISH_REASONS = ("stop", "length")
+PAIR_KINDS = values(PairKind)
+PAIR_STATUSES = values(PairStatus)
+ASSIGNMENT_STATUSES = values(AssignmentStatus)
+CHOICES = values(Choice)
+STRENGTHS = values(Strength)
+SIDES = values(Side)
+FINISH_REASONS = values(FinishReason)
 
 
 class Completion(TimestampMixin, Base):
@@ -56,7 +65,7 @@ class Completion(TimestampMixin, Base):
     @property
     def cut_off(self) -> bool:
         """True when the token limit ended this completion before the model did."""
-        return self.finish_reason == "length"
+        return self.finish_reason == FinishReason.length
 
 
 class Pair(TimestampMixin, Base):
@@ -96,8 +105,8 @@ class Pair(TimestampMixin, Base):
     policy_version_id: Mapped[int] = mapped_column(
         ForeignKey("policy_versions.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(16), default="live")
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    kind: Mapped[str] = mapped_column(String(16), default=PairKind.live)
+    status: Mapped[str] = mapped_column(String(16), default=PairStatus.open)
     labels_required: Mapped[int] = mapped_column(Integer, default=1)
     labels_received: Mapped[int] = mapped_column(Integer, default=0)
     gold_choice: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -117,8 +126,8 @@ class Assignment(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default="leased")
-    left_side: Mapped[str] = mapped_column(String(1), default="a")
+    status: Mapped[str] = mapped_column(String(16), default=AssignmentStatus.leased)
+    left_side: Mapped[str] = mapped_column(String(1), default=Side.a)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     skip_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)

@@ -9,8 +9,9 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
+from app.vocabulary import VersionStatus, values
 
-VERSION_STATUSES = ("candidate", "active", "archived", "rejected")
+VERSION_STATUSES = values(VersionStatus)
 
 
 class PolicyVersion(TimestampMixin, Base):
@@ -29,7 +30,7 @@ class PolicyVersion(TimestampMixin, Base):
     )
     checkpoint_uri: Mapped[str] = mapped_column(String(500))
     base_model: Mapped[str] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(16), default="candidate")
+    status: Mapped[str] = mapped_column(String(16), default=VersionStatus.candidate)
     # The run that produced it; unique so that a retried run can never register twice.
     # (No foreign key: training_runs points back here, and a cycle complicates migrations.)
     training_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)

@@ -9,9 +9,10 @@ from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
+from app.vocabulary import RunKind, RunStatus, values
 
-RUN_KINDS = ("full", "reward", "policy")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+RUN_KINDS = values(RunKind)
+RUN_STATUSES = values(RunStatus)
 
 
 class TrainingRun(TimestampMixin, Base):
@@ -25,10 +26,10 @@ class TrainingRun(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16), default="full")
+    kind: Mapped[str] = mapped_column(String(16), default=RunKind.full)
     recipe: Mapped[str] = mapped_column(String(100), default="cpu-small")
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.queued)
     requested_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from app.domain.versions import VersionRef
+from app.vocabulary import FinishReason
 
 
 @dataclass(frozen=True)
@@ -17,9 +18,6 @@ class SampleRequest:
     text: str
     messages: list[dict[str, Any]] | None
     seed: int
-
-
-FinishReason = Literal["stop", "length"]
 
 
 @dataclass

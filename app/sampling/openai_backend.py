@@ -16,13 +16,13 @@ import httpx
 
 from app.domain.messages import as_messages, prompt_value
 from app.sampling.backend import (
-    FinishReason,
     Sample,
     SampleRequest,
     StopRequested,
     VersionRef,
 )
 from app.settings import Settings
+from app.vocabulary import FinishReason
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
@@ -33,7 +33,7 @@ class OpenAIError(RuntimeError):
 
 def finish_reason(reported: object) -> FinishReason:
     """The server's `finish_reason` in our terms: only "length" means the limit cut it off."""
-    return "length" if reported == "length" else "stop"
+    return FinishReason.length if reported == "length" else FinishReason.stop
 
 
 class OpenAIBackend:

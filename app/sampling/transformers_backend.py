@@ -12,6 +12,7 @@ from app.domain.messages import as_messages, prompt_value
 from app.domain.store import ModelStore, assert_safetensors_only
 from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
 from app.settings import Settings
+from app.vocabulary import FinishReason
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class TransformersBackend:
                     completion_tokens=length,
                     seed=request.seed,
                     # No end-of-sequence token among the new ones: max_new_tokens cut it.
-                    finish_reason="stop" if length < len(new) else "length",
+                    finish_reason=FinishReason.stop if length < len(new) else FinishReason.length,
                     params=params,
                 )
             )

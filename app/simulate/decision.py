@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-CHOICES = ("a", "b", "tie", "both_bad")
-STRENGTHS = ("slight", "clear", "much")
+from app.vocabulary import Choice, Strength, values
+
+CHOICES = values(Choice)
+STRENGTHS = values(Strength)
+
+__all__ = ["CHOICES", "STRENGTHS", "Decision", "RuleError", "RuleFn"]
 
 Decision = tuple[str, str | None]  # (choice, strength or None)
 RuleFn = Callable[[str, str, str], Decision]  # (prompt, response_a, response_b) -> Decision

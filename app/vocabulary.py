@@ -1,0 +1,92 @@
+"""The fixed words the data uses: statuses, kinds, choices, roles — one StrEnum each.
+
+(Kept outside app.models so that the CLI can name roles without loading SQLAlchemy.)
+Members are `str`s, so they compare equal to the stored text and to literals; the tuples
+beside them (`PAIR_STATUSES`, ...) are what the columns' CHECK constraints list.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    evaluator = "evaluator"
+    admin = "admin"
+    ml = "ml"
+
+
+class InvitationKind(StrEnum):
+    invite = "invite"
+    reset = "reset"
+
+
+class PairKind(StrEnum):
+    live = "live"
+    gold = "gold"
+    head_to_head = "head_to_head"
+
+
+class PairStatus(StrEnum):
+    open = "open"
+    complete = "complete"
+    retired = "retired"
+
+
+class AssignmentStatus(StrEnum):
+    leased = "leased"
+    submitted = "submitted"
+    skipped = "skipped"
+    expired = "expired"
+    released = "released"
+
+
+class Choice(StrEnum):
+    a = "a"
+    b = "b"
+    tie = "tie"
+    both_bad = "both_bad"
+
+
+class Strength(StrEnum):
+    slight = "slight"
+    clear = "clear"
+    much = "much"
+
+
+class Side(StrEnum):
+    a = "a"
+    b = "b"
+
+
+class FinishReason(StrEnum):
+    """Why a completion ended: the model stopped by itself, or the token limit cut it off."""
+
+    stop = "stop"
+    length = "length"
+
+
+class VersionStatus(StrEnum):
+    candidate = "candidate"
+    active = "active"
+    archived = "archived"
+    rejected = "rejected"
+
+
+class RunKind(StrEnum):
+    full = "full"
+    reward = "reward"
+    policy = "policy"
+
+
+class RunStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+def values(enum: type[StrEnum]) -> tuple[str, ...]:
+    """The members' stored text, in declaration order."""
+    return tuple(member.value for member in enum)
