@@ -6,15 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.annotators import api as annotators_api
 from app.annotators import routes as annotators_routes
@@ -25,10 +20,11 @@ from app.auth.ratelimit import LoginThrottle
 from app.body_limit import BodyLimitMiddleware
 from app.dashboard import routes as dashboard_routes
 from app.db import make_engine, make_sessionmaker
-from app.deps import LoginRequired
+from app.error_handlers import install_error_handlers
 from app.export import routes as export_routes
 from app.labeling import api as labeling_api
 from app.labeling import routes as labeling_routes
+from app.loop import routes as loop_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
 from app.pages import home
@@ -45,19 +41,11 @@ from app.settings import Settings, get_settings
 from app.system import routes as system_routes
 from app.training import api as training_api
 from app.training import routes as training_routes
-from app.web import render
 from app.winrates import api as winrates_api
 from app.winrates import routes as winrates_routes
 
 PACKAGE = Path(__file__).resolve().parent
 log = logging.getLogger("pairwise.db")
-DATABASE_DOWN = (
-    "The database is unavailable right now; nothing was saved. Try again in a few seconds."
-)
-
-
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
 
 
 def api_router() -> APIRouter:
@@ -93,6 +81,7 @@ def page_routers() -> list[APIRouter]:
         training_routes.router,
         policies_routes.router,
         winrates_routes.router,
+        loop_routes.router,
     ]
 
 
@@ -136,69 +125,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(router)
     app.include_router(api_router())
 
-    @app.exception_handler(LoginRequired)
-    async def login_required(request: Request, _exc: LoginRequired) -> Response:
-        if _wants_json(request):
-            return JSONResponse(
-                {"detail": "Authentication required."},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        if request.headers.get("hx-request") == "true":
-            return Response(status_code=401, headers={"HX-Redirect": "/login"})
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        if _wants_json(request):
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        return render(
-            request,
-            "error.html",
-            {"status": exc.status_code, "message": exc.detail},
-            status_code=exc.status_code,
-        )
-
-    async def database_unavailable(request: Request, exc: Exception) -> Response:
-        # Postgres restarting or unreachable, or the pool exhausted: a clear 503 the client
-        # can retry, instead of a bare 500 after which the server drops the connection.
-        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
-        log.warning("database unavailable: %s", reason[0] if reason else type(exc).__name__)
-        headers = {"Retry-After": "5"}
-        if _wants_json(request):
-            return JSONResponse({"detail": DATABASE_DOWN}, status_code=503, headers=headers)
-        response = render(
-            request, "error.html", {"status": 503, "message": DATABASE_DOWN}, status_code=503
-        )
-        response.headers.update(headers)
-        return response
-
-    for error in (OperationalError, InterfaceError, PoolTimeout):
-        app.add_exception_handler(error, database_unavailable)
-
-    @app.exception_handler(DataError)
-    @app.exception_handler(OverflowError)
-    async def out_of_range(request: Request, _exc: Exception) -> Response:
-        # A number past the database's integer range (an id of 2**63, found by schemathesis):
-        # the request is wrong, not the server. The session has already rolled back.
-        return await http_error(
-            request, HTTPException(422, "A number in the request is out of range.")
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        if _wants_json(request):
-            return JSONResponse({"detail": errors}, status_code=422)
-        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return render(request, "error.html", {"status": 422, "message": message}, status_code=422)
-
+    install_error_handlers(app)
     return app
 
 

@@ -1,8 +1,8 @@
 """Project-wide agreement and trust flags from a few SQL aggregates (no per-row Python).
 
-Krippendorff's alpha (the `krippendorff` library, fed with per-pair value counts, the same
-figure as the quality page's) over the overlap rows of `app.annotators.stats`, and the trust
-rules of `app.annotators.figures` on each annotator's totals.
+Krippendorff's alpha (`app.quality.agreement.nominal_alpha`, the quality page's own) over
+the overlap rows of `app.annotators.stats`, and the trust rules of `app.annotators.figures`
+on each annotator's totals.
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-import krippendorff
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.annotators.figures import trust_flags
 from app.annotators.stats import Pattern, add_agreement, median_seconds, overlap_rows, totals
 from app.models import User
-from app.models.labeling import CHOICES
+from app.quality.agreement import nominal_alpha
 from app.settings import Settings
 
 
@@ -37,15 +35,6 @@ class Flagged:
     flags: list[str]
 
 
-def _alpha(units: dict[Pattern, int], raters: int) -> float | None:
-    values_used = sum(1 for k in range(len(CHOICES)) if any(p[k] for p in units))
-    if raters < 2 or values_used < 2:
-        return None
-    patterns = np.array(list(units), dtype=float)
-    value_counts = np.repeat(patterns, list(units.values()), axis=0)
-    return float(krippendorff.alpha(value_counts=value_counts, level_of_measurement="nominal"))
-
-
 def project_quality(
     db: Session, project_id: int, settings: Settings
 ) -> tuple[OverallAgreement, list[Flagged]]:
@@ -56,7 +45,7 @@ def project_quality(
         units[pattern] += n  # each pair appears once per label on it
     units = {p: n // sum(p) for p, n in units.items()}
     raters = {uid for uid, *_ in overlap}
-    agreement = OverallAgreement(sum(units.values()), len(raters), _alpha(units, len(raters)))
+    agreement = OverallAgreement(sum(units.values()), len(raters), nominal_alpha(units))
 
     stats = totals(db, project_id)
     for uid, seconds in median_seconds(db, project_id).items():

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from app.charts import Bar, bar_chart
 from app.dashboard.cache import Memo
-from app.dashboard.chart import bar_chart
 from app.dashboard.quality import project_quality
 from app.dashboard.service import ACTIVE_MINUTES, DAYS, Dashboard, Quality, dashboard
 from app.deps import Admin, DbDep, SettingsDep
@@ -34,6 +37,22 @@ def _board(request: Request, db: Session, project: Project, settings: Settings) 
     return dashboard(db, project, settings, utcnow(), quality)
 
 
+def day_chart(days: list[tuple[date, int]]) -> Markup:
+    """Labels per day, a date under about six of the bars."""
+    every = max(1, math.ceil(len(days) / 6))
+    bars = [
+        Bar(
+            label=day.strftime("%d %b") if (len(days) - 1 - k) % every == 0 else "",
+            value=n,
+            title=f"{day.isoformat()}: {n} label{'' if n == 1 else 's'}",
+            data={"day": day.isoformat(), "count": str(n)},
+        )
+        for k, (day, n) in enumerate(days)
+    ]
+    title = f"Labels per day over the last {len(days)} days"
+    return bar_chart(bars, title=title, group_class="day", css_class="day-chart")
+
+
 @router.get("/admin/dashboard")
 def dashboard_page(
     request: Request, db: DbDep, settings: SettingsDep, principal: Admin, project: int | None = None
@@ -44,7 +63,7 @@ def dashboard_page(
         "project": proj,
         "projects": visible_projects(db, principal.user),
         "board": board,
-        "chart": bar_chart(board.days),
+        "chart": day_chart(board.days),
         "days": DAYS,
         "active_minutes": ACTIVE_MINUTES,
     }

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from app.api.errors import CONFLICT
+from app.api.errors import CONFLICT, problem_response
 from app.deps import DbDep, Evaluator, SettingsDep
 from app.labeling import service
 from app.labeling.schemas import (
@@ -20,10 +20,9 @@ from app.labeling.schemas import (
     SkipIn,
     SubmitIn,
     TurnOut,
-    error_detail,
 )
-from app.labeling.service import Lease, LeaseExpired, NotFound
-from app.labeling.submission import InvalidSubmission, KeyConflict, Submitted, submit
+from app.labeling.service import Lease, LeaseExpired
+from app.labeling.submission import Submitted, submit
 from app.models import Pair, Project, User
 from app.projects.service import get_visible_project, visible_projects
 from app.settings import Settings
@@ -124,18 +123,13 @@ def create_comparison(
     user = principal.user
     try:
         result = submit(db, user, data)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except InvalidSubmission as exc:
-        return JSONResponse({"detail": [error_detail(exc.field, exc.message)]}, status_code=422)
-    except KeyConflict as exc:
-        return JSONResponse({"detail": [error_detail("idempotency_key", str(exc))]}, 409)
     except LeaseExpired as exc:
+        # Nothing was stored, but the reply carries the next lease (kept: a response, not
+        # a raised error, so the unit of work commits it).
         assignment = service.owned_assignment(db, user, data.assignment_id, lock=False)
         project = db.get_one(Project, db.get_one(Pair, assignment.pair_id).project_id)
         following = _next(db, settings, user, project)
-        body = {"detail": str(exc), "next": following.model_dump(mode="json")}
-        return JSONResponse(body, status_code=409)
+        return problem_response(409, str(exc), extra={"next": following.model_dump(mode="json")})
     out = comparison_out(result)
     if next:
         project = db.get_one(Project, result.comparison.project_id)
@@ -148,12 +142,7 @@ def create_comparison(
 @router.post("/assignments/{assignment_id}/skip", response_model=LeaseOut, responses=CONFLICT)
 def skip(assignment_id: int, data: SkipIn, db: DbDep, principal: Evaluator) -> LeaseOut:
     """Give the pair back with a reason; it returns to the pool for others."""
-    try:
-        a = service.skip(db, principal.user, assignment_id, data.reason)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except LeaseExpired as exc:
-        raise HTTPException(409, str(exc)) from None
+    a = service.skip(db, principal.user, assignment_id, data.reason)
     return LeaseOut(assignment_id=a.id, status=a.status, expires_at=a.expires_at)
 
 
@@ -162,10 +151,5 @@ def heartbeat(
     assignment_id: int, db: DbDep, settings: SettingsDep, principal: Evaluator
 ) -> LeaseOut:
     """Extend a live lease (the page calls this while it is open)."""
-    try:
-        a = service.heartbeat(db, settings, principal.user, assignment_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except LeaseExpired as exc:
-        raise HTTPException(409, str(exc)) from None
+    a = service.heartbeat(db, settings, principal.user, assignment_id)
     return LeaseOut(assignment_id=a.id, status=a.status, expires_at=a.expires_at)

@@ -20,6 +20,7 @@ from app.labeling.api import resolve_project
 from app.labeling.schemas import SKIP_REASONS, SkipIn, SubmitIn
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict, submit
+from app.loop.service import evaluator_strip
 from app.models import Pair, Project, User
 from app.projects.service import visible_projects
 from app.settings import Settings
@@ -59,6 +60,7 @@ def _page(
         "projects": visible_projects(db, user),
         "lease": lease,
         "counters": service.counters(db, user, project) if project else None,
+        "strip": evaluator_strip(db, project, user) if project else None,
         "notice": notice,
         "errors": errors or {},
         "form": form or {},

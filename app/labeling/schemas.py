@@ -9,7 +9,7 @@ meaning "not given") and refused for tie/both_bad.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
@@ -114,8 +114,3 @@ class LeaseOut(BaseModel):
     assignment_id: int
     status: str
     expires_at: datetime
-
-
-def error_detail(field: str, message: str) -> dict[str, Any]:
-    """One entry of the API's 422 body: `{"detail": [{"field", "message"}]}`."""
-    return {"field": field, "message": message}

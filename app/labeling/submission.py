@@ -34,6 +34,8 @@ class InvalidSubmission(Exception):
 class KeyConflict(Exception):
     """The idempotency key was already used for a different assignment."""
 
+    field = "idempotency_key"
+
 
 @dataclass
 class Submitted:

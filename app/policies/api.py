@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from app.api.errors import CONFLICT
 from app.deps import DbDep, MLStaff, SettingsDep
 from app.domain import versions as lifecycle
 from app.policies.routes import visible_version
-from app.training.service import TrainingInputError, resolve_project
+from app.training.service import resolve_project
 
 router = APIRouter(prefix="/policy-versions", tags=["policy versions"])
 
@@ -35,13 +34,8 @@ class VersionOut(BaseModel):
 
 
 @router.get("", response_model=list[VersionOut])
-def list_versions(
-    db: DbDep, principal: MLStaff, project_id: int | None = None
-) -> list[VersionOut] | JSONResponse:
-    try:
-        project = resolve_project(db, principal.user, project_id)
-    except TrainingInputError as exc:
-        return JSONResponse({"detail": [{"field": exc.field, "message": str(exc)}]}, 422)
+def list_versions(db: DbDep, principal: MLStaff, project_id: int | None = None) -> list[VersionOut]:
+    project = resolve_project(db, principal.user, project_id)
     return [VersionOut.model_validate(v) for v in lifecycle.list_versions(db, project.id)]
 
 
@@ -49,8 +43,5 @@ def list_versions(
 def promote(version_id: int, db: DbDep, settings: SettingsDep, principal: MLStaff) -> VersionOut:
     """Make this version active (a rollback when it is an earlier one)."""
     version = visible_version(db, principal, version_id)
-    try:
-        lifecycle.promote(db, settings, version, principal.user.id)
-    except lifecycle.PromotionError as exc:
-        raise HTTPException(409, str(exc)) from None
+    lifecycle.promote(db, settings, version, principal.user.id)
     return VersionOut.model_validate(version)

@@ -12,7 +12,7 @@ from app.models import PolicyVersion
 from app.projects.service import get_visible_project, visible_projects
 from app.training.service import TrainingInputError, resolve_project
 from app.web import redirect, render
-from app.winrates.chart import chart
+from app.winrates.routes import leaderboard_chart
 from app.winrates.service import leaderboard
 
 router = APIRouter(prefix="/training", include_in_schema=False)
@@ -48,7 +48,7 @@ def versions_page(
         "versions": versions,
         "numbers": numbers,
         "board": board,
-        "chart": chart(board.versions),
+        "chart": leaderboard_chart(board),
     }
     return render(request, "training/versions.html", context)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
-from fastapi.responses import JSONResponse
 
+from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, SettingsDep
 from app.models import Project
 from app.projects.deps import chosen_project
-from app.prompts.importer import ImportFileError, parse_bytes
+from app.prompts.importer import parse_bytes
 from app.prompts.routes import get_prompt, read_upload
 from app.prompts.schemas import (
     HeldOutIn,
@@ -23,7 +23,6 @@ from app.prompts.schemas import (
 from app.prompts.service import (
     PromptFilter,
     PromptRow,
-    PromptSelectionError,
     counts,
     import_prompts,
     list_prompts,
@@ -62,31 +61,26 @@ async def api_import(
     file: UploadFile,
     project: Annotated[int | None, Form()] = None,
     skip_bad: Annotated[bool, Form()] = False,
-) -> JSONResponse:
+) -> ImportSummaryOut:
     """422 with every bad record (`field` = line or row) when the file was not imported."""
     proj = chosen_project(db, principal, project)
-    try:
-        data = await read_upload(file, settings)
-        parsed = parse_bytes(file.filename or "upload", data, settings.prompt_max_chars)
-    except ImportFileError as exc:
-        return JSONResponse({"detail": [{"field": "file", "message": str(exc)}]}, 422)
+    data = await read_upload(file, settings)
+    parsed = parse_bytes(file.filename or "upload", data, settings.prompt_max_chars)
     summary = import_prompts(db, proj, parsed, skip_bad=skip_bad, actor_id=principal.user.id)
     if not summary.imported:
-        detail = [
-            {"field": f"{summary.unit} {p.line}", "message": p.reason} for p in parsed.problems
-        ]
-        return JSONResponse({"detail": detail}, 422)
-    return JSONResponse(ImportSummaryOut.of(summary).model_dump())
+        raise ApiProblem(
+            422,
+            "Nothing was imported.",
+            errors=field_errors((f"{summary.unit} {p.line}", p.reason) for p in parsed.problems),
+        )
+    return ImportSummaryOut.of(summary)
 
 
 @router.post("/held-out", response_model=HeldOutResult)
 def api_held_out(db: DbDep, principal: Admin, body: HeldOutIn) -> HeldOutResult:
     """Hold prompts out for evaluation (their open pairs are retired), or return them."""
     proj = chosen_project(db, principal, body.project)
-    try:
-        changed, retired = set_held_out(db, proj, body.prompt_ids, body.held_out, principal.user.id)
-    except PromptSelectionError as exc:
-        raise HTTPException(422, [{"field": "prompt_ids", "message": str(exc)}]) from exc
+    changed, retired = set_held_out(db, proj, body.prompt_ids, body.held_out, principal.user.id)
     return HeldOutResult(changed=changed, retired_pairs=retired)
 
 

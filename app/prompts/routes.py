@@ -17,7 +17,6 @@ from app.prompts.importer import ImportFileError, parse_bytes
 from app.prompts.service import (
     ImportSummary,
     PromptFilter,
-    PromptSelectionError,
     import_prompts,
     list_prompts,
     set_active,
@@ -99,10 +98,7 @@ def prompt_held_out(
 ) -> Response:
     """The prompt list's bulk action: hold the ticked prompts out, or return them."""
     proj = chosen_project(db, principal, project)
-    try:
-        set_held_out(db, proj, prompt_ids or [], held_out, principal.user.id)
-    except PromptSelectionError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    set_held_out(db, proj, prompt_ids or [], held_out, principal.user.id)
     return redirect(request, f"/admin/prompts?project={proj.id}")
 
 

@@ -230,7 +230,9 @@ def set_active(db: Session, prompt: Prompt, active: bool, actor_id: int | None) 
 
 
 class PromptSelectionError(ValueError):
-    """Prompt ids that are not in the project; nothing was changed."""
+    """No prompt chosen, or ids that are not in the project; nothing was changed."""
+
+    field = "prompt_ids"
 
 
 MAX_BULK = 1000

@@ -3,7 +3,8 @@ pair of annotators (scikit-learn) and Krippendorff's alpha over all of them (`kr
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -42,18 +43,26 @@ def cohen_kappa(x: list[str], y: list[str]) -> float | None:
     return None if np.isnan(value) else float(value)
 
 
+def nominal_alpha(patterns: Mapping[tuple[int, ...], int]) -> float | None:
+    """Krippendorff's alpha (nominal), the one implementation every page shows.
+
+    `patterns` maps a unit's value counts (labels per choice, in the order of CHOICES) to how
+    many units have them; nominal alpha depends on nothing else. None when undefined (fewer
+    than two values used, or no unit with two labels)."""
+    units = {p: n for p, n in patterns.items() if n and sum(p) >= 2}
+    values_used = sum(1 for k in range(len(CHOICES)) if any(p[k] for p in units))
+    if values_used < 2:
+        return None
+    value_counts = np.repeat(np.array(list(units), dtype=float), list(units.values()), axis=0)
+    return float(krippendorff.alpha(value_counts=value_counts, level_of_measurement="nominal"))
+
+
 def krippendorff_alpha(units: list[dict[int, str]]) -> float | None:
     """Nominal alpha; each unit maps rater → choice. None when undefined (one value only)."""
-    raters = sorted({r for u in units for r in u})
-    if len(raters) < 2 or len({c for u in units for c in u.values()}) < 2:
-        return None
-    index = {c: i for i, c in enumerate(CHOICES)}
-    data = np.full((len(raters), len(units)), np.nan)
-    row = {r: i for i, r in enumerate(raters)}
-    for j, unit in enumerate(units):
-        for rater, choice in unit.items():
-            data[row[rater], j] = index[choice]
-    return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+    patterns: Counter[tuple[int, ...]] = Counter(
+        tuple(sum(1 for c in unit.values() if c == choice) for choice in CHOICES) for unit in units
+    )
+    return nominal_alpha(patterns)
 
 
 def project_agreement(db: Session, project_id: int, min_shared: int = MIN_SHARED) -> Agreement:

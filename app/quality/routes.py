@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.annotators.routes import get_user
 from app.annotators.stats import project_annotator_stats
+from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, Principal, SettingsDep
 from app.domain.project_settings import settings_of
 from app.models import Pair, Project, User
@@ -181,17 +182,17 @@ async def api_gold_import(
     principal: Admin,
     file: UploadFile,
     project: Annotated[int | None, Form()] = None,
-) -> JSONResponse:
+) -> dict[str, int]:
     proj = chosen_project(db, principal, project)
-    try:
-        data = await read_upload(file, settings)
-    except ImportFileError as exc:
-        return JSONResponse({"detail": [{"field": "file", "message": str(exc)}]}, 422)
+    data = await read_upload(file, settings)
     result = service.import_gold(db, proj, data, settings.prompt_max_chars, principal.user.id)
     if result.problems:
-        detail = [{"field": f"line {p.line}", "message": p.reason} for p in result.problems]
-        return JSONResponse({"detail": detail}, 422)
-    return JSONResponse({"added": result.added})
+        raise ApiProblem(
+            422,
+            "Nothing was imported.",
+            errors=field_errors((f"line {p.line}", p.reason) for p in result.problems),
+        )
+    return {"added": result.added}
 
 
 class ExclusionIn(BaseModel):

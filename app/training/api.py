@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import JSONResponse
 
 from app.api.errors import CONFLICT
 from app.deps import DbDep, MLStaff, SettingsDep
@@ -14,11 +13,6 @@ from app.training.schemas import RunCreate, RunDetail, RunOut, RunPage
 router = APIRouter(prefix="/training-runs", tags=["training"])
 
 
-def _error(exc: service.TrainingInputError) -> JSONResponse:
-    status = 409 if isinstance(exc, service.RunConflict) else 422
-    return JSONResponse({"detail": [{"field": exc.field, "message": str(exc)}]}, status)
-
-
 def _run(db: DbDep, principal: MLStaff, run_id: int) -> TrainingRun:
     run = service.visible_run(db, principal.user, run_id)
     if run is None:
@@ -27,22 +21,17 @@ def _run(db: DbDep, principal: MLStaff, run_id: int) -> TrainingRun:
 
 
 @router.post("", response_model=RunDetail, status_code=201, responses=CONFLICT)
-def create_run(
-    body: RunCreate, db: DbDep, settings: SettingsDep, principal: MLStaff
-) -> RunDetail | JSONResponse:
-    try:
-        run = service.request_run(
-            db,
-            settings,
-            body.project_id,
-            principal.user,
-            kind=body.kind,
-            recipe=body.recipe,
-            overrides=dict(body.overrides),
-            include_simulated=body.include_simulated,
-        )
-    except service.TrainingInputError as exc:
-        return _error(exc)
+def create_run(body: RunCreate, db: DbDep, settings: SettingsDep, principal: MLStaff) -> RunDetail:
+    run = service.request_run(
+        db,
+        settings,
+        body.project_id,
+        principal.user,
+        kind=body.kind,
+        recipe=body.recipe,
+        overrides=dict(body.overrides),
+        include_simulated=body.include_simulated,
+    )
     db.refresh(run)
     return RunDetail.model_validate(run)
 
@@ -53,11 +42,8 @@ def list_runs(
     principal: MLStaff,
     project_id: int | None = None,
     page: int = Query(1, ge=1, le=100000),
-) -> RunPage | JSONResponse:
-    try:
-        project = service.resolve_project(db, principal.user, project_id)
-    except service.TrainingInputError as exc:
-        return _error(exc)
+) -> RunPage:
+    project = service.resolve_project(db, principal.user, project_id)
     runs, total = service.list_runs(db, project, page)
     return RunPage(items=[RunOut.model_validate(r) for r in runs], total=total, page=page)
 
@@ -68,10 +54,7 @@ def get_run(run_id: int, db: DbDep, principal: MLStaff) -> RunDetail:
 
 
 @router.post("/{run_id}/cancel", response_model=RunDetail, responses=CONFLICT)
-def cancel_run(run_id: int, db: DbDep, principal: MLStaff) -> RunDetail | JSONResponse:
+def cancel_run(run_id: int, db: DbDep, principal: MLStaff) -> RunDetail:
     run = _run(db, principal, run_id)
-    try:
-        service.cancel_run(db, run, principal.user)
-    except service.TrainingInputError as exc:
-        return _error(exc)
+    service.cancel_run(db, run, principal.user)
     return RunDetail.model_validate(run)

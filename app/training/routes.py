@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from app.deps import DbDep, MLStaff, SettingsDep
 from app.models import TrainingRun
 from app.projects.service import visible_projects
 from app.training import service
-from app.training.charts import run_charts
+from app.training.curves import overlay_charts, run_charts
 from app.training.run_view import evaluation_examples, poll_seconds
 from app.web import redirect, render
 
@@ -35,13 +35,17 @@ def _list_page(
     *,
     error: str | None = None,
     form: dict[str, str] | None = None,
+    compare: list[int] | None = None,
 ) -> Response:
     try:
         project = service.resolve_project(db, principal.user, project_id)
     except service.TrainingInputError as exc:
         raise HTTPException(404, str(exc)) from None
     runs, total = service.list_runs(db, project, page)
+    compared = service.runs_of_project(db, project, compare or [])
     context = {
+        "compared": [r.id for r in compared],
+        "overlay": overlay_charts(compared) if compared else [],
         "project": project,
         "projects": visible_projects(db, principal.user),
         "runs": runs,
@@ -65,8 +69,10 @@ def runs_page(
     settings: SettingsDep,
     project: int | None = None,
     page: int = 1,
+    compare: Annotated[list[int], Query(max_length=service.MAX_COMPARED * 4)] = [],  # noqa: B006
 ) -> Response:
-    return _list_page(request, db, principal, settings, project, max(page, 1))
+    """The runs; with `compare=<run id>` repeated, their loss and reward curves overlaid."""
+    return _list_page(request, db, principal, settings, project, max(page, 1), compare=compare)
 
 
 @router.post("/runs")

@@ -155,6 +155,22 @@ def visible_run(db: Session, user: User, run_id: int) -> TrainingRun | None:
     return run
 
 
+MAX_COMPARED = 8
+
+
+def runs_of_project(db: Session, project: Project, run_ids: list[int]) -> list[TrainingRun]:
+    """The project's runs among `run_ids` (others ignored), by id; at most MAX_COMPARED."""
+    wanted = sorted(set(run_ids))[:MAX_COMPARED]
+    if not wanted:
+        return []
+    stmt = (
+        select(TrainingRun)
+        .where(TrainingRun.project_id == project.id, TrainingRun.id.in_(wanted))
+        .order_by(TrainingRun.id)
+    )
+    return list(db.scalars(stmt))
+
+
 def cancel_run(db: Session, run: TrainingRun, user: User) -> TrainingRun:
     """Cancel a queued run now, or ask the trainer to stop a running one; audited."""
     try:

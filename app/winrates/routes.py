@@ -4,15 +4,38 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
+from app.charts import Bar, point_chart
 from app.deps import DbDep, MLStaff, SettingsDep
 from app.projects.service import get_visible_project, visible_projects
 from app.web import render
 from app.winrates import service
-from app.winrates.chart import chart
-from app.winrates.schemas import EvaluatorFilter
+from app.winrates.schemas import EvaluatorFilter, LeaderboardOut
 
 router = APIRouter()
+
+
+def leaderboard_chart(board: LeaderboardOut) -> Markup | None:
+    """P(beats the reference) per rated version with its interval; None when nothing is rated."""
+    points = [
+        Bar(
+            label=f"v{v.number}",
+            value=v.win_probability,
+            low=v.win_probability_low,
+            high=v.win_probability_high,
+            title=f"v{v.number}: {v.win_probability:.0%}"
+            f" ({v.win_probability_low:.0%}–{v.win_probability_high:.0%})",
+        )
+        for v in board.versions
+        if v.win_probability is not None
+        and v.win_probability_low is not None
+        and v.win_probability_high is not None
+    ]
+    if not points:
+        return None
+    title = f"Modelled chance of each version beating v{board.reference_number}, with intervals"
+    return point_chart(points, title=title, group_class="version-point")
 
 
 @router.get("/training/leaderboard", include_in_schema=False)
@@ -42,7 +65,7 @@ def leaderboard_page(
         "projects": projects,
         "project": project,
         "board": board,
-        "chart": chart(board.versions) if board else None,
+        "chart": leaderboard_chart(board) if board else None,
         "evaluators": evaluators,
     }
     return render(request, "leaderboard.html", ctx, block="board")

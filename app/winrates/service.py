@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Comparison, Completion, Pair, PolicyVersion, Project, User
 from app.winrates.schemas import DirectWinRate, EvaluatorFilter, LeaderboardOut, VersionRating
 from app.winrates.stats import (
+    Interval,
     Outcomes,
     count_matrix,
+    probability_intervals,
     rating_intervals,
     wilson_interval,
     win_probability,
@@ -41,15 +45,11 @@ def head_to_head_judgements(
     return [(a, b, choice) for a, b, choice in db.execute(stmt)]
 
 
-def leaderboard(
-    db: Session,
-    project: Project,
-    *,
-    evaluators: EvaluatorFilter = "all",
-    bootstrap: int = 200,
-    seed: int = 0,
-) -> LeaderboardOut:
-    """Bradley–Terry ratings with bootstrap intervals, direct win-rates and the raw matrix."""
+def _outcome_rows(
+    db: Session, project: Project, evaluators: EvaluatorFilter
+) -> tuple[list[PolicyVersion], list[tuple[int, int, float]], int]:
+    """The project's versions by number, its judgements as (index a, index b, a's score), and
+    how many "both bad" judgements were left out."""
     versions = list(
         db.scalars(
             select(PolicyVersion)
@@ -65,6 +65,67 @@ def leaderboard(
             both_bad += 1
         elif version_a != version_b and version_a in index and version_b in index:
             rows.append((index[version_a], index[version_b], SCORE_OF_A[choice]))
+    return versions, rows, both_bad
+
+
+@dataclass(frozen=True)
+class LineageWinRates:
+    """A version's modelled chance of beating its parent and version 0 (None: not rated)."""
+
+    comparisons: int
+    vs_parent: Interval | None
+    vs_zero: Interval | None
+
+
+def lineage_win_rates(
+    db: Session, project: Project, *, bootstrap: int = 200, seed: int = 0
+) -> dict[int, LineageWinRates]:
+    """By version id: P(beats its parent) and P(beats v0), Bradley–Terry with intervals from
+    one fit and one bootstrap over every head-to-head judgement of the project."""
+    versions, rows, _ = _outcome_rows(db, project, "all")
+    counts = count_matrix(Outcomes.from_rows(rows), len(versions))
+    # Only versions that met another are fitted, renumbered 0..n-1 (as in `leaderboard`).
+    local = {k: pos for pos, k in enumerate(k for k in range(len(versions)) if counts[k].sum())}
+    position = {v.id: k for k, v in enumerate(versions)}
+    zero = next((k for k, v in enumerate(versions) if v.number == 0), None)
+
+    def parent_of(k: int) -> int | None:
+        parent_id = versions[k].parent_id
+        return position.get(parent_id) if parent_id else (k - 1 if k else None)
+
+    wanted = {
+        (k, other): (local[k], local[other])
+        for k in local
+        for other in (parent_of(k), zero)
+        if other is not None and other != k and other in local
+    }
+    sub = Outcomes.from_rows([(local[i], local[j], s) for i, j, s in rows])
+    pairs = list(wanted.values())
+    intervals = (
+        probability_intervals(sub, len(local), pairs, bootstrap, LEVEL, seed) if pairs else []
+    )
+    found = dict(zip(wanted, intervals, strict=True))
+    out = {}
+    for k, version in enumerate(versions):
+        parent = parent_of(k)
+        out[version.id] = LineageWinRates(
+            comparisons=int(counts[k].sum()),
+            vs_parent=found.get((k, parent)) if parent is not None else None,
+            vs_zero=found.get((k, zero)) if zero is not None else None,
+        )
+    return out
+
+
+def leaderboard(
+    db: Session,
+    project: Project,
+    *,
+    evaluators: EvaluatorFilter = "all",
+    bootstrap: int = 200,
+    seed: int = 0,
+) -> LeaderboardOut:
+    """Bradley–Terry ratings with bootstrap intervals, direct win-rates and the raw matrix."""
+    versions, rows, both_bad = _outcome_rows(db, project, evaluators)
     outcomes = Outcomes.from_rows(rows)
     n = len(versions)
     counts = count_matrix(outcomes, n)

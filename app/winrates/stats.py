@@ -112,6 +112,30 @@ def rating_intervals(
     ]
 
 
+def probability_intervals(
+    outcomes: Outcomes,
+    n_items: int,
+    pairs: list[tuple[int, int]],
+    samples: int,
+    level: float = 0.95,
+    seed: int = 0,
+) -> list[Interval]:
+    """For each (a, b): P(a beats b) under Bradley–Terry, with a percentile bootstrap interval."""
+    estimate = fit_bradley_terry(outcomes, n_items)
+    fits = (
+        bootstrap_ratings(outcomes, n_items, 0, samples, seed)
+        if samples >= 1 and len(outcomes)
+        else estimate[np.newaxis, :]
+    )
+    tail = (1 - level) / 2 * 100
+    out = []
+    for a, b in pairs:
+        spread = 1.0 / (1.0 + np.exp(-(fits[:, a] - fits[:, b])))
+        low, high = np.percentile(spread, [tail, 100 - tail])
+        out.append(Interval(win_probability(estimate[a] - estimate[b]), float(low), float(high)))
+    return out
+
+
 def wilson_interval(score: float, n: float, level: float = 0.95) -> Interval:
     """Win share score/n with a Wilson score interval (score may be fractional: ties half)."""
     if n <= 0:

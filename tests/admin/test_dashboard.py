@@ -8,7 +8,6 @@ import pytest
 
 from app.annotators.stats import annotator_stats
 from app.dashboard.cache import Memo
-from app.dashboard.chart import bar_chart
 from app.dashboard.service import dashboard
 from app.models import PolicyVersion
 from app.quality.agreement import project_agreement
@@ -113,18 +112,6 @@ def test_empty_project(db, project, settings) -> None:
     assert board.agreement.alpha is None and board.active_evaluators == []
 
 
-def test_chart_bars_scale_to_the_busiest_day() -> None:
-    day = NOW.date()
-    chart = bar_chart([(day - timedelta(days=2), 4), (day - timedelta(days=1), 0), (day, 8)])
-    first, empty, last = chart.bars
-    assert empty.height == 0 and last.height == pytest.approx(2 * first.height, abs=0.2)
-    # The axis runs to 10: the busiest day (8) fills 80 % of the plot, standing on the axis.
-    assert last.height == pytest.approx(0.8 * (chart.bottom - chart.top), abs=0.1)
-    assert last.y + last.height == pytest.approx(chart.bottom, abs=0.1)
-    assert [t for t, _ in chart.ticks] == ["0", "5", "10"]
-    assert last.title == f"{day.isoformat()}: 8 labels"
-
-
 def test_dashboard_page_for_admins_only(client, logged_in, db, project) -> None:
     user = make_evaluator(db, project)
     f.compare(db, f.pair(db, project), user, "a")
@@ -156,3 +143,22 @@ def test_quality_memo_keeps_figures_a_while_per_project() -> None:
     stale: Memo[int] = Memo(ttl=0)
     stale.get(1, lambda: compute(3))
     assert stale.get(1, lambda: compute(4))[0] == 40 and calls == [1, 2, 3, 4]
+
+
+def _alpha_shown(html: str) -> str:
+    return html.split('id="alpha">', 1)[1].split("<", 1)[0]
+
+
+def test_dashboard_and_quality_page_show_the_same_alpha(client, logged_in, db, project) -> None:
+    one, two, three = (make_evaluator(db, project) for _ in range(3))
+    for labels in ("aab", "aaa", "bba", "tta", "bb", "ab"):
+        pr = f.pair(db, project, labels_required=3)
+        for user, choice in zip((one, two, three), labels, strict=False):
+            f.compare(db, pr, user, {"t": "tie"}.get(choice, choice))
+    db.commit()
+    logged_in("admin")
+    dashboard_alpha = _alpha_shown(client.get(f"/admin/dashboard?project={project.id}").text)
+    quality_alpha = _alpha_shown(client.get(f"/admin/quality?project={project.id}").text)
+    assert dashboard_alpha == quality_alpha
+    assert dashboard_alpha == f"{project_agreement(db, project.id).alpha:.3f}"
+    assert dashboard_alpha not in ("—", "1.000", "0.000")

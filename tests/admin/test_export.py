@@ -235,7 +235,7 @@ def test_page_form_with_empty_dates_and_bad_date(client, logged_in, project, see
     r = client.get(form)
     assert r.status_code == 200 and len(r.text.splitlines()) == 8
     r = client.get("/api/v1/export?format=raw&since=01/02/2026")
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "since"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "since"
     r = client.get("/api/v1/export?format=raw&since=2026-01-05&until=2026-01-05")
     assert len(r.text.splitlines()) == 2
 

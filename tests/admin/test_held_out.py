@@ -181,7 +181,7 @@ def test_hold_out_through_the_api(client, logged_in, db, project) -> None:
     r = client.post(
         "/api/v1/prompts/held-out", json={"prompt_ids": [424242], "held_out": True}, headers=h
     )
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "prompt_ids"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "prompt_ids"
     r = client.post(
         "/api/v1/prompts/held-out", json={"prompt_ids": [], "held_out": True}, headers=h
     )

@@ -147,14 +147,14 @@ def test_upload_page_shows_summary_and_errors(client, logged_in, project, db) ->
         headers={"X-CSRF-Token": csrf},
         files={"file": ("x.bin", b"\x00\x01\x02", "application/octet-stream")},
     )
-    assert r.status_code == 422 and "unknown file type" in r.json()["detail"][0]["message"]
+    assert r.status_code == 422 and "unknown file type" in r.json()["errors"][0]["message"]
     r = client.post(
         "/api/v1/prompts/import",
         headers={"X-CSRF-Token": csrf},
         files={"file": ("b.jsonl", jsonl({"prompt": "q"}, b"{oops"), "application/octet-stream")},
     )
     assert r.status_code == 422
-    assert r.json()["detail"][0]["field"] == "line 2"
+    assert r.json()["errors"][0]["field"] == "line 2"
 
 
 def test_cli_import(tmp_path: Path, monkeypatch, capsys) -> None:

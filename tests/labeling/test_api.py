@@ -96,7 +96,7 @@ def test_validation_messages_name_the_field(client, db, project, logged_in) -> N
     for extra, field in cases:
         r = _post(client, csrf, {"assignment_id": aid, **extra})
         assert r.status_code == 422, (extra, r.text)
-        detail = r.json()["detail"]
+        detail = r.json()["errors"]
         assert detail[0]["field"] == field and detail[0]["message"], detail
     assert _count(db) == 0
     ok = _post(client, csrf, {"assignment_id": aid, "choice": "left", "rationale": "x" * 5000})
@@ -155,7 +155,7 @@ def test_skip_and_heartbeat(client, db, project, logged_in) -> None:
     blank = client.post(
         f"/api/v1/assignments/{first['assignment_id']}/skip", json={"reason": " "}, headers=h
     )
-    assert blank.status_code == 422 and blank.json()["detail"][0]["field"] == "reason"
+    assert blank.status_code == 422 and blank.json()["errors"][0]["field"] == "reason"
     skipped = client.post(
         f"/api/v1/assignments/{first['assignment_id']}/skip", json={"reason": "unclear"}, headers=h
     )

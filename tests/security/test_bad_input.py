@@ -51,12 +51,12 @@ def unchanged(db: Session, api: dict[str, Any]) -> Iterator[None]:
 
 
 def message(r: Any) -> str:
-    detail = r.json()["detail"]
-    return detail if isinstance(detail, str) else " ".join(d["message"] for d in detail)
+    body = r.json()
+    return " ".join([body["detail"], *(d["message"] for d in body.get("errors", []))])
 
 
 def fields(r: Any) -> set[str]:
-    return {d["field"] for d in r.json()["detail"]}
+    return {d["field"] for d in r.json().get("errors", [])}
 
 
 def _comparison(api: dict[str, Any], **over: Any) -> dict[str, Any]:

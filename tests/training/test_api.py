@@ -31,7 +31,7 @@ def test_enqueue_list_get_and_cancel(client: TestClient, logged_in, project: Pro
 
     again = client.post("/api/v1/training-runs", json={"recipe": "tiny"}, headers=h)
     assert again.status_code == 409
-    assert "already queued" in again.json()["detail"][0]["message"]
+    assert "already queued" in again.json()["errors"][0]["message"]
 
     listed = client.get("/api/v1/training-runs").json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == run["id"]
@@ -56,7 +56,7 @@ def test_validation_errors_name_the_field(client: TestClient, logged_in, project
     for body, field, message in cases:
         r = client.post("/api/v1/training-runs", json=body, headers=h)
         assert r.status_code == 422, (body, r.text)
-        detail = r.json()["detail"][0]
+        detail = r.json()["errors"][0]
         assert detail["field"] == field and message in detail["message"], detail
     assert client.get("/api/v1/training-runs").json()["total"] == 0  # nothing stored
 
@@ -222,7 +222,7 @@ def test_override_models_outside_the_store_are_refused(
             "/api/v1/training-runs", json={"recipe": "tiny", "overrides": overrides}, headers=h
         )
         assert r.status_code == 422, (overrides, r.text)
-        detail = r.json()["detail"][0]
+        detail = r.json()["errors"][0]
         assert detail["field"] == "overrides" and message in detail["message"], detail
     page = client.post(
         "/training/runs",

@@ -73,7 +73,7 @@ def test_evaluator_filter_separates_simulated_accounts(
     assert simulated["versions"][1]["vs_reference"]["rate"] == 0.0
     bad = client.get(f"/api/v1/projects/{project.id}/leaderboard", params={"evaluators": "bots"})
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["field"] == "evaluators"
+    assert bad.json()["errors"][0]["field"] == "evaluators"
 
 
 def test_empty_project_has_versions_but_no_ratings(
