@@ -40,7 +40,7 @@ async def read_upload(upload: UploadFile, settings: Settings) -> bytes:
     return data
 
 
-def _active(value: str) -> bool | None:
+def _yes_no(value: str) -> bool | None:
     return {"1": True, "0": False}.get(value)
 
 
@@ -69,9 +69,9 @@ def prompt_list(
     filt = PromptFilter(
         q=q,
         tag=tag,
-        active=_active(active),
+        active=_yes_no(active),
         priority_min=priority_min,
-        held_out=_active(held_out),
+        held_out=_yes_no(held_out),
     )
     page = list_prompts(db, proj.id, filt, before=before, limit=limit)
     ctx = {
