@@ -68,6 +68,7 @@ class FinishReason(StrEnum):
 
 class VersionStatus(StrEnum):
     candidate = "candidate"
+    trial = "trial"  # a candidate whose human head-to-head trial is running (app.domain.trial)
     active = "active"
     archived = "archived"
     rejected = "rejected"

@@ -139,11 +139,14 @@ def insert_pairs(
     candidates: list[PairCandidate],
     buffer: int,
     kind: str = "live",
+    status: str = "active",
 ) -> int:
     """Insert usable candidates up to the buffer, under a lock on the project; returns count.
 
     Head-to-head pairs (`kind="head_to_head"`) belong to the active version (promotion
-    retires them with its live pairs); their completion b is the opponent's.
+    retires them with its live pairs); their completion b is the opponent's. Trial pairs
+    are head-to-head pairs that belong to the version on trial (`status="trial"`), their
+    completion b the active version's.
     """
     # Postgres: the row lock serialises samplers of this project until commit. SQLite:
     # the transaction already holds the database write lock (BEGIN IMMEDIATE).
@@ -153,9 +156,9 @@ def insert_pairs(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    status = db.scalar(select(PolicyVersion.status).where(PolicyVersion.id == version.id))
-    if status != "active":
-        return 0  # promoted away while we generated: these samples are for a stale policy
+    now = db.scalar(select(PolicyVersion.status).where(PolicyVersion.id == version.id))
+    if now != status:
+        return 0  # promoted (or decided) while we generated: these samples are stale
     room = buffer - buffer_depth(db, project.id, version.id, kind)
     if room <= 0:
         return 0

@@ -5,8 +5,8 @@ it is copied into the column where it was stop or length. Answers written by peo
 (gold pairs) keep NULL.
 
 Revision ID: 5c0e7f1a9b21
-Revises: 63b1f6130429
-Create Date: 2026-12-01 11:20:00
+Revises: 7c1a0e5f3b21
+Create Date: 2026-12-07 12:00:00
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5c0e7f1a9b21"
-down_revision: str | None = "63b1f6130429"
+down_revision: str | None = "7c1a0e5f3b21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
