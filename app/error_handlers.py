@@ -26,6 +26,7 @@ from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict
 from app.projects.manage import ProjectError
 from app.prompts.importer import ImportFileError
+from app.prompts.service import PromptSelectionError
 from app.quality.service import QualityError
 from app.training.service import RunConflict, TrainingInputError
 from app.web import render
@@ -47,6 +48,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (TrainingInputError, 422),
     (InvalidSubmission, 422),
     (ImportFileError, 422),
+    (PromptSelectionError, 422),
     (ProjectError, 422),
     (ProjectSettingsError, 422),
     (QualityError, 422),

@@ -75,7 +75,11 @@ class Settings(BaseSettings):
     pair_buffer: int = Field(16, ge=1, description="Open pairs kept ready per active version.")
     pair_low_water: int = Field(8, ge=0, description="Refill below this many open pairs.")
     sample_batch_size: int = Field(16, ge=1, description="Sequences per generate() call.")
-    max_new_tokens: int = Field(96, ge=1, description="Tokens per sampled completion.")
+    # SmolLM2-135M's answers to the demo prompts run a median ~120 tokens and mostly under
+    # 250; at 96, over half were cut off mid-sentence (docs/benchmarks.md, "Answer length").
+    max_new_tokens: int = Field(
+        256, ge=1, description="Tokens per sampled completion (longer ones are marked cut off)."
+    )
     temperature: float = Field(0.9, gt=0, le=5, description="Sampling temperature.")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
     torch_threads: int = Field(0, ge=0, description="torch threads per process; 0 = default.")

@@ -32,6 +32,7 @@ from trainer.types import Cancelled
 
 log = logging.getLogger("pairwise.trainer")
 
+PROGRESS_WRITE_SECONDS = 1.0  # at most one progress write per second, however fast the steps
 STAGES = {"full": ["data", "reward", "policy", "evaluate"], "reward": ["data", "reward"]}
 STAGES["policy"] = ["data", "policy", "evaluate"]
 
@@ -143,10 +144,12 @@ class Worker:
         try:
             outcome = self._stages(claim, state, staged)
             beat_stop.set()
+            state.changed.set()  # wakes the heartbeat thread to see it
             beater.join()
             self._register(claim, state, outcome)
         except BaseException as exc:  # noqa: BLE001 - every way out must settle the run
             beat_stop.set()
+            state.changed.set()  # wakes the heartbeat thread to see it
             beater.join()
             self._settle(claim, state, exc)
             if not isinstance(exc, Exception):
@@ -372,7 +375,14 @@ class Worker:
     # --- heartbeats -----------------------------------------------------------------------
 
     def _heartbeat_loop(self, claim: jobs.Claim, state: RunState, done: threading.Event) -> None:
-        while not done.wait(self.heartbeat_seconds):
+        """Write progress at each logging step (at most one write a second) and at least
+        once per heartbeat, which also extends the lease."""
+        throttle = min(PROGRESS_WRITE_SECONDS, self.heartbeat_seconds)
+        while True:
+            state.changed.wait(self.heartbeat_seconds)
+            if done.is_set():
+                return
+            state.changed.clear()
             try:
                 with transaction(self.factory) as db:
                     state.cancel_requested = jobs.heartbeat(
@@ -384,6 +394,8 @@ class Worker:
                 return
             except Exception:  # noqa: BLE001 - a database hiccup must not kill the run
                 log.exception("heartbeat for run %s failed; retrying", claim.run_id)
+            if done.wait(throttle):
+                return
 
     def _beat(self, run_id: int | None, state: RunState | None = None) -> None:
         status: dict[str, Any] = {"run_id": run_id}

@@ -268,7 +268,11 @@ class TrainingConfig(Section):
         0, ge=0, le=SEED_MAX, description="seed of the train/validation split by prompt"
     )
     heldout_prompts: Int = Field(
-        16, ge=0, le=100_000, description="prompts kept out of RL for evaluation"
+        16,
+        ge=0,
+        le=100_000,
+        description="prompts evaluated on: a seeded sample of the held-out prompts, or "
+        "when none is held out, active prompts kept out of RL",
     )
     rl_prompts: OptInt = Field(
         None,

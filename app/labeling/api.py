@@ -59,6 +59,8 @@ def pair_out(lease: Lease, project: Project) -> PairOut:
         ),
         left=lease.left.text,
         right=lease.right.text,
+        left_cut_off=lease.left.cut_off,
+        right_cut_off=lease.right.cut_off,
         expires_at=lease.assignment.expires_at,
         idempotency_key=lease.idempotency_key,
         flags=list(project.flags or []),

@@ -82,6 +82,10 @@ class PairOut(BaseModel):
     prompt: PromptOut
     left: str
     right: str
+    left_cut_off: bool = Field(
+        description="True when the token limit ended the left response before the model did."
+    )
+    right_cut_off: bool = Field(description="The same for the right response.")
     expires_at: datetime
     idempotency_key: str
     flags: list[str]

@@ -238,6 +238,13 @@ def skip(db: Session, user: User, assignment_id: int, reason: str) -> Assignment
 
 @dataclass
 class Counters:
+    """An evaluator's own figures. Gold figures cover labels given before today only.
+
+    Shown right after each label, a per-label gold figure would tell the evaluator which
+    pair was gold; counted up to the start of the day, it changes only between days and
+    says nothing about any one pair.
+    """
+
     today: int
     total: int
     skipped: int
@@ -250,7 +257,7 @@ class Counters:
 
 
 def counters(db: Session, user: User, project: Project) -> Counters:
-    """The evaluator's own figures in a project: labels today and in all, gold accuracy."""
+    """The evaluator's own figures in a project: labels today and in all, gold to yesterday."""
     mine = (Comparison.user_id == user.id) & (Comparison.project_id == project.id)
     start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     total = db.scalar(select(func.count()).where(mine)) or 0
@@ -272,6 +279,11 @@ def counters(db: Session, user: User, project: Project) -> Counters:
         select(func.count(), func.count().filter(Comparison.choice == Pair.gold_choice))
         .select_from(Comparison)
         .join(Pair, Pair.id == Comparison.pair_id)
-        .where(mine, Comparison.is_gold, Pair.gold_choice.is_not(None))
+        .where(
+            mine,
+            Comparison.is_gold,
+            Pair.gold_choice.is_not(None),
+            Comparison.created_at < start,
+        )
     ).one()
     return Counters(today, total, skipped, int(gold[0]), int(gold[1]))

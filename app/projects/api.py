@@ -6,7 +6,13 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import Admin, DbDep, SettingsDep
-from app.domain.project_settings import MAX_OVERLAP, LoopSettings, loop_settings_of, settings_of
+from app.domain.project_settings import (
+    MAX_HELD_OUT_SHARE,
+    MAX_OVERLAP,
+    LoopSettings,
+    loop_settings_of,
+    settings_of,
+)
 from app.domain.retraining import schedule_of
 from app.models import Project
 from app.projects import manage
@@ -30,6 +36,7 @@ class ProjectOut(BaseModel):
     guidelines: str
     guidelines_version: int
     excluded_annotators: list[int]
+    held_out_share: float
     loop: LoopSettings
 
     @classmethod
@@ -47,6 +54,7 @@ class ProjectOut(BaseModel):
             guidelines=p.guidelines,
             guidelines_version=p.guidelines_version,
             excluded_annotators=list(settings_of(p).excluded_annotators),
+            held_out_share=settings_of(p).held_out_share,
             loop=loop_settings_of(p),
         )
 
@@ -84,6 +92,12 @@ class ProjectIn(BaseModel):
         None, ge=0, le=0.5, description="Share of open pairs that meet an earlier version."
     )
     flags: list[str] = ["unsafe", "factually wrong", "off-topic", "low quality"]
+    held_out_share: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_HELD_OUT_SHARE,
+        description="Share of newly imported prompts held out for evaluation; omit to keep.",
+    )
 
     def fields(self) -> manage.ProjectFields:
         bad = [t for t, n in self.overlap_by_tag.items() if not 1 <= n <= MAX_OVERLAP]
@@ -98,6 +112,7 @@ class ProjectIn(BaseModel):
             head_to_head_share=self.head_to_head_share,
             flags=manage.parse_flags(", ".join(self.flags)),
             overlap_by_tag=self.overlap_by_tag,
+            held_out_share=self.held_out_share,
         )
 
 

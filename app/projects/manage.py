@@ -12,6 +12,7 @@ from app.auth.service import user_by_name
 from app.domain.audit import audit
 from app.domain.leases import release_leases
 from app.domain.project_settings import (
+    MAX_HELD_OUT_SHARE,
     MAX_OVERLAP,
     LoopSettings,
     ProjectSettingsError,
@@ -40,6 +41,7 @@ class ProjectFields:
     flags: list[str] | None = None
     head_to_head_share: float | None = None  # None: unchanged (the default on creation)
     overlap_by_tag: dict[str, int] | None = None
+    held_out_share: float | None = None  # None: unchanged
 
 
 def parse_flags(text: str) -> list[str]:
@@ -79,6 +81,9 @@ def _check(db: Session, fields: ProjectFields, project_id: int | None) -> None:
     share = fields.head_to_head_share
     if share is not None and not 0 <= share <= 0.5:
         raise ProjectError("Head-to-head share must be between 0 and 0.5.")
+    held = fields.held_out_share
+    if held is not None and not 0 <= held <= MAX_HELD_OUT_SHARE:
+        raise ProjectError(f"Held-out share must be between 0 and {MAX_HELD_OUT_SHARE}.")
     if not fields.base_policy_model.strip():
         raise ProjectError("Base policy model must not be empty.")
 
@@ -93,9 +98,14 @@ def _apply(project: Project, fields: ProjectFields) -> None:
         project.head_to_head_share = fields.head_to_head_share
     if fields.flags is not None:
         project.flags = fields.flags
+    changes: dict[str, object] = {}
     if fields.overlap_by_tag is not None:
+        changes["overlap_by_tag"] = fields.overlap_by_tag
+    if fields.held_out_share is not None:
+        changes["held_out_share"] = fields.held_out_share
+    if changes:
         try:
-            update_settings(project, overlap_by_tag=fields.overlap_by_tag)
+            update_settings(project, **changes)
         except ProjectSettingsError as exc:
             raise ProjectError(str(exc)) from exc
 
@@ -130,6 +140,7 @@ def update_project(db: Session, project: Project, fields: ProjectFields, actor_i
         gold_rate=project.gold_rate,
         head_to_head_share=project.head_to_head_share,
         overlap_by_tag=settings_of(project).overlap_by_tag,
+        held_out_share=settings_of(project).held_out_share,
     )
 
 

@@ -29,6 +29,7 @@ def _fields(
     flags: str,
     overlap_by_tag: str,
     head_to_head_share: float | None = None,
+    held_out_share: float | None = None,
 ) -> manage.ProjectFields:
     return manage.ProjectFields(
         name=name,
@@ -39,6 +40,7 @@ def _fields(
         flags=manage.parse_flags(flags),
         overlap_by_tag=manage.parse_overlap_by_tag(overlap_by_tag),
         head_to_head_share=head_to_head_share,
+        held_out_share=held_out_share,
     )
 
 
@@ -84,6 +86,7 @@ def _detail(
         "members": manage.members(db, project.id),
         "history": manage.guideline_history(db, project.id),
         "overlap_by_tag": settings_of(project).overlap_by_tag,
+        "held_out_share": settings_of(project).held_out_share,
         "loop": loop_settings_of(project),
         "schedule": schedule_of(project, request.app.state.settings),
         **extra,
@@ -112,6 +115,7 @@ def project_update(
     flags: Text = "",
     overlap_by_tag: Text = "",
     head_to_head_share: Annotated[float | None, Form()] = None,
+    held_out_share: Annotated[float | None, Form()] = None,
 ) -> Response:
     try:
         fields = _fields(
@@ -123,6 +127,7 @@ def project_update(
             flags,
             overlap_by_tag,
             head_to_head_share,
+            held_out_share,
         )
         manage.update_project(db, project, fields, principal.user.id)
     except manage.ProjectError as exc:

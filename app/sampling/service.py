@@ -162,11 +162,20 @@ def insert_pairs(
     room = buffer - buffer_depth(db, project.id, version.id, kind)
     if room <= 0:
         return 0
-    seen = _existing_pairs(db, version.id, {c.prompt.id for c in candidates})
+    prompt_ids = {c.prompt.id for c in candidates}
+    seen = _existing_pairs(db, version.id, prompt_ids)
+    # Held out or deactivated while we generated: such a prompt gets no pair.
+    eligible = set(
+        db.scalars(
+            select(Prompt.id).where(
+                Prompt.id.in_(prompt_ids), Prompt.active.is_(True), Prompt.held_out.is_(False)
+            )
+        )
+    )
     chosen: list[PairCandidate] = []
     for c in candidates:
         key = (c.prompt.id, frozenset((c.a.text.strip(), c.b.text.strip())))
-        if c.usable and key not in seen:
+        if c.usable and key not in seen and c.prompt.id in eligible:
             seen.add(key)
             chosen.append(c)
         if len(chosen) == room:
@@ -209,6 +218,7 @@ def _completion(prompt_id: int, version_id: int, sample: Sample) -> Completion:
         sampling={**sample.params, "seed": sample.seed},
         prompt_tokens=sample.prompt_tokens,
         completion_tokens=sample.completion_tokens,
+        finish_reason=sample.finish_reason,
     )
 
 

@@ -19,9 +19,11 @@ from app.domain import trial, versions
 from app.domain.project_settings import loop_settings_of
 from app.domain.store import ModelStore
 from app.models import Project, utcnow
+from app.observability.metrics import SAMPLER_TOKENS
 from app.sampling import service
 from app.sampling.backend import (
     Backend,
+    Sample,
     SampleRequest,
     StopRequested,
     VersionRef,
@@ -35,6 +37,13 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60.0
 FRUITLESS_ROUNDS = 3  # batches in a row that yield no usable pair before waiting a poll
+
+
+def _generate(backend: Backend, requests: list[SampleRequest]) -> list[Sample]:
+    """Generate and count the new tokens (`pairwise_sampler_tokens_total`), kept or not."""
+    samples = backend.generate(requests)
+    SAMPLER_TOKENS.labels(backend=backend.name).inc(sum(s.completion_tokens for s in samples))
+    return samples
 
 
 class Sampler:
@@ -141,7 +150,7 @@ class Sampler:
                 SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts for _ in (0, 1)
             ]
             started = time.perf_counter()
-            samples = backend.generate(requests)
+            samples = _generate(backend, requests)
             elapsed = max(time.perf_counter() - started, 1e-6)
             self.tokens_per_s = sum(s.completion_tokens for s in samples) / elapsed
             candidates = self.margins.annotate(
@@ -235,19 +244,21 @@ class Sampler:
             return 0
         self.state = "sampling head to head"
         self.beat()
-        mine = self._backend_for(project.id, version).generate(
-            [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts]
+        mine = _generate(
+            self._backend_for(project.id, version),
+            [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts],
         )
         candidates: list[service.PairCandidate] = []
         for turn, rival in enumerate(rivals):
             share = list(range(turn, len(prompts), len(rivals)))
             if not share:
                 continue
-            theirs = self._opponent_backend(project.id, rival).generate(
+            theirs = _generate(
+                self._opponent_backend(project.id, rival),
                 [
                     SampleRequest(prompts[i].id, prompts[i].text, prompts[i].messages, new_seed())
                     for i in share
-                ]
+                ],
             )
             candidates += [
                 service.PairCandidate(prompts[i], mine[i], sample, opponent=rival)
