@@ -10,8 +10,7 @@ from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, SettingsDep
 from app.models import Project
 from app.projects.deps import chosen_project
-from app.prompts.importer import parse_bytes
-from app.prompts.routes import get_prompt, read_upload
+from app.prompts.deps import get_prompt
 from app.prompts.schemas import (
     HeldOutIn,
     HeldOutResult,
@@ -24,12 +23,12 @@ from app.prompts.service import (
     PromptFilter,
     PromptRow,
     counts,
-    import_prompts,
     list_prompts,
     set_active,
     set_held_out,
     update_prompt,
 )
+from app.prompts.uploads import import_prompt_upload
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 
@@ -64,9 +63,9 @@ async def api_import(
 ) -> ImportSummaryOut:
     """422 with every bad record (`field` = line or row) when the file was not imported."""
     proj = chosen_project(db, principal, project)
-    data = await read_upload(file, settings)
-    parsed = parse_bytes(file.filename or "upload", data, settings.prompt_max_chars)
-    summary = import_prompts(db, proj, parsed, skip_bad=skip_bad, actor_id=principal.user.id)
+    summary, parsed = await import_prompt_upload(
+        db, settings, proj, file, skip_bad=skip_bad, actor_id=principal.user.id
+    )
     if not summary.imported:
         raise ApiProblem(
             422,

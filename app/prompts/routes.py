@@ -6,49 +6,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from app.deps import Admin, DbDep, SettingsDep
 from app.domain.project_settings import settings_of
-from app.models import Prompt
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
-from app.prompts.importer import ImportFileError, parse_bytes
+from app.prompts.deps import get_prompt
+from app.prompts.importer import ImportFileError
 from app.prompts.service import (
     ImportSummary,
     PromptFilter,
-    import_prompts,
     list_prompts,
     set_active,
     set_held_out,
     update_prompt,
 )
-from app.settings import Settings
+from app.prompts.uploads import import_prompt_upload
 from app.web import redirect, render
 
 router = APIRouter(prefix="/admin/prompts", tags=["prompts"], include_in_schema=False)
 
 
-async def read_upload(upload: UploadFile, settings: Settings) -> bytes:
-    """The uploaded bytes, refused past IMPORT_MAX_MB without reading further."""
-    limit = settings.import_max_mb * 1024 * 1024
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise ImportFileError(f"the file is larger than {settings.import_max_mb} MB")
-    if not data:
-        raise ImportFileError("the file is empty")
-    return data
-
-
 def _yes_no(value: str) -> bool | None:
     return {"1": True, "0": False}.get(value)
-
-
-def get_prompt(db: Session, prompt_id: int) -> Prompt:
-    prompt = db.get(Prompt, prompt_id)
-    if prompt is None:
-        raise HTTPException(404, "No such prompt.")
-    return prompt
 
 
 @router.get("")
@@ -116,9 +96,9 @@ async def prompt_import(
     summary: ImportSummary | None = None
     error = ""
     try:
-        data = await read_upload(file, settings)
-        parsed = parse_bytes(file.filename or "upload", data, settings.prompt_max_chars)
-        summary = import_prompts(db, proj, parsed, skip_bad=skip_bad, actor_id=principal.user.id)
+        summary, _ = await import_prompt_upload(
+            db, settings, proj, file, skip_bad=skip_bad, actor_id=principal.user.id
+        )
     except ImportFileError as exc:
         error = f"{file.filename}: {exc}"
     page = list_prompts(db, proj.id, PromptFilter(), before=None)
