@@ -17,30 +17,38 @@ log = logging.getLogger(__name__)
 
 
 def _per_row_sampler(seeds: list[int], temperature: float, top_p: float) -> Any:
-    """A logits processor that samples each row with its own generator.
+    """A logits processor that samples each row with its own seeded random stream.
 
     HF `generate` draws every row of a batch from one random stream, so a batched sample
     could not be tied to a seed of its own. Here temperature and top-p are applied with
-    HF's own warpers, each row draws its token from `torch.Generator(seed)`, and the
-    scores are masked so that greedy decoding (`do_sample=False`) picks exactly that token.
+    HF's own warpers, and each row draws one uniform number per token from a CPU
+    `torch.Generator(seed)`; the token is found on the model's device by inverting the
+    row's cumulative distribution there. The draws are the same on CPU and CUDA and do
+    not depend on the other rows of the batch. The scores are masked so that greedy
+    decoding (`do_sample=False`) picks exactly that token.
     """
     import torch
     from transformers import LogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
 
     class PerRowSampler(LogitsProcessor):
         def __init__(self) -> None:
-            self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+            self.generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
             self.warpers = [TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]
 
         def __call__(self, input_ids: Any, scores: Any) -> Any:
             for warper in self.warpers:
                 scores = warper(input_ids, scores)
-            probs = torch.softmax(scores.float(), dim=-1)
-            picks = torch.cat(
-                [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)]
+            # float64: a 50k-token cumulative sum in float32 loses the tail's resolution.
+            cdf = torch.softmax(scores.double(), dim=-1).cumsum(dim=-1)
+            draws = torch.cat(
+                [torch.rand(1, generator=g, dtype=torch.float64) for g in self.generators]
             )
+            targets = draws.to(cdf.device).unsqueeze(1) * cdf[:, -1:]
+            # right=True: the first token whose cumulative mass exceeds the draw, which
+            # never lands on a token of probability zero (top-p's cut-off).
+            picks = torch.searchsorted(cdf, targets, right=True).clamp_(max=cdf.shape[1] - 1)
             out = torch.full_like(scores, float("-inf"))
-            return out.scatter_(1, picks.unsqueeze(1), 0.0)
+            return out.scatter_(1, picks, 0.0)
 
     return PerRowSampler()
 
@@ -141,7 +149,9 @@ class TransformersBackend:
 
         class Stop(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), should_stop(), dtype=torch.bool)
+                return torch.full(
+                    (input_ids.shape[0],), should_stop(), dtype=torch.bool, device=input_ids.device
+                )
 
         s = self.settings
         tok = self.tokenizer
