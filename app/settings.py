@@ -150,6 +150,19 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(
         3, ge=0, le=10, description="Retries (with backoff) of a failed request to that server."
     )
+    openai_manage_adapters: bool = Field(
+        True,
+        description="Load each needed version's LoRA adapter into that server at run time and "
+        "unload the rest (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).",
+    )
+    openai_store_dir: str = Field(
+        "", description="The model store's folder as that server sees it (default: MODEL_DIR)."
+    )
+    openai_version_servers: str = Field(
+        "",
+        description="Servers of full-weight versions: comma-separated `name=url` pairs, a "
+        "version's name being its checkpoint URI (`projects/1/policy/v3=http://vllm-3:8000/v1`).",
+    )
 
     # Training queue, worker and promotion (the runs package).
     training_parallel_runs: bool = Field(
@@ -182,6 +195,12 @@ class Settings(BaseSettings):
             return value.strip().upper()
         return value  # anything else fails with the value as written
 
+    @field_validator("openai_version_servers")
+    @classmethod
+    def _name_url_pairs(cls, value: str) -> str:
+        _name_url_pairs(value)
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.pair_low_water > self.pair_buffer:
@@ -202,6 +221,11 @@ class Settings(BaseSettings):
     @property
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def version_servers(self) -> dict[str, str]:
+        """OPENAI_VERSION_SERVERS as served name → base URL."""
+        return _name_url_pairs(self.openai_version_servers)
 
     def resolved_web_workers(self) -> int:
         """WEB_WORKERS, or the choice for 0: one process where a second would not help (SQLite
@@ -226,6 +250,16 @@ class Settings(BaseSettings):
         if self.production:
             raise SettingsError("SECRET_KEY must be set when PAIRWISE_ENV=production")
         return _local_secret(self.data_dir)
+
+
+def _name_url_pairs(value: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, sep, url = (text.strip() for text in item.partition("="))
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            raise ValueError("must be comma-separated name=http(s)://url pairs")
+        pairs[name] = url.rstrip("/")
+    return pairs
 
 
 def _local_secret(data_dir: Path) -> str:
@@ -276,7 +310,8 @@ def settings_problems(error: ValidationError) -> list[str]:
         if name not in Settings.model_fields:  # a check across fields names them itself
             lines[problem["msg"]] = problem["msg"].removeprefix("Value error, ")
             continue
-        accepts = _accepts(name) or problem["msg"][:1].lower() + problem["msg"][1:]
+        message = problem["msg"].removeprefix("Value error, ")
+        accepts = _accepts(name) or message[:1].lower() + message[1:]
         got = "" if name in _SECRET_FIELDS else f", got {problem['input']!r}"
         lines.setdefault(name, f"{name.upper()}: {accepts}{got}")
     return list(lines.values())

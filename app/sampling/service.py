@@ -97,6 +97,15 @@ def opponents(db: Session, active: VersionRef) -> list[VersionRef]:
     return [VersionRef.of(v) for v in chosen]
 
 
+def versions_to_serve(
+    db: Session, project: Project, active: VersionRef, settings: Settings
+) -> list[VersionRef]:
+    """Every version the sampler asks for: the active one and, while head-to-head pairs are
+    on, its opponents."""
+    on = head_to_head_buffer(project.head_to_head_share, settings) > 0
+    return [active, *(opponents(db, active) if on else [])]
+
+
 def pairs_wanted(depth: int, settings: Settings) -> int:
     """How many pairs to make now: refill to PAIR_BUFFER once below PAIR_LOW_WATER (or empty)."""
     if depth >= settings.pair_buffer:
