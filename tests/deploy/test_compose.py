@@ -108,7 +108,19 @@ def test_trainer_and_vllm_reserve_gpus() -> None:
         devices = SERVICES[name]["deploy"]["resources"]["reservations"]["devices"]
         assert any("gpu" in d["capabilities"] for d in devices), name
     trainer_args = SERVICES["trainer"]["build"]["args"]
-    assert trainer_args["TORCH_PIP_ARGS"] != SERVICES["web"]["build"]["args"]["TORCH_PIP_ARGS"]
+    sampler_args = SERVICES["sampler"]["build"]["args"]
+    assert trainer_args["TORCH_PIP_ARGS"] != sampler_args["TORCH_PIP_ARGS"]
+
+
+def test_web_image_carries_no_torch_and_workers_do() -> None:
+    """migrate and web build from the base lock (no torch); sampler and trainer from demo."""
+    locks = {name: SERVICES[name]["build"]["args"]["LOCK"] for name in APP_SERVICES}
+    assert locks == {"migrate": "base", "web": "base", "sampler": "demo", "trainer": "demo"}
+    images = {name: SERVICES[name]["image"] for name in APP_SERVICES}
+    assert images["migrate"] == images["web"]
+    assert len({images["web"], images["sampler"], images["trainer"]}) == 3
+    assert "torch" not in lock_pins("base")
+    assert lock_pins("demo")["torch"] == "2.13.0"
 
 
 def test_model_store_is_one_shared_volume() -> None:
@@ -172,6 +184,24 @@ def make_recipe(target: str) -> list[str]:
     return recipe
 
 
+def make_variable(name: str) -> str:
+    text = (ROOT / "Makefile").read_text()
+    match = re.search(rf"^{name} :?= *(\S+)$", text, re.MULTILINE)
+    assert match, f"Makefile sets no {name}"
+    return match.group(1)
+
+
+def lock_pins(name: str) -> dict[str, str]:
+    """Package → pinned version in requirements/lock-NAME.txt."""
+    pins = {}
+    for line in (ROOT / "requirements" / f"lock-{name}.txt").read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            package, version = requirement.split("==")
+            pins[package] = version
+    return pins
+
+
 def normalise(command: str) -> list[str]:
     """Words of a command without quiet/cache flags, build-arg words or BuildKit mounts."""
     return [
@@ -187,14 +217,44 @@ def dockerfile() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
 
 
+def docker_pip(lock: str) -> list[list[str]]:
+    """The image's `pip install` commands when built with LOCK=lock, in order."""
+    commands = []
+    for line in dockerfile():
+        if not line.startswith("RUN "):
+            continue
+        guarded = re.match(r'.*if \[ "\$LOCK" != base \]; then (.*); fi$', line)
+        if guarded and lock == "base":
+            continue
+        body = guarded.group(1) if guarded else line
+        for part in re.split(r"&&|;", body):
+            words = normalise(part.replace("$LOCK", lock))
+            if words[:2] == ["pip", "install"]:
+                commands.append(words)
+    return commands
+
+
 def test_image_installs_like_the_makefile() -> None:
-    make_pip = [normalise(c) for c in make_recipe("$(STAMP)") if c.startswith("pip install")]
-    docker_runs = [normalise(line) for line in dockerfile() if line.startswith("RUN ")]
-    docker_pip = [words for words in docker_runs if words[:2] == ["pip", "install"]]
-    assert len(make_pip) >= 4
-    assert docker_pip == make_pip
+    lock = make_variable("LOCK")
+    assert lock == "requirements/lock-demo.txt"
+    make_pip = [
+        normalise(c.replace("$(LOCK)", lock))
+        for c in make_recipe("$(STAMP)")
+        if c.startswith("pip install")
+    ]
+    assert len(make_pip) == 4
+    image = docker_pip("demo")
+    # The same commands, except that the image installs the package itself (not editable).
+    assert image[:-1] == make_pip[:-1]
+    assert make_pip[-1] == ["pip", "install", "--no-deps", "--editable", "."]
+    assert image[-1] == ["pip", "install", "--no-deps", "."]
+    # The web image: no torch step, the base lock.
+    base = docker_pip("base")
+    assert ["pip", "install", "--no-deps", "--requirement", "requirements/lock-base.txt"] in base
+    assert not any("torch==2.13.0" in command for command in base)
 
     make_npm = [normalise(c) for c in make_recipe("$(HTMX)") if c.startswith("npm")]
+    docker_runs = [normalise(line) for line in dockerfile() if line.startswith("RUN ")]
     assert make_npm and all(cmd in docker_runs for cmd in make_npm)
     htmx = next(c for c in make_recipe("$(HTMX)") if c.startswith("cp "))
     source = htmx.split()[1]
@@ -203,6 +263,18 @@ def test_image_installs_like_the_makefile() -> None:
     assert copy.split()[-1] == "app/static/vendor/htmx.min.js"
     assert "PYTHON ?= python3.11" in (ROOT / "Makefile").read_text()
     assert "FROM python:3.11-slim" in dockerfile()
+
+
+def test_image_installs_dependencies_before_copying_the_code() -> None:
+    """A code change rebuilds only the layers after the dependencies."""
+    lines = dockerfile()
+    final = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    stage = lines[final:]
+    code = next(i for i, line in enumerate(stage) if line.startswith("COPY app "))
+    locks = [i for i, line in enumerate(stage) if "--requirement requirements/lock-" in line]
+    assert locks and max(locks) < code
+    copied_before = [line for line in stage[: max(locks)] if line.startswith("COPY ")]
+    assert copied_before == ["COPY requirements requirements"]
 
 
 def test_image_holds_what_the_app_reads_at_run_time() -> None:
