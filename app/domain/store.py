@@ -67,6 +67,11 @@ class ModelStore:
         """Whether the checkpoint is a LoRA adapter (served on top of its base weights)."""
         return (self.path(uri) / ADAPTER_CONFIG).is_file()
 
+    def adapter_base_path(self, uri: str) -> Path | None:
+        """The folder of the full weights a LoRA adapter applies to; None for full weights."""
+        base = self.adapter_base(uri)
+        return self.path(base) if base else None
+
     def adapter_base(self, uri: str) -> str | None:
         """The URI of the full weights a LoRA adapter applies to; None for full weights."""
         if not self.is_adapter(uri):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.domain.base_model import LOAD_LOCK
+from app.domain.checkpoints import load_causal_lm
 from app.domain.messages import as_messages, prompt_value
 from app.domain.store import ModelStore, assert_safetensors_only
 from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
@@ -87,20 +88,19 @@ class TransformersBackend:
     def load(self, version: VersionRef) -> None:
         """Load the version's checkpoint (safetensors only), replacing any loaded model."""
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         if self.settings.torch_threads:
             torch.set_num_threads(self.settings.torch_threads)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         folder = self.store.path(version.checkpoint_uri)
+        base = self.store.adapter_base_path(version.checkpoint_uri)  # a LoRA version's base
         assert_safetensors_only(folder)
         self.close()
         name = self.settings.sampler_dtype
         dtype = auto_dtype() if name == "auto" else getattr(torch, name)
         with LOAD_LOCK:
-            model = AutoModelForCausalLM.from_pretrained(
-                str(folder), use_safetensors=True, dtype=dtype
-            )
+            model = load_causal_lm(folder, base, dtype=dtype)
             tokenizer = AutoTokenizer.from_pretrained(str(folder), padding_side="left")
         model.eval()
         if self.device != "cpu":
