@@ -52,7 +52,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (QualityError, 422),
 )
 
-FILE_FIELD = {ImportFileError: "file"}
+FILE_FIELD: dict[type[Exception], str] = {ImportFileError: "file"}
 
 
 def wants_json(request: Request) -> bool:

@@ -61,6 +61,7 @@ class Side(StrEnum):
 
 class VersionStatus(StrEnum):
     candidate = "candidate"
+    trial = "trial"  # a candidate whose human head-to-head trial is running (app.domain.trial)
     active = "active"
     archived = "archived"
     rejected = "rejected"

@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import transaction
 from app.domain import jobs, versions
 from app.domain.checkpoints import is_adapter_folder
+from app.domain.project_settings import loop_settings_of
+from app.domain.retraining import maybe_enqueue_periodic
 from app.domain.store import ADAPTER_BASE_KEY, ModelStore
 from app.models import PolicyVersion, RewardModel, WorkerHeartbeat, utcnow
 from app.settings import Settings
 from trainer import data as datamod
 from trainer.progress import RunState
-from trainer.schedule import maybe_enqueue_periodic
 from trainer.types import Cancelled
 
 log = logging.getLogger("pairwise.trainer")
@@ -42,6 +43,23 @@ class RunFailed(RuntimeError):
 
 def worker_id() -> str:
     return f"trainer-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def ended_here(owner: str) -> bool:
+    """Whether `owner` (a `worker_id`) was a trainer on this machine whose process has ended."""
+    prefix = f"trainer-{socket.gethostname()}-"
+    if not owner.startswith(prefix):
+        return False
+    pid_text, _, _ = owner[len(prefix) :].partition("-")
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # a process of another user holds that pid: alive
+    return False
 
 
 class Worker:
@@ -68,6 +86,10 @@ class Worker:
     def serve(self, *, once: bool = False) -> int:
         """Process runs until stopped (or one run with `once`); returns how many ran."""
         done = 0
+        with transaction(self.factory) as db:
+            # A trainer of this machine that was killed: its runs need not wait for the lease.
+            for run_id in jobs.release_abandoned(db, ended_here):
+                log.info("run %s: its trainer has ended; queued again", run_id)
         while not self.stop.is_set():
             with transaction(self.factory) as db:
                 for run_id in maybe_enqueue_periodic(db, self.settings):
@@ -302,7 +324,7 @@ class Worker:
             if run.cancel_requested:  # cancelled during the last (uninterruptible) stage
                 state.cancel_requested = True
                 raise Cancelled("cancelled before registration")
-            jobs.lock_project(db, claim.project_id)
+            project = jobs.lock_project(db, claim.project_id)
             meta = {"run_id": claim.run_id, "config": out["config"]}
             reward_model: RewardModel | None = None
             if "reward_dir" in out:
@@ -331,7 +353,11 @@ class Worker:
                 version = versions.register_candidate(
                     db, claim.project_id, claim.run_id, number, uri, out["base"], version_metrics
                 )
-                if self.settings.auto_promote and passed:
+                trial = project is not None and loop_settings_of(project).promotion == "human_trial"
+                if self.settings.auto_promote and passed and trial:
+                    # Evaluators decide: candidate-versus-active votes (app.domain.trial).
+                    versions.start_trial(db, version, reason=f"run {claim.run_id}: gates passed")
+                elif self.settings.auto_promote and passed:
                     versions.promote(db, self.settings, version, None, reason=f"run {claim.run_id}")
                 elif self.settings.auto_promote:
                     versions.reject(db, version, reason=f"run {claim.run_id}: gates failed")

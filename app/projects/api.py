@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.deps import Admin, DbDep
-from app.domain.project_settings import MAX_OVERLAP, settings_of
+from app.deps import Admin, DbDep, SettingsDep
+from app.domain.project_settings import MAX_OVERLAP, LoopSettings, loop_settings_of, settings_of
+from app.domain.retraining import schedule_of
 from app.models import Project
 from app.projects import manage
 from app.projects.routes import get_project
 from app.projects.service import visible_projects
+from app.settings import Settings
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -28,6 +30,7 @@ class ProjectOut(BaseModel):
     guidelines: str
     guidelines_version: int
     excluded_annotators: list[int]
+    loop: LoopSettings
 
     @classmethod
     def of(cls, p: Project) -> ProjectOut:
@@ -44,6 +47,29 @@ class ProjectOut(BaseModel):
             guidelines=p.guidelines,
             guidelines_version=p.guidelines_version,
             excluded_annotators=list(settings_of(p).excluded_annotators),
+            loop=loop_settings_of(p),
+        )
+
+
+class LoopIn(LoopSettings):
+    """The whole of the loop's settings (a field left out takes its default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoopOut(LoopSettings):
+    """The loop's settings and the schedule they give (blank ones filled from the deployment)."""
+
+    schedule_every_labels: int = Field(description="Labels per automatic run in effect; 0 = off.")
+    schedule_min_minutes: int = Field(description="Minutes between automatic runs in effect.")
+
+    @classmethod
+    def of(cls, project: Project, settings: Settings) -> LoopOut:
+        schedule = schedule_of(project, settings)
+        return cls(
+            **loop_settings_of(project).model_dump(),
+            schedule_every_labels=schedule.every_labels,
+            schedule_min_minutes=schedule.min_minutes,
         )
 
 
@@ -112,3 +138,22 @@ def api_guidelines(db: DbDep, principal: Admin, project_id: int, body: Guideline
     project = get_project(db, principal, project_id)
     manage.set_guidelines(db, project, body.guidelines, principal.user.id)
     return ProjectOut.of(project)
+
+
+@router.get("/{project_id}/loop", response_model=LoopOut)
+def api_loop(db: DbDep, settings: SettingsDep, principal: Admin, project_id: int) -> LoopOut:
+    """Retraining schedule and promotion rule."""
+    return LoopOut.of(get_project(db, principal, project_id), settings)
+
+
+@router.put("/{project_id}/loop", response_model=LoopOut)
+def api_set_loop(
+    db: DbDep, settings: SettingsDep, principal: Admin, project_id: int, body: LoopIn
+) -> LoopOut:
+    """Replace the retraining schedule and promotion rule."""
+    project = get_project(db, principal, project_id)
+    try:
+        manage.set_loop_settings(db, project, body.model_dump(), principal.user.id)
+    except manage.ProjectError as exc:
+        raise _422(exc) from exc
+    return LoopOut.of(project, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,7 +11,9 @@ from sqlalchemy.orm import Session
 from app.domain.audit import audit
 from app.domain.project_settings import (
     MAX_OVERLAP,
+    LoopSettings,
     ProjectSettingsError,
+    loop_settings_of,
     settings_of,
     update_settings,
 )
@@ -126,6 +129,19 @@ def update_project(db: Session, project: Project, fields: ProjectFields, actor_i
         head_to_head_share=project.head_to_head_share,
         overlap_by_tag=settings_of(project).overlap_by_tag,
     )
+
+
+def set_loop_settings(
+    db: Session, project: Project, changes: dict[str, Any], actor_id: int
+) -> LoopSettings:
+    """Change the project's retraining schedule and promotion rule (validated; all or none)."""
+    try:
+        update_settings(project, **changes)
+    except ProjectSettingsError as exc:
+        raise ProjectError(str(exc)) from exc
+    loop = loop_settings_of(project)
+    audit(db, "project.loop_updated", actor_id, f"project:{project.id}", **loop.model_dump())
+    return loop
 
 
 def set_guidelines(db: Session, project: Project, text: str, actor_id: int) -> bool:

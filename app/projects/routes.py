@@ -9,7 +9,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app.deps import Admin, Authenticated, DbDep, Principal
-from app.domain.project_settings import settings_of
+from app.domain.project_settings import loop_settings_of, settings_of
+from app.domain.retraining import schedule_of
 from app.models import Project
 from app.projects import manage
 from app.projects.service import get_visible_project, visible_projects
@@ -89,6 +90,8 @@ def _detail(
         "members": manage.members(db, project.id),
         "history": manage.guideline_history(db, project.id),
         "overlap_by_tag": settings_of(project).overlap_by_tag,
+        "loop": loop_settings_of(project),
+        "schedule": schedule_of(project, request.app.state.settings),
         **extra,
     }
     return render(
@@ -134,6 +137,47 @@ def project_update(
         return _detail(
             request, db, principal, get_project(db, principal, project_id), error=str(exc)
         )
+    return redirect(request, f"/admin/projects/{project.id}")
+
+
+def _optional_count(label: str, text: str) -> int | None:
+    """A form's whole number, blank meaning "the deployment's default"."""
+    if not text.strip():
+        return None
+    if not text.strip().isdigit():
+        raise manage.ProjectError(
+            f"{label}: a whole number of 0 or more, or blank for the default."
+        )
+    return int(text)
+
+
+@router.post("/admin/projects/{project_id}/loop")
+def project_loop(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    project_id: int,
+    retrain_every_labels: Annotated[str, Form(max_length=20)] = "",
+    retrain_min_minutes: Annotated[str, Form(max_length=20)] = "",
+    promotion: Annotated[str, Form(max_length=20)] = "auto",
+    trial_share: Annotated[float, Form()] = 0.25,
+    trial_votes: Annotated[int, Form()] = 30,
+    trial_max_votes: Annotated[int, Form()] = 90,
+) -> Response:
+    """Retraining schedule and promotion rule (the "Training loop" form)."""
+    project = get_project(db, principal, project_id)
+    try:
+        changes = {
+            "retrain_every_labels": _optional_count("Retrain every", retrain_every_labels),
+            "retrain_min_minutes": _optional_count("At most every", retrain_min_minutes),
+            "promotion": promotion,
+            "trial_share": trial_share,
+            "trial_votes": trial_votes,
+            "trial_max_votes": trial_max_votes,
+        }
+        manage.set_loop_settings(db, project, changes, principal.user.id)
+    except manage.ProjectError as exc:
+        return _detail(request, db, principal, project, error=str(exc))
     return redirect(request, f"/admin/projects/{project.id}")
 
 

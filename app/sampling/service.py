@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.domain.project_settings import settings_of
+from app.domain import versions
+from app.domain.project_settings import loop_settings_of, settings_of
 from app.models import (
     Completion,
     Pair,
@@ -100,10 +101,22 @@ def opponents(db: Session, active: VersionRef) -> list[VersionRef]:
 def versions_to_serve(
     db: Session, project: Project, active: VersionRef, settings: Settings
 ) -> list[VersionRef]:
-    """Every version the sampler asks for: the active one and, while head-to-head pairs are
-    on, its opponents."""
+    """Every version the sampler asks for: the active one, its opponents while head-to-head
+    pairs are on, and the version on trial against it while the trial share is on."""
     on = head_to_head_buffer(project.head_to_head_share, settings) > 0
-    return [active, *(opponents(db, active) if on else [])]
+    needed = [active, *(opponents(db, active) if on else [])]
+    challenger = on_trial(db, active)
+    if challenger is not None and head_to_head_buffer(
+        loop_settings_of(project).trial_share, settings
+    ):
+        needed.append(challenger)
+    return needed
+
+
+def on_trial(db: Session, active: VersionRef) -> VersionRef | None:
+    """The version on trial against the active one (a child of it), if any."""
+    row = versions.trial_version(db, active.project_id)
+    return VersionRef.of(row) if row is not None and row.parent_id == active.id else None
 
 
 def pairs_wanted(depth: int, settings: Settings) -> int:
@@ -148,11 +161,14 @@ def insert_pairs(
     candidates: list[PairCandidate],
     buffer: int,
     kind: str = "live",
+    status: str = "active",
 ) -> int:
     """Insert usable candidates up to the buffer, under a lock on the project; returns count.
 
     Head-to-head pairs (`kind="head_to_head"`) belong to the active version (promotion
-    retires them with its live pairs); their completion b is the opponent's.
+    retires them with its live pairs); their completion b is the opponent's. Trial pairs
+    are head-to-head pairs that belong to the version on trial (`status="trial"`), their
+    completion b the active version's.
     """
     # Postgres: the row lock serialises samplers of this project until commit. SQLite:
     # the transaction already holds the database write lock (BEGIN IMMEDIATE).
@@ -162,9 +178,9 @@ def insert_pairs(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    status = db.scalar(select(PolicyVersion.status).where(PolicyVersion.id == version.id))
-    if status != "active":
-        return 0  # promoted away while we generated: these samples are for a stale policy
+    now = db.scalar(select(PolicyVersion.status).where(PolicyVersion.id == version.id))
+    if now != status:
+        return 0  # promoted (or decided) while we generated: these samples are stale
     room = buffer - buffer_depth(db, project.id, version.id, kind)
     if room <= 0:
         return 0

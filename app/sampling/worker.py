@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
-from app.domain import versions
+from app.domain import trial, versions
+from app.domain.project_settings import loop_settings_of
 from app.domain.serving import Serving
 from app.domain.store import ModelStore
 from app.models import Project, utcnow
@@ -65,6 +66,7 @@ class Sampler:
         self.backends: dict[int, Backend] = {}
         self.loaded: dict[int, VersionRef] = {}
         self.rival_backends: dict[tuple[int, int], Backend] = {}
+        self.trial_backends: dict[int, tuple[VersionRef, Backend]] = {}
         self.serving: Serving | None = None
         self.margins = Margins(factory, settings, self.store)
         self.pairs_made = 0
@@ -105,6 +107,7 @@ class Sampler:
 
     def fill(self, project: Project) -> int:
         """Refill one project's buffer for its active version, batch by batch."""
+        self._review_trial(project)
         version = self._active_version(project)
         if version is None:
             self._project_status(project, None, 0, note="no active policy version")
@@ -161,7 +164,61 @@ class Sampler:
                 break
         if not self.stop.is_set():
             made += self.fill_head_to_head(project, version)
+        if not self.stop.is_set():
+            made += self.fill_trial(project, version)
         return made
+
+    def fill_trial(self, project: Project, active: VersionRef) -> int:
+        """Top up the trial pairs: the version on trial against the active one, at the
+        project's trial share, while the active version keeps serving the live pairs."""
+        with transaction(self.factory) as db:
+            on_trial = service.on_trial(db, active)
+            share = loop_settings_of(project).trial_share
+            target = service.head_to_head_buffer(share, self.settings) if on_trial else 0
+            depth = (
+                service.buffer_depth(db, project.id, on_trial.id, "head_to_head") if on_trial else 0
+            )
+            wanted = target - depth
+            prompts = service.pick_prompts(db, project.id, wanted) if wanted > 0 else []
+        held = self.trial_backends.get(project.id)
+        if held is not None and held[0] != on_trial:
+            self.trial_backends.pop(project.id)[1].close()
+        if on_trial is None:
+            return 0
+        self.projects_status.setdefault(str(project.id), {})["trial"] = depth
+        if not prompts:
+            return 0
+        if project.id not in self.trial_backends:
+            self.state = f"loading v{on_trial.number} (on trial)"
+            self.beat()
+            backend = self.backend_factory()
+            backend.load(on_trial)
+            self.trial_backends[project.id] = (on_trial, backend)
+        self.state = "sampling the trial"
+        self.beat()
+        requests = [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts]
+        theirs = self.trial_backends[project.id][1].generate(requests)
+        mine = self._backend_for(project.id, active).generate(
+            [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts]
+        )
+        candidates = [
+            service.PairCandidate(p, a, b, opponent=active)
+            for p, a, b in zip(prompts, theirs, mine, strict=True)
+        ]
+        with transaction(self.factory) as db:
+            inserted = service.insert_pairs(
+                db, on_trial, candidates, target, "head_to_head", status="trial"
+            )
+        self.pairs_made += inserted
+        self.projects_status[str(project.id)]["trial"] = depth + inserted
+        return inserted
+
+    def _review_trial(self, project: Project) -> None:
+        """Let the votes decide the project's trial (promote or reject), if one runs."""
+        with transaction(self.factory) as db:
+            decided = trial.review(db, self.settings, project.id)
+        if decided:
+            log.info("project %s: the version on trial was %s", project.name, decided)
 
     def fill_head_to_head(self, project: Project, version: VersionRef) -> int:
         """Top up the head-to-head pairs: the active version against earlier ones, each
@@ -235,10 +292,12 @@ class Sampler:
         if self.serving is not None:
             self.serving.close()
             self.serving = None
-        for backend in [*self.backends.values(), *self.rival_backends.values()]:
+        held = [*self.backends.values(), *self.rival_backends.values()]
+        for backend in held + [b for _, b in self.trial_backends.values()]:
             backend.close()
         self.backends.clear()
         self.rival_backends.clear()
+        self.trial_backends.clear()
         self.loaded.clear()
         try:
             with transaction(self.factory) as db:

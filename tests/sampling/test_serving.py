@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain import versions
+from app.domain.project_settings import update_settings
 from app.domain.serving import Serving, ServingError, served_name
 from app.domain.store import ModelStore
 from app.models import Completion, Pair, PolicyVersion, Project
@@ -140,6 +141,44 @@ def test_promoted_adapters_are_loaded_before_the_sampler_asks_and_dropped_when_u
     db.commit()
     sampler.step()
     assert set(vllm.adapters) == {uri(project, 3)}
+    sampler.close()
+
+
+def test_a_version_on_trial_is_loaded_for_its_pairs_against_the_active_one(
+    db: Session,
+    session_factory: sessionmaker[Session],
+    project: Project,
+    vllm: StandInVLLM,
+    tmp_path: Path,
+) -> None:
+    settings = sampler_settings(
+        tmp_path,
+        sampler_backend="openai",
+        openai_base_url=vllm.url,
+        pair_buffer=2,
+        pair_low_water=1,
+    )
+    store = ModelStore(settings.resolved_model_dir)
+    project.head_to_head_share = 0.0
+    update_settings(project, promotion="human_trial", trial_share=0.5)
+    add_prompt(db, project, "One?")
+    full_weights(store, uri(project, 0))
+    lora_adapter(store, uri(project, 1), base=uri(project, 0))
+    versions.promote(db, settings, new_version(db, project, 0), None)
+    v1 = new_version(db, project, 1)
+    v1.parent_id = versions.active_version(db, project.id).id  # type: ignore[union-attr]
+    versions.start_trial(db, v1, reason="gates passed")
+    db.commit()
+
+    sampler = Sampler(session_factory, settings)
+    assert sampler.step() > 0, sampler.last_error
+    assert vllm.first("load", uri(project, 1)) < vllm.asked(uri(project, 1))[0]
+    assert h2h_models(db, v1) == {(uri(project, 1), uri(project, 0))}
+
+    versions.reject(db, v1, reason="evaluators preferred v0")
+    db.commit()
+    sampler.step()
+    assert vllm.adapters == {}  # the rejected version is no longer needed
     sampler.close()
 
 
