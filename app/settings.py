@@ -12,6 +12,8 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.vocabulary import Role, values
+
 WEAK_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "test"}
 MIN_SECRET_LENGTH = 32
 
@@ -171,6 +173,19 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(
         3, ge=0, le=10, description="Retries (with backoff) of a failed request to that server."
     )
+    openai_manage_adapters: bool = Field(
+        True,
+        description="Load each needed version's LoRA adapter into that server at run time and "
+        "unload the rest (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).",
+    )
+    openai_store_dir: str = Field(
+        "", description="The model store's folder as that server sees it (default: MODEL_DIR)."
+    )
+    openai_version_servers: str = Field(
+        "",
+        description="Servers of full-weight versions: comma-separated `name=url` pairs, a "
+        "version's name being its checkpoint URI (`projects/1/policy/v3=http://vllm-3:8000/v1`).",
+    )
 
     # Training queue, worker and promotion (the runs package).
     training_parallel_runs: bool = Field(
@@ -206,7 +221,7 @@ class Settings(BaseSettings):
     @field_validator("totp_required_roles")
     @classmethod
     def _roles(cls, value: str | None) -> str | None:
-        known = ("evaluator", "admin", "ml")  # app.models.ROLES, which settings may not import
+        known = values(Role)
         for role in filter(None, (r.strip() for r in (value or "").split(","))):
             if role not in known:
                 raise ValueError(f"expected roles among {', '.join(known)}, got {role!r}")
@@ -222,6 +237,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"expected IP addresses or networks separated by commas, got {entry!r}"
                 ) from None
+        return value
+
+    @field_validator("openai_version_servers")
+    @classmethod
+    def _name_url_pairs(cls, value: str) -> str:
+        _name_url_pairs(value)
         return value
 
     @model_validator(mode="after")
@@ -244,6 +265,11 @@ class Settings(BaseSettings):
     @property
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def version_servers(self) -> dict[str, str]:
+        """OPENAI_VERSION_SERVERS as served name → base URL."""
+        return _name_url_pairs(self.openai_version_servers)
 
     def resolved_web_workers(self) -> int:
         """WEB_WORKERS, or the choice for 0: one process where a second would not help (SQLite
@@ -286,6 +312,16 @@ class Settings(BaseSettings):
 
 def _weak(secret: str) -> bool:
     return secret.lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH
+
+
+def _name_url_pairs(value: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, sep, url = (text.strip() for text in item.partition("="))
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            raise ValueError("must be comma-separated name=http(s)://url pairs")
+        pairs[name] = url.rstrip("/")
+    return pairs
 
 
 def _local_secret(data_dir: Path) -> str:
@@ -336,7 +372,8 @@ def settings_problems(error: ValidationError) -> list[str]:
         if name not in Settings.model_fields:  # a check across fields names them itself
             lines[problem["msg"]] = problem["msg"].removeprefix("Value error, ")
             continue
-        accepts = _accepts(name) or problem["msg"][:1].lower() + problem["msg"][1:]
+        message = problem["msg"].removeprefix("Value error, ")
+        accepts = _accepts(name) or message[:1].lower() + message[1:]
         got = "" if name in _SECRET_FIELDS else f", got {problem['input']!r}"
         lines.setdefault(name, f"{name.upper()}: {accepts}{got}")
     return list(lines.values())

@@ -133,7 +133,14 @@ class RewardSection(Section):
 class LoraSection(Section):
     enabled: Bool = Field(
         False,
-        description="train a LoRA adapter (merged into the saved policy) instead of all weights",
+        description="train a LoRA adapter instead of all weights; the version is kept as that "
+        "adapter on its base weights (an adapter parent is trained further, so every version "
+        "stays one adapter on the same base, which vLLM loads at run time)",
+    )
+    merged_copy: Bool = Field(
+        False,
+        description="also save the adapter merged into full weights, in the version's `merged` "
+        "folder (for tools without LoRA support)",
     )
     r: Int = Field(16, ge=1, le=1024, description="LoRA rank")
     alpha: Int = Field(32, ge=1, le=4096, description="LoRA alpha (scale = alpha / r)")

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.domain.project_settings import settings_of
+from app.domain import versions
+from app.domain.project_settings import loop_settings_of, settings_of
 from app.models import (
     Completion,
     Pair,
@@ -95,6 +96,27 @@ def opponents(db: Session, active: VersionRef) -> list[VersionRef]:
     if promoted:
         chosen.append(max(promoted, key=lambda v: (v.promoted_at, v.number)))
     return [VersionRef.of(v) for v in chosen]
+
+
+def versions_to_serve(
+    db: Session, project: Project, active: VersionRef, settings: Settings
+) -> list[VersionRef]:
+    """Every version the sampler asks for: the active one, its opponents while head-to-head
+    pairs are on, and the version on trial against it while the trial share is on."""
+    on = head_to_head_buffer(project.head_to_head_share, settings) > 0
+    needed = [active, *(opponents(db, active) if on else [])]
+    challenger = on_trial(db, active)
+    if challenger is not None and head_to_head_buffer(
+        loop_settings_of(project).trial_share, settings
+    ):
+        needed.append(challenger)
+    return needed
+
+
+def on_trial(db: Session, active: VersionRef) -> VersionRef | None:
+    """The version on trial against the active one (a child of it), if any."""
+    row = versions.trial_version(db, active.project_id)
+    return VersionRef.of(row) if row is not None and row.parent_id == active.id else None
 
 
 def pairs_wanted(depth: int, settings: Settings) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import transaction
 from app.domain import trial, versions
 from app.domain.project_settings import loop_settings_of
+from app.domain.serving import Serving
 from app.domain.store import ModelStore
 from app.models import Project, utcnow
 from app.observability.metrics import SAMPLER_TOKENS
@@ -75,6 +76,7 @@ class Sampler:
         self.loaded: dict[int, VersionRef] = {}
         self.rival_backends: dict[tuple[int, int], Backend] = {}
         self.trial_backends: dict[int, tuple[VersionRef, Backend]] = {}
+        self.serving: Serving | None = None
         self.margins = Margins(factory, settings, self.store)
         self.pairs_made = 0
         self.tokens_per_s = 0.0
@@ -121,6 +123,7 @@ class Sampler:
         if version is None:
             self._project_status(project, None, 0, note="no active policy version")
             return 0
+        self._serve(project, version)
         backend = self._backend_for(project.id, version)
         made = fruitless = 0
         refilling = False
@@ -180,8 +183,7 @@ class Sampler:
         """Top up the trial pairs: the version on trial against the active one, at the
         project's trial share, while the active version keeps serving the live pairs."""
         with transaction(self.factory) as db:
-            row = versions.trial_version(db, project.id)
-            on_trial = VersionRef.of(row) if row and row.parent_id == active.id else None
+            on_trial = service.on_trial(db, active)
             share = loop_settings_of(project).trial_share
             target = service.head_to_head_buffer(share, self.settings) if on_trial else 0
             depth = (
@@ -300,6 +302,9 @@ class Sampler:
         return status if once else 0
 
     def close(self) -> None:
+        if self.serving is not None:
+            self.serving.close()
+            self.serving = None
         held = [*self.backends.values(), *self.rival_backends.values()]
         for backend in held + [b for _, b in self.trial_backends.values()]:
             backend.close()
@@ -332,6 +337,21 @@ class Sampler:
             with transaction(self.factory) as db:
                 version = versions.active_ref(db, project.id)
         return version
+
+    def _serve(self, project: Project, active: VersionRef) -> None:
+        """Before asking the server: every version this pass needs is loaded there (a new
+        version's adapter right after its promotion), those no longer needed unloaded."""
+        s = self.settings
+        if s.sampler_backend != "openai" or not s.openai_manage_adapters or s.openai_model:
+            return
+        with transaction(self.factory) as db:
+            needed = service.versions_to_serve(db, project, active, s)
+        if self.serving is None:
+            self.serving = Serving(s, self.store)
+        report = self.serving.sync(project.id, needed)
+        if report.loaded or report.unloaded:
+            self.state = f"serving: loaded {len(report.loaded)}, unloaded {len(report.unloaded)}"
+            self.beat()
 
     def _backend_for(self, project_id: int, version: VersionRef) -> Backend:
         if self.loaded.get(project_id) != version:

@@ -96,6 +96,7 @@ def test_sampler_fills_the_buffer_through_the_chat_endpoint(
         sampler_backend="openai",
         openai_base_url=stand_in.url,
         openai_api_key="sk-test",
+        openai_manage_adapters=False,  # a server that serves fixed names (no /v1/models here)
         pair_buffer=3,
         pair_low_water=3,
     )
