@@ -19,6 +19,7 @@ from app.deps import AdminOrML, DbDep, SettingsDep
 from app.loop import service
 from app.models import utcnow
 from app.projects.service import get_visible_project, visible_projects
+from app.snapshots import snapshots_of
 from app.web import is_htmx, redirect, render
 
 router = APIRouter(tags=["loop"], include_in_schema=False)
@@ -72,10 +73,13 @@ def loop_page(
     project = get_visible_project(db, principal.user, project_id)
     if project is None:
         raise HTTPException(404, "No such project.")
-    token = service.change_tokens(db, project.id)
+    snapshots = snapshots_of(request.app.state)
+    token = service.change_tokens(db, project.id, snapshots)
     if part is not None and is_htmx(request) and since == token[part]:
         return Response(status_code=204, headers={"Vary": "HX-Request"})
-    loop = service.loop(db, settings, project, utcnow(), versions=part != "live")
+    loop = service.loop(
+        db, settings, project, utcnow(), versions=part != "live", snapshots=snapshots
+    )
     running = loop.now is not None and loop.now.run.status == "running"
     context = {
         "project": project,
