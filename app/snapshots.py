@@ -243,15 +243,20 @@ class Snapshots:
         self._worker.start()
 
     def _run(self) -> None:
-        while not self._closed:
+        while True:
             self._wake.wait()
             self._wake.clear()
-            if not self._closed:
-                self.run_pending()
+            self.run_pending()
+            if self._closed:
+                return
 
-    def close(self) -> None:
+    def close(self, wait: float | None = None) -> None:
+        """Stop the background thread once the queued refreshes are done (`wait`: seconds to
+        wait for that; at shutdown nobody waits, the thread is a daemon)."""
         self._closed = True
         self._wake.set()
+        if wait is not None and self._worker is not None:
+            self._worker.join(wait)
 
 
 def invalidate(db: Session, project_id: int, kind: str) -> None:
