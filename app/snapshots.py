@@ -2,16 +2,19 @@
 
 One mechanism for every page whose figures read all of a project's comparisons: the quality
 page and the dashboard (agreement, annotator quality), the leaderboard and the Loop page
-(Bradley–Terry with bootstrap intervals). An `Aggregate` names a cheap *source* query — a
-token that changes when the rows behind the figures change, such as the newest comparison
-id — and the costly computation. `Snapshots.get`:
+(Bradley–Terry with bootstrap intervals). An `Aggregate` names a *source* query — a token
+that changes when the rows behind the figures change (the label count, the head-to-head
+votes) — and the costly computation. `Snapshots.get`:
 
 - the first view of a project computes the figures in the request and stores them
   (table `aggregate_snapshots`, so every web process shares them);
-- afterwards the stored figures are served with their time; when the source has moved and
-  they are at least AGGREGATES_REFRESH_SECONDS old, a refresh is queued for a background
-  thread of this process and the request shows the previous figures meanwhile. One
-  process at a time refreshes a snapshot (a lease on its row).
+- afterwards the stored figures are served with their time. Each view checks only the
+  project's newest comparison id (one index entry); when it moved and the figures are at
+  least AGGREGATES_REFRESH_SECONDS old, a refresh is queued for a background thread of this
+  process and the request shows the previous figures meanwhile. The refresh asks the
+  aggregate's source and recomputes only when that moved too (a leaderboard's bootstrap
+  runs once per batch of new head-to-head votes, not after every live label). One process
+  at a time refreshes a snapshot (a lease on its row).
 
 With AGGREGATES_BACKGROUND off, the request that finds them out of date recomputes them.
 """
@@ -26,12 +29,12 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
-from app.models import AggregateSnapshot, Project, utcnow
+from app.models import AggregateSnapshot, Comparison, Project, utcnow
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -84,12 +87,12 @@ class Snapshots:
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
         self._closed = False
+        self._running = 0
 
     def get(self, db: Session, aggregate: Aggregate[T], project: Project) -> Figures[T]:
         """The project's figures of this kind: stored ones (a refresh queued when they are
         out of date), or computed now when there are none yet."""
         key = (project.id, aggregate.kind)
-        source = aggregate.source(db, project, self.settings)
         row = db.execute(
             select(AggregateSnapshot.source, AggregateSnapshot.computed_at).where(
                 AggregateSnapshot.project_id == project.id,
@@ -97,13 +100,13 @@ class Snapshots:
             )
         ).first()
         if row is None:
-            return self._compute_in(db, aggregate, project, source, insert=True)
-        current = row.source == source
+            return self._compute_in(db, aggregate, project, insert=True)
+        current = row.source.partition("|")[0] == newest_label(db, project.id)
         age = (utcnow() - row.computed_at).total_seconds()
         due = row.source == INVALIDATED or age >= self.settings.aggregates_refresh_seconds
         if not current and due:
             if not self.settings.aggregates_background:
-                return self._compute_in(db, aggregate, project, source, insert=False)
+                return self._bring_up_to_date(db, aggregate, project, row.source)
             self.request_refresh(aggregate, project.id)
         return Figures(self._value(db, aggregate, key, row.computed_at), row.computed_at, current)
 
@@ -136,11 +139,18 @@ class Snapshots:
             self._parsed[key] = (at, value)
 
     def _compute_in(
-        self, db: Session, aggregate: Aggregate[T], project: Project, source: str, *, insert: bool
+        self, db: Session, aggregate: Aggregate[T], project: Project, *, insert: bool
     ) -> Figures[T]:
         """Compute in the caller's transaction and store (committed with it)."""
+        # The sources first: labels that arrive during the sum make the figures stale again.
+        source = f"{newest_label(db, project.id)}|{aggregate.source(db, project, self.settings)}"
         value, at = aggregate.compute(db, project, self.settings), utcnow()
-        fields = {"source": source, "computed_at": at, "payload": aggregate.dump(value)}
+        fields = {
+            "source": source,
+            "computed_at": at,
+            "payload": aggregate.dump(value),
+            "refreshing_until": None,
+        }
         if insert:
             try:
                 with db.begin_nested():  # another request may store the first ones meanwhile
@@ -149,15 +159,28 @@ class Snapshots:
                 insert = False
         if not insert:
             db.execute(
-                update(AggregateSnapshot)
-                .where(
-                    AggregateSnapshot.project_id == project.id,
-                    AggregateSnapshot.kind == aggregate.kind,
-                )
-                .values(**fields)
+                update(AggregateSnapshot).where(*_row(project.id, aggregate)).values(**fields)
             )
         self._keep((project.id, aggregate.kind), at, value)
         return Figures(value, at, True)
+
+    def _bring_up_to_date(
+        self, db: Session, aggregate: Aggregate[T], project: Project, stored: str
+    ) -> Figures[T]:
+        """New labels arrived: recompute when the aggregate's own source moved too (for the
+        leaderboard: a head-to-head vote), else only note the labels as seen."""
+        newest = newest_label(db, project.id)
+        exact = aggregate.source(db, project, self.settings)
+        if stored == INVALIDATED or stored.partition("|")[2] != exact:
+            return self._compute_in(db, aggregate, project, insert=False)
+        db.execute(
+            update(AggregateSnapshot)
+            .where(*_row(project.id, aggregate))
+            .values(source=f"{newest}|{exact}", refreshing_until=None)
+        )
+        at = db.scalar(select(AggregateSnapshot.computed_at).where(*_row(project.id, aggregate)))
+        assert at is not None
+        return Figures(self._value(db, aggregate, (project.id, aggregate.kind), at), at, True)
 
     # Refreshing off the request path.
 
@@ -172,6 +195,11 @@ class Snapshots:
         with self._lock:
             return list(self._pending)
 
+    def idle(self) -> bool:
+        """Nothing queued and no refresh running in this process."""
+        with self._lock:
+            return not self._pending and not self._running
+
     def run_pending(self) -> int:
         """Refresh every queued snapshot now, in this thread; how many were refreshed."""
         done = 0
@@ -181,57 +209,48 @@ class Snapshots:
                     return done
                 key = next(iter(self._pending))
                 aggregate = self._pending.pop(key)
+                self._running += 1
             try:
                 done += self.refresh(aggregate, key[0])
             except Exception:  # noqa: BLE001 - a failed refresh leaves the previous figures
                 log.exception("refreshing %s of project %s failed", key[1], key[0])
+            finally:
+                with self._lock:
+                    self._running -= 1
 
     def refresh(self, aggregate: Aggregate[Any], project_id: int) -> bool:
-        """Recompute and store one snapshot unless another process holds its lease."""
+        """Bring one snapshot up to date unless another process holds its lease."""
         factory = self._factory()
-        where = (
-            AggregateSnapshot.project_id == project_id,
-            AggregateSnapshot.kind == aggregate.kind,
-        )
         now = utcnow()
         with transaction(factory) as db:
-            claimed = db.execute(
+            stored = db.scalar(
                 update(AggregateSnapshot)
                 .where(
-                    *where,
+                    *_row(project_id, aggregate),
                     or_(
                         AggregateSnapshot.refreshing_until.is_(None),
                         AggregateSnapshot.refreshing_until < now,
                     ),
                 )
                 .values(refreshing_until=now + LEASE)
-            ).rowcount
-        if not claimed:
+                .returning(AggregateSnapshot.source)
+            )
+        if stored is None:
             return False
         try:
             with transaction(factory) as db:
                 project = db.get(Project, project_id)
-                if project is None:
-                    return False
-                # The source first: labels that arrive during the sum make it stale again.
-                source = aggregate.source(db, project, self.settings)
-                value, at = aggregate.compute(db, project, self.settings), utcnow()
-                db.execute(
-                    update(AggregateSnapshot)
-                    .where(*where)
-                    .values(
-                        source=source,
-                        computed_at=at,
-                        payload=aggregate.dump(value),
-                        refreshing_until=None,
-                    )
-                )
+                if project is not None:
+                    self._bring_up_to_date(db, aggregate, project, stored)
         except BaseException:
             with transaction(factory) as db:
-                db.execute(update(AggregateSnapshot).where(*where).values(refreshing_until=None))
+                db.execute(
+                    update(AggregateSnapshot)
+                    .where(*_row(project_id, aggregate))
+                    .values(refreshing_until=None)
+                )
             raise
-        self._keep((project_id, aggregate.kind), at, value)
-        return True
+        return project is not None
 
     def _ensure_worker(self) -> None:
         with self._lock:
@@ -257,6 +276,18 @@ class Snapshots:
         self._wake.set()
         if wait is not None and self._worker is not None:
             self._worker.join(wait)
+
+
+def newest_label(db: Session, project_id: int) -> str:
+    """The project's newest comparison id: the cheap check every view makes (an index's
+    last entry); only when it moved is the aggregate's own source asked."""
+    return str(
+        db.scalar(select(func.max(Comparison.id)).where(Comparison.project_id == project_id))
+    )
+
+
+def _row(project_id: int, aggregate: Aggregate[Any]) -> tuple[ColumnElement[bool], ...]:
+    return (AggregateSnapshot.project_id == project_id, AggregateSnapshot.kind == aggregate.kind)
 
 
 def invalidate(db: Session, project_id: int, kind: str) -> None:

@@ -263,6 +263,9 @@ def test_leaderboard_bootstrap_runs_once_per_batch_of_new_votes(
     db.commit()
     rows = {v["number"]: v["status"] for v in client.get(url).json()["versions"]}
     assert rows[1] == "archived" and calls == [1]
+    h2h.judgements(db, project, judge, v1, v1, "ab", kind="live")  # labels, but no votes
+    db.commit()
+    assert client.get(url).json()["current"] is True and calls == [1]
 
     h2h.judgements(db, project, judge, v1, v0, "bbbb")  # a new batch of votes
     db.commit()
