@@ -62,6 +62,15 @@ Workers = Annotated[
 ]
 
 
+def _fast_io() -> tuple[str, str]:
+    """uvloop's event loop and httptools' HTTP parser (both C) where installed, as uvicorn's
+    `auto` would pick; stated here so a deployment missing them runs, and says which it got."""
+    from importlib.util import find_spec
+
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    return loop, "httptools" if find_spec("httptools") else "h11"
+
+
 @app.command()
 def serve(host: Host = None, port: Port = None, workers: Workers = None) -> None:
     """run the web server"""
@@ -80,7 +89,11 @@ def serve(host: Host = None, port: Port = None, workers: Workers = None) -> None
             "SAMPLER_ENABLED=false and run `pairwise worker sample` beside the server"
         )
     engine(config).dispose()  # one clear line now if the database cannot be reached
-    typer.echo(f"Pairwise is running at http://{host}:{port}/ ({processes} process(es))")
+    loop, http = _fast_io()
+    typer.echo(
+        f"Pairwise is running at http://{host}:{port}/ ({processes} process(es), "
+        f"{loop} event loop, {http} HTTP parser)"
+    )
     # One path for one process or many: each builds its app from the environment. Our
     # middleware writes the access log (with request ids); uvicorn keeps its own loggers at
     # warning and, with log_config=None, leaves the handler set-up to the app.
@@ -93,8 +106,11 @@ def serve(host: Host = None, port: Port = None, workers: Workers = None) -> None
         log_config=None,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # the app believes forwarded headers from TRUSTED_PROXIES only
         timeout_keep_alive=config.keep_alive_seconds,
         timeout_graceful_shutdown=config.shutdown_grace_seconds,
+        loop=loop,
+        http=http,
     )
 
 

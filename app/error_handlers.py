@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.errors import ApiProblem, FieldError, problem_response
-from app.deps import LoginRequired
+from app.deps import LoginRequired, SecondFactorRequired
 from app.domain.jobs import JobError
 from app.domain.project_settings import ProjectSettingsError
 from app.domain.versions import PromotionError
@@ -26,6 +26,7 @@ from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict
 from app.projects.manage import ProjectError
 from app.prompts.importer import ImportFileError
+from app.prompts.service import PromptSelectionError
 from app.quality.service import QualityError
 from app.training.service import RunConflict, TrainingInputError
 from app.web import render
@@ -47,12 +48,13 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (TrainingInputError, 422),
     (InvalidSubmission, 422),
     (ImportFileError, 422),
+    (PromptSelectionError, 422),
     (ProjectError, 422),
     (ProjectSettingsError, 422),
     (QualityError, 422),
 )
 
-FILE_FIELD = {ImportFileError: "file"}
+FILE_FIELD: dict[type[Exception], str] = {ImportFileError: "file"}
 
 
 def wants_json(request: Request) -> bool:
@@ -78,6 +80,16 @@ def install_error_handlers(app: FastAPI) -> None:
         if request.headers.get("hx-request") == "true":
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def second_factor_required(request: Request, _exc: SecondFactorRequired) -> Response:
+        if wants_json(request):
+            return problem_response(
+                403, "Your roles need a second factor: enrol one at /account/totp first."
+            )
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=403, headers={"HX-Redirect": "/account/totp"})
+        return RedirectResponse("/account/totp", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's and Starlette's own (400s)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,13 +1,23 @@
-"""Serving benchmark: simulated evaluators against a real server on Postgres.
+"""Serving benchmark: the label path side by side with its floor and a baseline, in one run.
 
-Seeds a warm buffer of pairs into its own schema (`--schema`, dropped and recreated;
-nothing else in the database is touched), starts `uvicorn` on a loopback port, then:
+For each database (`--databases sqlite,postgres`; Postgres from `--database-url`, SQLite in
+a temporary file) it seeds one project of open pairs and evaluators with API tokens, then
+measures, with closed-loop clients labelling as fast as they can for `--seconds`:
 
-1. saturation: open-loop arrivals at increasing request rates until p99 passes
-   `--slo-ms`; the first such rate is the saturation point (the server is given time
-   to work off its backlog between steps);
-2. steady load: N evaluators, each labelling every `--interval` s on average
-   (exponential think time), for `--duration` s; p50/p99 of next-pair and submit.
+- floor: the same lease + submission as bare SQL (bench/serving_floor.py): what the
+  database itself costs;
+- baseline: the server of `--baseline-ref` (default HEAD~1), checked out into a temporary
+  git worktree and run with the same Python environment on the same seeded database;
+- ours: this working tree's server, started with `pairwise serve`.
+
+Each client is its own evaluator on its own kept-alive connection. A label is one
+`POST /api/v1/comparisons?next=true` (the response carries the next lease); a server without
+that parameter gets `GET /api/v1/pairs/next` + `POST /api/v1/comparisons`, and the table
+says so. The database is reset to the seeded state before every run and checked after it:
+`stored` is the comparisons in the database, `dup` the assignments beyond a pair's overlap
+plus repeated (pair, user) comparisons — 0 for a correct server.
+
+`bench/serving.py sweep …` runs the older saturation sweep and steady load (Postgres).
 
 Usage:
     .venv/bin/python bench/serving.py --database-url postgresql://postgres@127.0.0.1:5432/DB
@@ -16,201 +26,64 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
+import http.client
+import json
 import os
 import random
+import re
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
-
-import httpx
-from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.auth.service import create_api_token  # noqa: E402
-from app.db import make_engine, make_sessionmaker, normalise_url, transaction  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.models import (  # noqa: E402
-    Completion,
-    Pair,
-    PolicyVersion,
-    Project,
-    ProjectMember,
-    Prompt,
-    User,
-    UserRole,
+from bench import serving_sweep  # noqa: E402
+from bench.serving_floor import make_floor  # noqa: E402
+from bench.serving_setup import (  # noqa: E402
+    LOOPBACK,
+    Seeded,
+    free_port,
+    plain_url,
+    reset,
+    seed_postgres,
+    seed_sqlite,
+    serve_command,
+    server_env,
+    start,
+    stop,
+    stored,
 )
 
-LOOPBACK = "127.0.0.1"
-
-
-def schema_url(url: str, schema: str) -> str:
-    sep = "&" if "?" in url else "?"
-    return f"{normalise_url(url)}{sep}options={quote(f'-csearch_path={schema}')}"
-
-
-def seed(url: str, schema: str, pairs: int, evaluators: int) -> list[str]:
-    """A fresh schema with one project, `pairs` open pairs and evaluators with API tokens."""
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    engine = make_engine(schema_url(url, schema))
-    upgrade(engine)
-    tokens: list[str] = []
-    with transaction(make_sessionmaker(engine)) as db:
-        project = Project(name="bench", overlap=1)
-        db.add(project)
-        db.flush()
-        version = PolicyVersion(
-            project_id=project.id, number=0, checkpoint_uri="v0", base_model="x", status="active"
-        )
-        db.add(version)
-        db.flush()
-        prompts = [
-            {
-                "project_id": project.id,
-                "text": f"Question {i}: explain something in a few sentences.",
-                "content_hash": hashlib.sha256(f"q{i}".encode()).hexdigest(),
-            }
-            for i in range(500)
-        ]
-        prompt_ids = list(db.scalars(insert(Prompt).returning(Prompt.id), prompts))
-        body = "A plausible answer with a few sentences of **Markdown**. " * 6
-        rows = [
-            {"prompt_id": prompt_ids[i % len(prompt_ids)], "policy_version_id": version.id,
-             "text": f"{body} ({i})"}
-            for i in range(2 * pairs)
-        ]  # fmt: skip
-        completion_ids = list(db.scalars(insert(Completion).returning(Completion.id), rows))
-        db.execute(
-            insert(Pair),
-            [
-                {
-                    "project_id": project.id,
-                    "prompt_id": prompt_ids[i % len(prompt_ids)],
-                    "completion_a_id": completion_ids[2 * i],
-                    "completion_b_id": completion_ids[2 * i + 1],
-                    "policy_version_id": version.id,
-                    "labels_required": 1,
-                }
-                for i in range(pairs)
-            ],
-        )
-        for i in range(evaluators):
-            user = User(username=f"sim{i:05d}", password_hash="!", simulated=True)
-            user.role_rows.append(UserRole(role="evaluator"))
-            db.add(user)
-            db.flush()
-            db.add(ProjectMember(project_id=project.id, user_id=user.id))
-            tokens.append(create_api_token(db, user, "bench")[0])
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
-    engine.dispose()
-    return tokens
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DATA_DIR": data_dir,
-        "SECRET_KEY": "b" * 48,
-        "SAMPLER_ENABLED": "false",
-        "PAIRWISE_ENV": "development",
-    }
-    cmd = [
-        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-        "--host", LOOPBACK, "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "120",
-    ]  # fmt: skip
-    # Its own process group, so stopping it also stops the worker processes.
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://{LOOPBACK}:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop_server(proc)
-    raise SystemExit("server did not come up within 60 s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def sequential(base: str, token: str, n: int = 30) -> dict[str, float]:
-    """Unloaded latency: the framework alone, plus token auth, plus the labelling work."""
-    headers = {"Authorization": f"Bearer {token}"}
-    out: dict[str, list[float]] = {
-        "GET /healthz (no auth)": [], "GET /api/v1/me (auth)": [],
-        "GET /api/v1/pairs/next": [], "POST /api/v1/comparisons": [],
-    }  # fmt: skip
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-        for _ in range(n):
-            for name, path in (
-                ("GET /healthz (no auth)", "/healthz"),
-                ("GET /api/v1/me (auth)", "/api/v1/me"),
-            ):
-                t0 = time.perf_counter()
-                client.get(path)
-                out[name].append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            pair = client.get("/api/v1/pairs/next").json()["pair"]
-            out["GET /api/v1/pairs/next"].append((time.perf_counter() - t0) * 1000)
-            body = {"assignment_id": pair["assignment_id"], "choice": "tie"}
-            t0 = time.perf_counter()
-            client.post("/api/v1/comparisons", json=body)
-            out["POST /api/v1/comparisons"].append((time.perf_counter() - t0) * 1000)
-    return {name: pct(values, 0.5) for name, values in out.items()}
-
-
-def drain(base: str, limit_s: float = 180.0) -> None:
-    """Wait until the server has worked off any backlog (health answers within 200 ms)."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        t0 = time.perf_counter()
-        try:
-            httpx.get(f"{base}/healthz", timeout=5)
-            if time.perf_counter() - t0 < 0.2:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
+CHOICES = ("left", "right", "tie", "both_bad")
+SUBMIT = "/api/v1/comparisons"
 
 
 @dataclass
-class Samples:
-    next_ms: list[float] = field(default_factory=list)
-    submit_ms: list[float] = field(default_factory=list)
+class Run:
+    labels: int = 0
+    ms: list[float] = field(default_factory=list)  # per label
     errors: int = 0
-    empty: int = 0
+    empty: int = 0  # a client found no pair left (seed more pairs)
+    seconds: float = 0.0
 
-    def all(self) -> list[float]:
-        return self.next_ms + self.submit_ms
+    def merge(self, other: Run) -> None:
+        self.labels += other.labels
+        self.ms += other.ms
+        self.errors += other.errors
+        self.empty += other.empty
+
+    @property
+    def rate(self) -> float:
+        return self.labels / self.seconds if self.seconds else 0.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -220,155 +93,345 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def one_label(client: httpx.AsyncClient, token: str, samples: Samples, think: float) -> None:
-    """Ask for the pair, look at it for `think` seconds, submit; latencies per request."""
-    try:
-        await _label(client, token, samples, think)
-    except httpx.TransportError:
-        samples.errors += 1
+def closed_loop(clients: int, seconds: float, client: Callable[[int, float], Run]) -> Run:
+    """`clients` threads each running `client(i, deadline)`; merged counts and latencies."""
+    results: list[Run] = [Run() for _ in range(clients)]
+    ready = threading.Barrier(clients + 1)
+    start_at: list[float] = []
+
+    def body(i: int) -> None:
+        ready.wait()
+        results[i] = client(i, start_at[0] + seconds)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    start_at.append(time.monotonic())
+    ready.wait()
+    for t in threads:
+        t.join()
+    total = Run(seconds=time.monotonic() - start_at[0])
+    for r in results:
+        total.merge(r)
+    return total
 
 
-async def _label(client: httpx.AsyncClient, token: str, samples: Samples, think: float) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    t0 = time.perf_counter()
-    r = await client.get("/api/v1/pairs/next", headers=headers)
-    samples.next_ms.append((time.perf_counter() - t0) * 1000)
-    if r.status_code != 200:
-        samples.errors += 1
-        return
-    pair = r.json()["pair"]
-    if pair is None:
-        samples.empty += 1
-        return
-    if think:
-        await asyncio.sleep(think)
-    body = {
-        "assignment_id": pair["assignment_id"],
-        "choice": random.choice(["left", "right", "tie", "both_bad"]),
-        "idempotency_key": pair["idempotency_key"],
-        "decision_ms": int(think * 1000),
-    }
-    t0 = time.perf_counter()
-    r = await client.post("/api/v1/comparisons", json=body, headers=headers)
-    samples.submit_ms.append((time.perf_counter() - t0) * 1000)
-    if r.status_code not in (200, 201):
-        samples.errors += 1
+# --- HTTP clients ------------------------------------------------------------------------
 
 
-async def steady(base: str, tokens: list[str], interval: float, duration: float) -> Samples:
-    samples = Samples()
-    end = time.monotonic() + duration
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=15) as client:
+class Api:
+    """One evaluator on one kept-alive HTTP/1.1 connection (http.client: little client CPU)."""
 
-        async def evaluator(token: str) -> None:
-            await asyncio.sleep(random.uniform(0, interval))  # spread the start
-            while time.monotonic() < end:
-                think = min(random.expovariate(1 / interval), max(0.0, end - time.monotonic()))
-                await one_label(client, token, samples, think)
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection(LOOPBACK, port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-        await asyncio.gather(*(evaluator(t) for t in tokens))
-    return samples
-
-
-async def open_loop(base: str, tokens: list[str], rate: float, seconds: float) -> Samples:
-    """Label cycles (next + submit, two requests) arriving as a Poisson process at `rate` req/s."""
-    samples = Samples()
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=15) as client:
-        tasks = []
-        end = time.monotonic() + seconds
-        free = list(tokens)
-        random.shuffle(free)
-
-        async def cycle(token: str) -> None:
+    def call(self, method: str, path: str, body: object = None) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        for attempt in (1, 2):
             try:
-                await one_label(client, token, samples, 0.0)
-            finally:
-                free.append(token)
+                self.conn.request(method, path, body=data, headers=self.headers)
+                response = self.conn.getresponse()
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else {}
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()  # the server closed a kept-alive connection; open a new one
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
-        while time.monotonic() < end:
-            await asyncio.sleep(random.expovariate(rate / 2))
-            if free:  # an evaluator labels one pair at a time
-                tasks.append(asyncio.create_task(cycle(free.pop())))
-        await asyncio.gather(*tasks)
-    return samples
-
-
-def row(name: str, s: Samples, seconds: float) -> str:
-    done = len(s.all())
-    cells = [
-        f"{done / seconds:.1f}",
-        *(f"{pct(v, q):.1f}" for v, q in ((s.next_ms, 0.5), (s.next_ms, 0.99))),
-        *(f"{pct(v, q):.1f}" for v, q in ((s.submit_ms, 0.5), (s.submit_ms, 0.99))),
-        f"{pct(s.all(), 0.99):.1f}",
-        str(s.errors),
-        str(s.empty),
-    ]
-    return f"| {name} | " + " | ".join(cells) + " |"
+    def close(self) -> None:
+        self.conn.close()
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
-    p.add_argument("--schema", default="pairwise_bench_serving")
-    p.add_argument("--evaluators", type=int, default=1000)
-    p.add_argument("--interval", type=float, default=15.0, help="mean seconds per label")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of steady load")
-    p.add_argument("--pairs", type=int, default=25000)
-    p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    p.add_argument("--rates", default="100,200,300,400,600,800,1200", help="req/s steps")
-    p.add_argument("--step-seconds", type=float, default=8.0)
-    p.add_argument("--slo-ms", type=float, default=100.0)
-    p.add_argument("--warmup-rate", type=float, default=4.0, help="req/s of the warm-up step")
-    args = p.parse_args()
-    if not args.database_url.startswith(("postgresql://", "postgres://")):
-        raise SystemExit("--database-url (or BENCH_DATABASE_URL) must be a Postgres URL")
+def submission(pair: dict) -> dict:
+    return {
+        "assignment_id": pair["assignment_id"],
+        "choice": random.choice(CHOICES),  # noqa: S311
+        "idempotency_key": pair["idempotency_key"],
+    }
 
-    t0 = time.monotonic()
-    tokens = seed(args.database_url, args.schema, args.pairs, args.evaluators)
-    print(
-        f"seeded {args.pairs} pairs and {len(tokens)} evaluators in {time.monotonic() - t0:.1f} s"
-    )
+
+def http_client(port: int, tokens: list[str], one_trip: bool) -> Callable[[int, float], Run]:
+    def client(i: int, deadline: float) -> Run:
+        run = Run()
+        api = Api(port, tokens[i])
+        try:
+            pair = api.call("GET", "/api/v1/pairs/next")[1].get("pair")
+            while pair is not None and time.monotonic() < deadline:
+                t0 = time.perf_counter()
+                if one_trip:
+                    status, body = api.call("POST", f"{SUBMIT}?next=true", submission(pair))
+                    following = (body.get("next") or {}).get("pair")
+                else:
+                    status, body = api.call("POST", SUBMIT, submission(pair))
+                    following = api.call("GET", "/api/v1/pairs/next")[1].get("pair")
+                elapsed = (time.perf_counter() - t0) * 1000
+                if status in (200, 201):
+                    run.labels += 1
+                    run.ms.append(elapsed)
+                    pair = following
+                else:
+                    run.errors += 1
+                    pair = api.call("GET", "/api/v1/pairs/next")[1].get("pair")
+            if pair is None:
+                run.empty += 1
+        finally:
+            api.close()
+        return run
+
+    return client
+
+
+def floor_client(seeded: Seeded) -> Callable[[int, float], Run]:
+    url = seeded.url
+
+    def client(i: int, deadline: float) -> Run:
+        run = Run()
+        floor = make_floor(url, seeded.user_ids[i], seeded.project_id)
+        try:
+            floor.lease = floor.take()
+            while floor.lease is not None and time.monotonic() < deadline:
+                t0 = time.perf_counter()
+                floor.label()  # submit the held lease, take the next
+                run.ms.append((time.perf_counter() - t0) * 1000)
+                run.labels += 1
+            if floor.lease is None:
+                run.empty += 1
+        finally:
+            floor.close()
+        return run
+
+    return client
+
+
+def takes_next(port: int) -> bool:
+    """Whether the server's POST /api/v1/comparisons has the `next` parameter."""
+    api = Api(port, "-")
+    try:
+        spec = api.call("GET", "/openapi.json")[1]
+    finally:
+        api.close()
+    post = spec.get("paths", {}).get("/api/v1/comparisons", {}).get("post", {})
+    return any(p.get("name") == "next" for p in post.get("parameters", []))
+
+
+# --- servers -----------------------------------------------------------------------------
+
+
+def git(*args: str) -> str:
+    cmd = ["git", *args]
+    return subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()  # noqa: S603
+
+
+def describe_tree() -> str:
+    """This tree's commit, and whether tracked files differ from it ('' outside git)."""
+    try:
+        dirty = " + changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+        return git("rev-parse", "--short", "HEAD") + dirty
+    except (OSError, subprocess.CalledProcessError):
+        return "(not a git checkout)"
+
+
+@contextmanager
+def checkout(ref: str) -> Iterator[Path]:
+    """`ref` in a temporary detached worktree, removed afterwards."""
+    parent = Path(tempfile.mkdtemp(prefix="pairwise-baseline-"))
+    tree = parent / "tree"
+    git("worktree", "add", "--detach", str(tree), ref)
+    try:
+        yield tree
+    finally:
+        subprocess.run(  # noqa: S603
+            ["git", "worktree", "remove", "--force", str(tree)],  # noqa: S607
+            cwd=ROOT, capture_output=True, check=False,
+        )  # fmt: skip
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    processes: str
+    one_trip: bool
+
+
+@contextmanager
+def running(name: str, tree: Path, url: str, workers: int) -> Iterator[Server]:
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        server = start_server(
-            schema_url(args.database_url, args.schema), port, args.workers, data_dir
-        )
-        base = f"http://{LOOPBACK}:{port}"
+        log = Path(data_dir) / "server.log"
+        proc = start(serve_command(port), tree, server_env(url, tree, data_dir, workers), port, log)
         try:
-            header = (
-                "| phase | req/s | next p50 | next p99 | submit p50 | submit p99 | all p99"
-                " | errors | empty |\n|---|---|---|---|---|---|---|---|---|"
-            )
-            # Warm-up (not reported): connection pools, statement caches, first imports.
-            asyncio.run(open_loop(base, tokens, args.warmup_rate, args.step_seconds))
-            drain(base)
-            print("sequential baseline, one request at a time (p50 ms):")
-            for name, value in sequential(base, tokens[-1]).items():
-                print(f"  {name:<28} {value:7.1f}")
-            print("\nsaturation (open loop, next+submit cycles; latencies in ms)")
-            print(header)
-            saturation = None
-            for rate in (float(r) for r in args.rates.split(",")):
-                s = asyncio.run(open_loop(base, tokens, rate, args.step_seconds))
-                print(row(f"offered {rate:g} req/s", s, args.step_seconds), flush=True)
-                drain(base)
-                if pct(s.all(), 0.99) > args.slo_ms:
-                    saturation = rate
-                    break
-            if saturation is None:
-                print(
-                    f"p99 stayed under {args.slo_ms:g} ms up to {args.rates.split(',')[-1]} req/s"
-                )
-            else:
-                print(f"saturation: p99 passed {args.slo_ms:g} ms at {saturation:g} req/s offered")
-            print(f"\nsteady: {args.evaluators} evaluators, one label per {args.interval:g} s")
-            s = asyncio.run(steady(base, tokens, args.interval, args.duration))
-            print(header)
-            print(row(f"steady {args.evaluators} evaluators", s, args.duration), flush=True)
+            said = re.search(r"\((\d+) process", log.read_text())  # what `pairwise serve` said
+            processes = said.group(1) if said else "?"
+            yield Server(name, port, processes, takes_next(port))
         finally:
-            stop_server(server)
+            stop(proc)
+
+
+# --- the comparison ----------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    database: str
+    system: str
+    clients: int
+    trips: str
+    run: Run
+    stored: int
+    duplicates: int
+    floor_rate: float = 0.0
+
+    def cells(self) -> list[str]:
+        rate = self.run.rate
+        cost = f"{self.floor_rate / rate:.1f}×" if self.floor_rate and rate else "–"
+        return [
+            self.database, self.system, str(self.clients), self.trips,
+            f"{self.run.rate:.1f}", f"{pct(self.run.ms, 0.5):.1f}", f"{pct(self.run.ms, 0.99):.1f}",
+            cost, str(self.stored), str(self.duplicates), str(self.run.errors),
+            str(self.run.empty),
+        ]  # fmt: skip
+
+
+HEADER = (
+    "| database | server | clients | round trips per label | labels/s | p50 ms | p99 ms"
+    " | cost × floor | stored | dup | errors | ran dry |"
+)
+
+
+def print_row(row: Row) -> None:
+    print("| " + " | ".join(row.cells()) + " |", flush=True)
+
+
+def measure(
+    seeded: Seeded, clients: list[int], seconds: float, warmup: float,
+    client_for: Callable[[], Callable[[int, float], Run]],
+) -> list[tuple[int, Run, int, int]]:  # fmt: skip
+    """A warm-up (not reported), then one run per client count; reset before each."""
+    out = []
+    if warmup:
+        closed_loop(max(clients), warmup, client_for())
+    for n in clients:
+        reset(seeded.url)
+        run = closed_loop(n, seconds, client_for())
+        after = stored(seeded.url)
+        out.append((n, run, after.comparisons, after.duplicates))
+    reset(seeded.url)
+    return out
+
+
+def compare(args: argparse.Namespace) -> list[Row]:
+    clients = [int(c) for c in args.clients.split(",")]
+    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    if unknown := set(databases) - {"sqlite", "postgres"}:
+        raise SystemExit(f"--databases: unknown {', '.join(sorted(unknown))} (sqlite, postgres)")
+    if "postgres" in databases and not args.database_url:
+        raise SystemExit("--databases has postgres: give --database-url (or BENCH_DATABASE_URL)")
+    servers = [(ROOT, f"ours {describe_tree()}")]
+    ref = args.baseline_ref.strip()
+    rows: list[Row] = []
+    print(HEADER)
+    print("|---" * (HEADER.count("|") - 1) + "|")
+    with tempfile.TemporaryDirectory() as work, checkout(ref) if ref else _none() as base:
+        if base is not None:
+            servers.insert(0, (base, f"baseline {git('rev-parse', '--short', ref)}"))
+        for database in databases:
+            if database == "postgres":
+                seeded = seed_postgres(args.database_url, args.schema, args.pairs, max(clients))
+            else:
+                seeded = seed_sqlite(Path(work) / "bench.db", args.pairs, max(clients))
+            rows += one_database(args, database, seeded, clients, servers)
+    return rows
+
+
+def one_database(
+    args: argparse.Namespace, database: str, seeded: Seeded, clients: list[int],
+    servers: list[tuple[Path, str]],
+) -> list[Row]:  # fmt: skip
+    label = "Postgres" if database == "postgres" else "SQLite"
+    floor: dict[int, float] = {}
+    rows: list[Row] = []
+
+    def emit(system: str, trips: str, results: list[tuple[int, Run, int, int]]) -> None:
+        for n, run, count, dup in results:
+            if not floor.get(n):
+                floor[n] = run.rate  # the floor's rows come first
+            rows.append(Row(label, system, n, trips, run, count, dup, floor[n]))
+            print_row(rows[-1])
+            if count != run.labels:
+                print(f"  ^ {run.labels} labels answered as stored, {count} in the database")
+
+    results = measure(seeded, clients, args.seconds, args.warmup, lambda: floor_client(seeded))
+    emit("floor (bare SQL)", "– (2 transactions)", results)
+    for tree, name in servers:
+        with running(name, tree, seeded.url, args.workers) as server:
+            trips = "1 (submit?next=true)" if server.one_trip else "2 (next, submit)"
+            port, one_trip = server.port, server.one_trip
+            results = measure(
+                seeded, clients, args.seconds, args.warmup,
+                lambda: http_client(port, seeded.tokens, one_trip),  # noqa: B023 - used at once
+            )  # fmt: skip
+            emit(f"{name}, {server.processes} proc", trips, results)
+    if database == "postgres" and args.profile:
+        profile(seeded, Path(args.profile), args.seconds, args.warmup)
+    return rows
+
+
+@contextmanager
+def _none() -> Iterator[None]:
+    yield None
+
+
+def profile(seeded: Seeded, out: Path, seconds: float, warmup: float) -> None:
+    """pyinstrument on our server (one process, handlers on the loop's thread), one client."""
+    port = free_port()
+    cmd = [sys.executable, str(ROOT / "bench" / "serving_profiled.py"), *serve_command(port)[3:]]
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {**server_env(seeded.url, ROOT, data_dir, 1), "PROFILE_OUT": str(out.resolve())}
+        proc = start(cmd, ROOT, env, port, Path(data_dir) / "server.log")
+        try:
+            one_trip = takes_next(port)
+            closed_loop(1, warmup, http_client(port, seeded.tokens, one_trip))
+            reset(seeded.url)
+            proc.send_signal(signal.SIGUSR1)
+            run = closed_loop(1, seconds, http_client(port, seeded.tokens, one_trip))
+            proc.send_signal(signal.SIGUSR2)
+            deadline = time.monotonic() + 60
+            while not out.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            stop(proc)
+    reset(seeded.url)
+    print(f"\nprofile of our server, 1 client, {run.rate:.1f} labels/s under the profiler: {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sweep"]:
+        p = argparse.ArgumentParser(prog="serving.py sweep", description=serving_sweep.__doc__)
+        p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
+        serving_sweep.add_arguments(p)
+        return serving_sweep.run(p.parse_args(argv[1:]))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""),
+                   help="Postgres (a schema of its own is created)")  # fmt: skip
+    p.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
+    p.add_argument("--schema", default="pairwise_bench_serving")
+    p.add_argument("--clients", default="1,8", help="closed-loop client counts")
+    p.add_argument("--seconds", type=float, default=10.0, help="per configuration")
+    p.add_argument("--warmup", type=float, default=2.0, help="unreported seconds per server")
+    p.add_argument("--pairs", type=int, default=10000, help="open pairs (enough for a run)")
+    p.add_argument("--workers", type=int, default=0, help="server processes; 0: the CLI's default")
+    p.add_argument("--baseline-ref", default="HEAD~1", help="git ref of the baseline; '' for none")
+    p.add_argument("--profile", default="", help="write a pyinstrument profile (Postgres) here")
+    args = p.parse_args(argv)
+    if args.database_url:
+        args.database_url = plain_url(args.database_url)
+    compare(args)
     return 0
 
 

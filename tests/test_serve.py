@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from app.db import FairLock, make_engine
@@ -124,5 +125,32 @@ def test_serve_with_two_workers_serves_the_login_page(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=60)
-    assert "2 process(es)" in out
+    assert "2 process(es), uvloop event loop, httptools HTTP parser" in out
     assert proc.returncode == 0
+
+
+def test_serve_falls_back_to_the_pure_python_loop_and_parser_when_uvloop_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    import uvicorn
+
+    from app import cli
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SAMPLER_ENABLED", "false")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr("app.settings.get_settings", lambda: Settings())
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda n, *a: None if n in ("uvloop", "httptools") else real(n, *a),
+    )
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    assert cli.main(["serve", "--port", "8124"]) == 0
+    [kw] = calls
+    assert (kw["loop"], kw["http"]) == ("asyncio", "h11")
+    assert "asyncio event loop, h11 HTTP parser" in capsys.readouterr().out

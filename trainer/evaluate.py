@@ -121,7 +121,14 @@ def evaluate_policy(
         "length_new": statistics.fmean(len(s["completion_ids"]) for s in new_samples),
         "length_ref": statistics.fmean(len(s["completion_ids"]) for s in ref_samples),
         "examples": [
-            {"prompt": str(s["prompt"])[:200], "new": s["text"][:400], "ref": r["text"][:400]}
+            {
+                "prompt": [
+                    {"role": m["role"], "content": m["content"][:200]}
+                    for m in as_messages(s["prompt"])
+                ],
+                "new": s["text"][:400],
+                "ref": r["text"][:400],
+            }
             for s, r in list(zip(new_samples, ref_samples, strict=True))[:3]
         ],
     }

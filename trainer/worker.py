@@ -21,16 +21,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
 from app.domain import jobs, versions
+from app.domain.project_settings import loop_settings_of
+from app.domain.retraining import maybe_enqueue_periodic
 from app.domain.store import ModelStore
 from app.models import PolicyVersion, RewardModel, WorkerHeartbeat, utcnow
 from app.settings import Settings
 from trainer import data as datamod
 from trainer.progress import RunState
-from trainer.schedule import maybe_enqueue_periodic
 from trainer.types import Cancelled
 
 log = logging.getLogger("pairwise.trainer")
 
+PROGRESS_WRITE_SECONDS = 1.0  # at most one progress write per second, however fast the steps
 STAGES = {"full": ["data", "reward", "policy", "evaluate"], "reward": ["data", "reward"]}
 STAGES["policy"] = ["data", "policy", "evaluate"]
 
@@ -41,6 +43,23 @@ class RunFailed(RuntimeError):
 
 def worker_id() -> str:
     return f"trainer-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def ended_here(owner: str) -> bool:
+    """Whether `owner` (a `worker_id`) was a trainer on this machine whose process has ended."""
+    prefix = f"trainer-{socket.gethostname()}-"
+    if not owner.startswith(prefix):
+        return False
+    pid_text, _, _ = owner[len(prefix) :].partition("-")
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # a process of another user holds that pid: alive
+    return False
 
 
 class Worker:
@@ -67,6 +86,10 @@ class Worker:
     def serve(self, *, once: bool = False) -> int:
         """Process runs until stopped (or one run with `once`); returns how many ran."""
         done = 0
+        with transaction(self.factory) as db:
+            # A trainer of this machine that was killed: its runs need not wait for the lease.
+            for run_id in jobs.release_abandoned(db, ended_here):
+                log.info("run %s: its trainer has ended; queued again", run_id)
         while not self.stop.is_set():
             with transaction(self.factory) as db:
                 for run_id in maybe_enqueue_periodic(db, self.settings):
@@ -121,10 +144,12 @@ class Worker:
         try:
             outcome = self._stages(claim, state, staged)
             beat_stop.set()
+            state.changed.set()  # wakes the heartbeat thread to see it
             beater.join()
             self._register(claim, state, outcome)
         except BaseException as exc:  # noqa: BLE001 - every way out must settle the run
             beat_stop.set()
+            state.changed.set()  # wakes the heartbeat thread to see it
             beater.join()
             self._settle(claim, state, exc)
             if not isinstance(exc, Exception):
@@ -276,7 +301,7 @@ class Worker:
             if run.cancel_requested:  # cancelled during the last (uninterruptible) stage
                 state.cancel_requested = True
                 raise Cancelled("cancelled before registration")
-            jobs.lock_project(db, claim.project_id)
+            project = jobs.lock_project(db, claim.project_id)
             meta = {"run_id": claim.run_id, "config": out["config"]}
             reward_model: RewardModel | None = None
             if "reward_dir" in out:
@@ -302,7 +327,11 @@ class Worker:
                 version = versions.register_candidate(
                     db, claim.project_id, claim.run_id, number, uri, out["base"], version_metrics
                 )
-                if self.settings.auto_promote and passed:
+                trial = project is not None and loop_settings_of(project).promotion == "human_trial"
+                if self.settings.auto_promote and passed and trial:
+                    # Evaluators decide: candidate-versus-active votes (app.domain.trial).
+                    versions.start_trial(db, version, reason=f"run {claim.run_id}: gates passed")
+                elif self.settings.auto_promote and passed:
                     versions.promote(db, self.settings, version, None, reason=f"run {claim.run_id}")
                 elif self.settings.auto_promote:
                     versions.reject(db, version, reason=f"run {claim.run_id}: gates failed")
@@ -346,7 +375,14 @@ class Worker:
     # --- heartbeats -----------------------------------------------------------------------
 
     def _heartbeat_loop(self, claim: jobs.Claim, state: RunState, done: threading.Event) -> None:
-        while not done.wait(self.heartbeat_seconds):
+        """Write progress at each logging step (at most one write a second) and at least
+        once per heartbeat, which also extends the lease."""
+        throttle = min(PROGRESS_WRITE_SECONDS, self.heartbeat_seconds)
+        while True:
+            state.changed.wait(self.heartbeat_seconds)
+            if done.is_set():
+                return
+            state.changed.clear()
             try:
                 with transaction(self.factory) as db:
                     state.cancel_requested = jobs.heartbeat(
@@ -358,6 +394,8 @@ class Worker:
                 return
             except Exception:  # noqa: BLE001 - a database hiccup must not kill the run
                 log.exception("heartbeat for run %s failed; retrying", claim.run_id)
+            if done.wait(throttle):
+                return
 
     def _beat(self, run_id: int | None, state: RunState | None = None) -> None:
         status: dict[str, Any] = {"run_id": run_id}

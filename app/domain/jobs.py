@@ -9,6 +9,7 @@ takes the Session first and never commits: the caller's unit of work does.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "heartbeat",
     "hold",
     "release",
+    "release_abandoned",
 ]
 
 ACTIVE = ("queued", "running")
@@ -271,14 +273,32 @@ def fail(db: Session, run_id: int, token: str, error: str, *, cancelled: bool = 
 
 def release(db: Session, run_id: int, token: str) -> None:
     """Give the run back to the queue (trainer shutting down); another trainer retries it."""
-    run = hold(db, run_id, token)
+    _requeue(hold(db, run_id, token))
+    db.flush()
+
+
+def _requeue(run: TrainingRun) -> None:
     run.status = "queued"
     run.stage = "queued"
     run.lease_token = None
     run.lease_owner = None
     run.lease_expires_at = None
     run.progress = 0.0
+
+
+def release_abandoned(db: Session, gone: Callable[[str], bool]) -> list[int]:
+    """Queue again the running runs whose trainer `gone(lease_owner)` says has ended, without
+    waiting for their lease to expire (a trainer restarted on the same machine)."""
+    released = []
+    running = select(TrainingRun).where(TrainingRun.status == "running")
+    if _is_postgres(db):
+        running = running.with_for_update(skip_locked=True)
+    for run in db.scalars(running):
+        if run.lease_owner and gone(run.lease_owner):
+            _requeue(run)
+            released.append(run.id)
     db.flush()
+    return released
 
 
 def cancel(db: Session, run: TrainingRun) -> TrainingRun:

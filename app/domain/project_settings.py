@@ -7,13 +7,14 @@ the only place that knows its shape. Values stored by older versions are read le
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.models import Project
 
 MAX_OVERLAP = 10
+MAX_HELD_OUT_SHARE = 0.5
 
 Overlap = Annotated[int, Field(ge=1, le=MAX_OVERLAP)]
 
@@ -22,10 +23,52 @@ class ProjectSettingsError(ValueError):
     """A setting outside what it accepts; the message names the setting."""
 
 
-class ProjectSettings(BaseModel):
-    """Everything kept in `Project.settings`."""
+class LoopSettings(BaseModel):
+    """The loop's part of the settings: automatic retraining and how a version goes live."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    retrain_every_labels: int | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        description="Enqueue a run after this many new usable labels; 0 = off; "
+        "none = the deployment's RETRAIN_EVERY_LABELS.",
+    )
+    retrain_min_minutes: int | None = Field(
+        None,
+        ge=0,
+        le=10_080,
+        description="At most one automatic run per this many minutes; "
+        "none = the deployment's RETRAIN_MIN_INTERVAL_MINUTES.",
+    )
+    promotion: Literal["auto", "human_trial"] = Field(
+        "auto",
+        description="`auto`: a candidate whose gates pass goes live; `human_trial`: it goes on "
+        "trial against the live version and evaluators' head-to-head votes decide.",
+    )
+    trial_share: float = Field(
+        0.25, ge=0.05, le=0.5, description="Share of open pairs that are trial pairs."
+    )
+    trial_votes: int = Field(
+        30, ge=5, le=10_000, description="Judged trial votes before the first decision."
+    )
+    trial_max_votes: int = Field(
+        90, ge=5, le=100_000, description="Judged votes after which an undecided trial fails."
+    )
+
+    @model_validator(mode="after")
+    def _trial_bounds(self) -> LoopSettings:
+        if self.trial_max_votes < self.trial_votes:
+            raise ValueError(
+                f"trial_max_votes ({self.trial_max_votes}) must be at least "
+                f"trial_votes ({self.trial_votes})"
+            )
+        return self
+
+
+class ProjectSettings(LoopSettings):
+    """Everything kept in `Project.settings`."""
 
     excluded_annotators: tuple[int, ...] = Field(
         (), description="Annotators whose labels are left out of training and export."
@@ -33,6 +76,16 @@ class ProjectSettings(BaseModel):
     overlap_by_tag: dict[str, Overlap] = Field(
         default_factory=dict, description="Labels each pair needs, raised for prompts with a tag."
     )
+    held_out_share: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_HELD_OUT_SHARE,
+        description="Share of newly imported prompts held out for evaluation (never labelled "
+        "or trained on); a record's own `held_out` field wins.",
+    )
+
+
+LOOP_FIELDS = frozenset(LoopSettings.model_fields)
 
 
 def settings_of(project: Project) -> ProjectSettings:
@@ -52,6 +105,11 @@ def settings_of(project: Project) -> ProjectSettings:
         return ProjectSettings.model_validate(valid)
 
 
+def loop_settings_of(project: Project) -> LoopSettings:
+    """Only the loop's settings of the project."""
+    return LoopSettings.model_validate(settings_of(project).model_dump(include=set(LOOP_FIELDS)))
+
+
 def update_settings(project: Project, **changes: Any) -> ProjectSettings:
     """Validate `changes` against the current settings and store the result (a new dict, so
     the JSON column sees the change). Raises ProjectSettingsError naming the bad setting."""
@@ -64,6 +122,9 @@ def update_settings(project: Project, **changes: Any) -> ProjectSettings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ProjectSettingsError(f"Project setting {where}: {first['msg']}.") from exc
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not where:  # a rule across settings (a model validator) names them itself
+            raise ProjectSettingsError(f"Project settings: {message}.") from exc
+        raise ProjectSettingsError(f"Project setting {where}: {message}.") from exc
     project.settings = {**(project.settings or {}), **new.model_dump(mode="json")}
     return new

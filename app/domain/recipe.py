@@ -70,6 +70,7 @@ OptInt = Annotated[int | None, BeforeValidator(_scalar)]
 Float = Annotated[float, BeforeValidator(_number)]
 OptFloat = Annotated[float | None, BeforeValidator(_number)]
 Bool = Annotated[bool, BeforeValidator(_scalar)]
+ModuleName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Section(BaseModel):
@@ -137,7 +138,7 @@ class LoraSection(Section):
     r: Int = Field(16, ge=1, le=1024, description="LoRA rank")
     alpha: Int = Field(32, ge=1, le=4096, description="LoRA alpha (scale = alpha / r)")
     dropout: Float = Field(0.05, ge=0, lt=1, description="LoRA dropout")
-    target_modules: str | list[str] = Field(
+    target_modules: str | list[ModuleName] = Field(
         "all-linear", max_length=200, description="modules that get adapters"
     )
 
@@ -267,7 +268,11 @@ class TrainingConfig(Section):
         0, ge=0, le=SEED_MAX, description="seed of the train/validation split by prompt"
     )
     heldout_prompts: Int = Field(
-        16, ge=0, le=100_000, description="prompts kept out of RL for evaluation"
+        16,
+        ge=0,
+        le=100_000,
+        description="prompts evaluated on: a seeded sample of the held-out prompts, or "
+        "when none is held out, active prompts kept out of RL",
     )
     rl_prompts: OptInt = Field(
         None,

@@ -2,10 +2,11 @@
 
 A project's policy starts as version 0 (the configured base model, converted once into
 the model store); each training run may register a reward model and a candidate version,
-which is promoted (the previous active one is archived), rejected (its gates failed) or
-left for ML staff. Promotion and rollback are one transaction: the sampler, which reads
-the active version on each refill, switches without a restart and never sees two active
-versions or none.
+which is promoted (the previous active one is archived), rejected (its gates failed),
+put on trial (the project's promotion is `human_trial`: evaluators' head-to-head votes
+against the active version decide, `app.domain.trial`) or left for ML staff. Promotion
+and rollback are one transaction: the sampler, which reads the active version on each
+refill, switches without a restart and never sees two active versions or none.
 """
 
 from __future__ import annotations
@@ -99,6 +100,16 @@ def next_number(db: Session, project_id: int) -> int:
         select(func.max(PolicyVersion.number)).where(PolicyVersion.project_id == project_id)
     )
     return 0 if current is None else current + 1
+
+
+def trial_version(db: Session, project_id: int) -> PolicyVersion | None:
+    """The project's version on trial, if any (at most one at a time)."""
+    return db.scalar(
+        select(PolicyVersion)
+        .where(PolicyVersion.project_id == project_id, PolicyVersion.status == "trial")
+        .order_by(PolicyVersion.number.desc())
+        .limit(1)
+    )
 
 
 def rollback_targets(db: Session, project_id: int) -> list[PolicyVersion]:
@@ -226,9 +237,12 @@ def register_candidate(
 
 
 def reject(db: Session, version: PolicyVersion, *, reason: str) -> PolicyVersion:
-    """A candidate that may not serve (its gates failed); ML staff may still promote it."""
-    if version.status != "candidate":
+    """A candidate (its gates failed) or a version on trial (evaluators preferred the active
+    one) that may not serve; ML staff may still promote it. A trial's open pairs retire."""
+    if version.status not in ("candidate", "trial"):
         raise PromotionError(f"Version {version.number} is {version.status}, not a candidate.")
+    if version.status == "trial":
+        _retire_open_pairs(db, version.id)
     version.status = "rejected"
     audit(
         db,
@@ -241,6 +255,38 @@ def reject(db: Session, version: PolicyVersion, *, reason: str) -> PolicyVersion
     )
     db.flush()
     return version
+
+
+def start_trial(db: Session, version: PolicyVersion, *, reason: str) -> PolicyVersion:
+    """Put a candidate on trial against the active version; an older trial is superseded."""
+    if version.status != "candidate":
+        raise PromotionError(f"Version {version.number} is {version.status}, not a candidate.")
+    lock_project(db, version.project_id)
+    earlier = trial_version(db, version.project_id)
+    if earlier is not None:
+        reject(db, earlier, reason=f"superseded by the trial of v{version.number}")
+    version.status = "trial"
+    version.metrics = {**(version.metrics or {}), "trial": {"started_at": utcnow().isoformat()}}
+    audit(
+        db,
+        "policy.trial_started",
+        None,
+        f"policy_version:{version.id}",
+        project_id=version.project_id,
+        number=version.number,
+        reason=reason,
+    )
+    db.flush()
+    return version
+
+
+def _retire_open_pairs(db: Session, version_id: int) -> None:
+    db.execute(
+        update(Pair)
+        .where(Pair.policy_version_id == version_id, Pair.status == "open")
+        .values(status="retired")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def promote(
@@ -262,13 +308,12 @@ def promote(
         # Flush first: a partial unique index may one day allow only one active per project.
         db.flush()
         if settings.retire_old_pairs_on_promote:
-            db.execute(
-                update(Pair)
-                .where(Pair.policy_version_id == previous.id, Pair.status == "open")
-                .values(status="retired")
-                .execution_options(synchronize_session=False)
-            )
+            _retire_open_pairs(db, previous.id)
     before = version.status
+    if before == "trial" and reason == "manual":  # ML staff ended the trial early
+        trial = {**(version.metrics or {}).get("trial", {}), "decision": "promoted by hand"}
+        trial["decided_at"] = utcnow().isoformat()
+        version.metrics = {**(version.metrics or {}), "trial": trial}
     version.status = "active"
     version.promoted_at = utcnow()
     db.flush()

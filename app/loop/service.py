@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.domain import jobs
 from app.domain import versions as lifecycle
-from app.domain.preferences import count_usable
 from app.domain.recipe import load_recipe
+from app.domain.retraining import labels_since_last_run, schedule_of
 from app.models import (
     Comparison,
     Pair,
@@ -43,27 +43,18 @@ class Threshold:
 def retrain_threshold(project: Project, settings: Settings) -> Threshold:
     """Labels per run: the one place the Loop page and the labelling strip read it from.
 
-    The deployment's RETRAIN_EVERY_LABELS when automatic retraining is on, else the default
-    recipe's `min_comparisons` (fewer usable labels make a run fail fast).
-    # At merge: read the project's own schedule (app.domain.retraining.schedule_of) first.
+    The project's retraining schedule when automatic retraining is on (its own setting, else
+    the deployment's), else the default recipe's `min_comparisons` (fewer usable labels make
+    a run fail fast).
     """
-    if settings.retrain_every_labels > 0:
-        return Threshold(settings.retrain_every_labels, "retrains automatically")
+    schedule = schedule_of(project, settings)
+    if schedule.on:
+        return Threshold(schedule.every_labels, schedule.describe())
     try:
         minimum = load_recipe(settings.training_default_recipe).min_comparisons
     except (OSError, ValueError):
         minimum = 0
     return Threshold(minimum, f"recipe {settings.training_default_recipe}: min_comparisons")
-
-
-def labels_since_last_run(db: Session, project: Project) -> int:
-    """Usable labels above the newest run's watermark: what the next run adds."""
-    watermark = db.scalar(
-        select(func.max(TrainingRun.watermark_comparison_id)).where(
-            TrainingRun.project_id == project.id
-        )
-    )
-    return count_usable(db, project, watermark or 0)
 
 
 @dataclass(frozen=True)

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app.deps import Admin, Authenticated, DbDep, Principal
-from app.domain.project_settings import settings_of
+from app.domain.project_settings import loop_settings_of, settings_of
+from app.domain.retraining import schedule_of
 from app.models import Project
 from app.projects import manage
-from app.projects.service import get_visible_project, visible_projects
+from app.projects.deps import ProjectDep
+from app.projects.service import visible_projects
 from app.web import redirect, render
 
 router = APIRouter(tags=["projects"], include_in_schema=False)
-
-
-def get_project(db: Session, principal: Principal, project_id: int) -> Project:
-    project = get_visible_project(db, principal.user, project_id)
-    if project is None:
-        raise HTTPException(404, "No such project.")
-    return project
 
 
 def _fields(
@@ -34,6 +29,7 @@ def _fields(
     flags: str,
     overlap_by_tag: str,
     head_to_head_share: float | None = None,
+    held_out_share: float | None = None,
 ) -> manage.ProjectFields:
     return manage.ProjectFields(
         name=name,
@@ -44,6 +40,7 @@ def _fields(
         flags=manage.parse_flags(flags),
         overlap_by_tag=manage.parse_overlap_by_tag(overlap_by_tag),
         head_to_head_share=head_to_head_share,
+        held_out_share=held_out_share,
     )
 
 
@@ -89,6 +86,9 @@ def _detail(
         "members": manage.members(db, project.id),
         "history": manage.guideline_history(db, project.id),
         "overlap_by_tag": settings_of(project).overlap_by_tag,
+        "held_out_share": settings_of(project).held_out_share,
+        "loop": loop_settings_of(project),
+        "schedule": schedule_of(project, request.app.state.settings),
         **extra,
     }
     return render(
@@ -97,8 +97,8 @@ def _detail(
 
 
 @router.get("/admin/projects/{project_id}")
-def project_detail(request: Request, db: DbDep, principal: Admin, project_id: int) -> Response:
-    return _detail(request, db, principal, get_project(db, principal, project_id))
+def project_detail(request: Request, db: DbDep, principal: Admin, project: ProjectDep) -> Response:
+    return _detail(request, db, principal, project)
 
 
 @router.post("/admin/projects/{project_id}")
@@ -106,7 +106,7 @@ def project_update(
     request: Request,
     db: DbDep,
     principal: Admin,
-    project_id: int,
+    project: ProjectDep,
     name: Annotated[str, Form(max_length=200)],
     description: Text = "",
     base_policy_model: Annotated[str, Form(max_length=300)] = "smollm2",
@@ -115,8 +115,8 @@ def project_update(
     flags: Text = "",
     overlap_by_tag: Text = "",
     head_to_head_share: Annotated[float | None, Form()] = None,
+    held_out_share: Annotated[float | None, Form()] = None,
 ) -> Response:
-    project = get_project(db, principal, project_id)
     try:
         fields = _fields(
             name,
@@ -127,13 +127,52 @@ def project_update(
             flags,
             overlap_by_tag,
             head_to_head_share,
+            held_out_share,
         )
         manage.update_project(db, project, fields, principal.user.id)
     except manage.ProjectError as exc:
         db.rollback()
-        return _detail(
-            request, db, principal, get_project(db, principal, project_id), error=str(exc)
+        return _detail(request, db, principal, project, error=str(exc))
+    return redirect(request, f"/admin/projects/{project.id}")
+
+
+def _optional_count(label: str, text: str) -> int | None:
+    """A form's whole number, blank meaning "the deployment's default"."""
+    if not text.strip():
+        return None
+    if not text.strip().isdigit():
+        raise manage.ProjectError(
+            f"{label}: a whole number of 0 or more, or blank for the default."
         )
+    return int(text)
+
+
+@router.post("/admin/projects/{project_id}/loop")
+def project_loop(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    project: ProjectDep,
+    retrain_every_labels: Annotated[str, Form(max_length=20)] = "",
+    retrain_min_minutes: Annotated[str, Form(max_length=20)] = "",
+    promotion: Annotated[str, Form(max_length=20)] = "auto",
+    trial_share: Annotated[float, Form()] = 0.25,
+    trial_votes: Annotated[int, Form()] = 30,
+    trial_max_votes: Annotated[int, Form()] = 90,
+) -> Response:
+    """Retraining schedule and promotion rule (the "Training loop" form)."""
+    try:
+        changes = {
+            "retrain_every_labels": _optional_count("Retrain every", retrain_every_labels),
+            "retrain_min_minutes": _optional_count("At most every", retrain_min_minutes),
+            "promotion": promotion,
+            "trial_share": trial_share,
+            "trial_votes": trial_votes,
+            "trial_max_votes": trial_max_votes,
+        }
+        manage.set_loop_settings(db, project, changes, principal.user.id)
+    except manage.ProjectError as exc:
+        return _detail(request, db, principal, project, error=str(exc))
     return redirect(request, f"/admin/projects/{project.id}")
 
 
@@ -142,10 +181,9 @@ def project_guidelines(
     request: Request,
     db: DbDep,
     principal: Admin,
-    project_id: int,
+    project: ProjectDep,
     guidelines: Annotated[str, Form(max_length=100_000)] = "",
 ) -> Response:
-    project = get_project(db, principal, project_id)
     manage.set_guidelines(db, project, guidelines, principal.user.id)
     return redirect(request, f"/admin/projects/{project.id}")
 
@@ -155,10 +193,9 @@ def member_add(
     request: Request,
     db: DbDep,
     principal: Admin,
-    project_id: int,
+    project: ProjectDep,
     username: Annotated[str, Form(max_length=200)],
 ) -> Response:
-    project = get_project(db, principal, project_id)
     try:
         manage.add_member_by_name(db, project, username, principal.user.id)
     except manage.ProjectError as exc:
@@ -168,9 +205,8 @@ def member_add(
 
 @router.post("/admin/projects/{project_id}/members/{user_id}/remove")
 def member_remove(
-    request: Request, db: DbDep, principal: Admin, project_id: int, user_id: int
+    request: Request, db: DbDep, principal: Admin, project: ProjectDep, user_id: int
 ) -> Response:
-    project = get_project(db, principal, project_id)
     manage.remove_member(db, project, user_id, principal.user.id)
     return redirect(request, f"/admin/projects/{project.id}")
 

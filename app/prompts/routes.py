@@ -1,4 +1,4 @@
-"""Admin pages: the prompt list, upload import, edit and deactivate."""
+"""Admin pages: the prompt list, upload import, edit, deactivate, hold out in bulk."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app.deps import Admin, DbDep, SettingsDep
+from app.domain.project_settings import settings_of
 from app.models import Prompt
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
@@ -19,6 +20,7 @@ from app.prompts.service import (
     import_prompts,
     list_prompts,
     set_active,
+    set_held_out,
     update_prompt,
 )
 from app.settings import Settings
@@ -38,7 +40,7 @@ async def read_upload(upload: UploadFile, settings: Settings) -> bytes:
     return data
 
 
-def _active(value: str) -> bool | None:
+def _yes_no(value: str) -> bool | None:
     return {"1": True, "0": False}.get(value)
 
 
@@ -58,12 +60,19 @@ def prompt_list(
     q: Annotated[str, Query(max_length=500)] = "",
     tag: Annotated[str, Query(max_length=50)] = "",
     active: str = "",
+    held_out: str = "",
     priority_min: int | None = None,
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     proj = chosen_project(db, principal, project)
-    filt = PromptFilter(q=q, tag=tag, active=_active(active), priority_min=priority_min)
+    filt = PromptFilter(
+        q=q,
+        tag=tag,
+        active=_yes_no(active),
+        priority_min=priority_min,
+        held_out=_yes_no(held_out),
+    )
     page = list_prompts(db, proj.id, filt, before=before, limit=limit)
     ctx = {
         "project": proj,
@@ -71,9 +80,26 @@ def prompt_list(
         "page": page,
         "filt": filt,
         "active": active,
+        "held_out": held_out,
         "limit": limit,
+        "held_out_share": settings_of(proj).held_out_share,
     }
     return render(request, "admin/prompts.html", ctx, block="rows")
+
+
+@router.post("/held-out")
+def prompt_held_out(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    project: Annotated[int, Form()],
+    held_out: Annotated[bool, Form()],
+    prompt_ids: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    """The prompt list's bulk action: hold the ticked prompts out, or return them."""
+    proj = chosen_project(db, principal, project)
+    set_held_out(db, proj, prompt_ids or [], held_out, principal.user.id)
+    return redirect(request, f"/admin/prompts?project={proj.id}")
 
 
 @router.post("/import")
@@ -102,7 +128,9 @@ async def prompt_import(
         "page": page,
         "filt": PromptFilter(),
         "active": "",
+        "held_out": "",
         "limit": 50,
+        "held_out_share": settings_of(proj).held_out_share,
         "summary": summary,
         "import_error": error,
         "filename": file.filename,

@@ -15,14 +15,25 @@ from typing import Any
 import httpx
 
 from app.domain.messages import as_messages, prompt_value
-from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
+from app.sampling.backend import (
+    Sample,
+    SampleRequest,
+    StopRequested,
+    VersionRef,
+)
 from app.settings import Settings
+from app.vocabulary import FinishReason
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
 
 class OpenAIError(RuntimeError):
     """The completion server refused or kept failing; the message says how."""
+
+
+def finish_reason(reported: object) -> FinishReason:
+    """The server's `finish_reason` in our terms: only "length" means the limit cut it off."""
+    return FinishReason.length if reported == "length" else FinishReason.stop
 
 
 class OpenAIBackend:
@@ -97,13 +108,13 @@ class OpenAIBackend:
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
             seed=request.seed,
+            finish_reason=finish_reason(choice.get("finish_reason")),
             params={
                 "backend": self.name,
                 "model": self.model,
                 "temperature": s.temperature,
                 "top_p": s.top_p,
                 "max_new_tokens": s.max_new_tokens,
-                "finish": choice.get("finish_reason"),
             },
         )
 

@@ -139,11 +139,14 @@ def insert_pairs(
     candidates: list[PairCandidate],
     buffer: int,
     kind: str = "live",
+    status: str = "active",
 ) -> int:
     """Insert usable candidates up to the buffer, under a lock on the project; returns count.
 
     Head-to-head pairs (`kind="head_to_head"`) belong to the active version (promotion
-    retires them with its live pairs); their completion b is the opponent's.
+    retires them with its live pairs); their completion b is the opponent's. Trial pairs
+    are head-to-head pairs that belong to the version on trial (`status="trial"`), their
+    completion b the active version's.
     """
     # Postgres: the row lock serialises samplers of this project until commit. SQLite:
     # the transaction already holds the database write lock (BEGIN IMMEDIATE).
@@ -153,17 +156,26 @@ def insert_pairs(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    status = db.scalar(select(PolicyVersion.status).where(PolicyVersion.id == version.id))
-    if status != "active":
-        return 0  # promoted away while we generated: these samples are for a stale policy
+    now = db.scalar(select(PolicyVersion.status).where(PolicyVersion.id == version.id))
+    if now != status:
+        return 0  # promoted (or decided) while we generated: these samples are stale
     room = buffer - buffer_depth(db, project.id, version.id, kind)
     if room <= 0:
         return 0
-    seen = _existing_pairs(db, version.id, {c.prompt.id for c in candidates})
+    prompt_ids = {c.prompt.id for c in candidates}
+    seen = _existing_pairs(db, version.id, prompt_ids)
+    # Held out or deactivated while we generated: such a prompt gets no pair.
+    eligible = set(
+        db.scalars(
+            select(Prompt.id).where(
+                Prompt.id.in_(prompt_ids), Prompt.active.is_(True), Prompt.held_out.is_(False)
+            )
+        )
+    )
     chosen: list[PairCandidate] = []
     for c in candidates:
         key = (c.prompt.id, frozenset((c.a.text.strip(), c.b.text.strip())))
-        if c.usable and key not in seen:
+        if c.usable and key not in seen and c.prompt.id in eligible:
             seen.add(key)
             chosen.append(c)
         if len(chosen) == room:
@@ -206,6 +218,7 @@ def _completion(prompt_id: int, version_id: int, sample: Sample) -> Completion:
         sampling={**sample.params, "seed": sample.seed},
         prompt_tokens=sample.prompt_tokens,
         completion_tokens=sample.completion_tokens,
+        finish_reason=sample.finish_reason,
     )
 
 

@@ -12,6 +12,7 @@ from app.domain.messages import as_messages, prompt_value
 from app.domain.store import ModelStore, assert_safetensors_only
 from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
 from app.settings import Settings
+from app.vocabulary import FinishReason
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,9 @@ class TransformersBackend:
                     prompt_tokens=int(inputs["attention_mask"][row].sum()),
                     completion_tokens=length,
                     seed=request.seed,
-                    params={**params, "finish": "stop" if length < len(new) else "length"},
+                    # No end-of-sequence token among the new ones: max_new_tokens cut it.
+                    finish_reason=FinishReason.stop if length < len(new) else FinishReason.length,
+                    params=params,
                 )
             )
         return samples

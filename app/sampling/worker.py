@@ -15,12 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
-from app.domain import versions
+from app.domain import trial, versions
+from app.domain.project_settings import loop_settings_of
 from app.domain.store import ModelStore
 from app.models import Project, utcnow
+from app.observability.metrics import SAMPLER_TOKENS
 from app.sampling import service
 from app.sampling.backend import (
     Backend,
+    Sample,
     SampleRequest,
     StopRequested,
     VersionRef,
@@ -34,6 +37,13 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60.0
 FRUITLESS_ROUNDS = 3  # batches in a row that yield no usable pair before waiting a poll
+
+
+def _generate(backend: Backend, requests: list[SampleRequest]) -> list[Sample]:
+    """Generate and count the new tokens (`pairwise_sampler_tokens_total`), kept or not."""
+    samples = backend.generate(requests)
+    SAMPLER_TOKENS.labels(backend=backend.name).inc(sum(s.completion_tokens for s in samples))
+    return samples
 
 
 class Sampler:
@@ -64,6 +74,7 @@ class Sampler:
         self.backends: dict[int, Backend] = {}
         self.loaded: dict[int, VersionRef] = {}
         self.rival_backends: dict[tuple[int, int], Backend] = {}
+        self.trial_backends: dict[int, tuple[VersionRef, Backend]] = {}
         self.margins = Margins(factory, settings, self.store)
         self.pairs_made = 0
         self.tokens_per_s = 0.0
@@ -95,14 +106,17 @@ class Sampler:
                 raise
             except Exception as exc:  # noqa: BLE001 - one project's failure must not stop others
                 log.exception("sampler failed on project %s", project.name)
-                self._error(f"{project.name}: {type(exc).__name__}: {exc}")
+                self._error(f"{type(exc).__name__}: {exc}", project)
                 self.failed = True
+            else:
+                self._clear_error(project)
         self.state = "idle"
         self.beat()
         return made
 
     def fill(self, project: Project) -> int:
         """Refill one project's buffer for its active version, batch by batch."""
+        self._review_trial(project)
         version = self._active_version(project)
         if version is None:
             self._project_status(project, None, 0, note="no active policy version")
@@ -136,7 +150,7 @@ class Sampler:
                 SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts for _ in (0, 1)
             ]
             started = time.perf_counter()
-            samples = backend.generate(requests)
+            samples = _generate(backend, requests)
             elapsed = max(time.perf_counter() - started, 1e-6)
             self.tokens_per_s = sum(s.completion_tokens for s in samples) / elapsed
             candidates = self.margins.annotate(
@@ -158,7 +172,62 @@ class Sampler:
                 break
         if not self.stop.is_set():
             made += self.fill_head_to_head(project, version)
+        if not self.stop.is_set():
+            made += self.fill_trial(project, version)
         return made
+
+    def fill_trial(self, project: Project, active: VersionRef) -> int:
+        """Top up the trial pairs: the version on trial against the active one, at the
+        project's trial share, while the active version keeps serving the live pairs."""
+        with transaction(self.factory) as db:
+            row = versions.trial_version(db, project.id)
+            on_trial = VersionRef.of(row) if row and row.parent_id == active.id else None
+            share = loop_settings_of(project).trial_share
+            target = service.head_to_head_buffer(share, self.settings) if on_trial else 0
+            depth = (
+                service.buffer_depth(db, project.id, on_trial.id, "head_to_head") if on_trial else 0
+            )
+            wanted = target - depth
+            prompts = service.pick_prompts(db, project.id, wanted) if wanted > 0 else []
+        held = self.trial_backends.get(project.id)
+        if held is not None and held[0] != on_trial:
+            self.trial_backends.pop(project.id)[1].close()
+        if on_trial is None:
+            return 0
+        self.projects_status.setdefault(str(project.id), {})["trial"] = depth
+        if not prompts:
+            return 0
+        if project.id not in self.trial_backends:
+            self.state = f"loading v{on_trial.number} (on trial)"
+            self.beat()
+            backend = self.backend_factory()
+            backend.load(on_trial)
+            self.trial_backends[project.id] = (on_trial, backend)
+        self.state = "sampling the trial"
+        self.beat()
+        requests = [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts]
+        theirs = self.trial_backends[project.id][1].generate(requests)
+        mine = self._backend_for(project.id, active).generate(
+            [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts]
+        )
+        candidates = [
+            service.PairCandidate(p, a, b, opponent=active)
+            for p, a, b in zip(prompts, theirs, mine, strict=True)
+        ]
+        with transaction(self.factory) as db:
+            inserted = service.insert_pairs(
+                db, on_trial, candidates, target, "head_to_head", status="trial"
+            )
+        self.pairs_made += inserted
+        self.projects_status[str(project.id)]["trial"] = depth + inserted
+        return inserted
+
+    def _review_trial(self, project: Project) -> None:
+        """Let the votes decide the project's trial (promote or reject), if one runs."""
+        with transaction(self.factory) as db:
+            decided = trial.review(db, self.settings, project.id)
+        if decided:
+            log.info("project %s: the version on trial was %s", project.name, decided)
 
     def fill_head_to_head(self, project: Project, version: VersionRef) -> int:
         """Top up the head-to-head pairs: the active version against earlier ones, each
@@ -175,19 +244,21 @@ class Sampler:
             return 0
         self.state = "sampling head to head"
         self.beat()
-        mine = self._backend_for(project.id, version).generate(
-            [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts]
+        mine = _generate(
+            self._backend_for(project.id, version),
+            [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts],
         )
         candidates: list[service.PairCandidate] = []
         for turn, rival in enumerate(rivals):
             share = list(range(turn, len(prompts), len(rivals)))
             if not share:
                 continue
-            theirs = self._opponent_backend(project.id, rival).generate(
+            theirs = _generate(
+                self._opponent_backend(project.id, rival),
                 [
                     SampleRequest(prompts[i].id, prompts[i].text, prompts[i].messages, new_seed())
                     for i in share
-                ]
+                ],
             )
             candidates += [
                 service.PairCandidate(prompts[i], mine[i], sample, opponent=rival)
@@ -229,10 +300,12 @@ class Sampler:
         return status if once else 0
 
     def close(self) -> None:
-        for backend in [*self.backends.values(), *self.rival_backends.values()]:
+        held = [*self.backends.values(), *self.rival_backends.values()]
+        for backend in held + [b for _, b in self.trial_backends.values()]:
             backend.close()
         self.backends.clear()
         self.rival_backends.clear()
+        self.trial_backends.clear()
         self.loaded.clear()
         try:
             with transaction(self.factory) as db:
@@ -297,11 +370,24 @@ class Sampler:
             "buffer": depth,
             "head_to_head": before.get("head_to_head", 0),
             "note": note,
+            "last_error": before.get("last_error"),
+            "last_error_at": before.get("last_error_at"),
         }
 
-    def _error(self, message: str) -> None:
-        self.last_error = message[:500]
-        self.last_error_at = utcnow().isoformat()
+    def _clear_error(self, project: Project) -> None:
+        entry = self.projects_status.get(str(project.id))
+        if entry is not None:
+            entry["last_error"] = entry["last_error_at"] = None
+
+    def _error(self, message: str, project: Project | None = None) -> None:
+        """Record an error: a project's under that project (its status is shown only to the
+        project's members), any other as the worker's own."""
+        at = utcnow().isoformat()
+        if project is None:
+            self.last_error, self.last_error_at = message[:500], at
+        else:
+            entry = self.projects_status.setdefault(str(project.id), {"name": project.name})
+            entry["last_error"], entry["last_error_at"] = message[:500], at
         try:
             self.beat()
         except Exception:  # noqa: BLE001
@@ -311,12 +397,14 @@ class Sampler:
         return {
             "state": self.state,
             "backend": self.settings.sampler_backend,
-            "projects": dict(self.projects_status),
+            "projects": {
+                pid: {**entry, "reward_model_error": self.margins.errors.get(int(pid))}
+                for pid, entry in self.projects_status.items()
+            },
             "tokens_per_s": round(self.tokens_per_s, 1),
             "pairs_made": self.pairs_made,
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
-            "reward_model_error": self.margins.last_error,
             "pair_buffer": self.settings.pair_buffer,
         }
 

@@ -6,8 +6,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.domain.intervals import Interval, wilson_interval
 from app.simulate.rules import Rule
-from app.winrates.stats import Interval, wilson_interval
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from app.domain.intervals import wilson_interval
 from app.models import Comparison, Completion, Pair, PolicyVersion, Project, User
 from app.winrates.schemas import DirectWinRate, EvaluatorFilter, LeaderboardOut, VersionRating
 from app.winrates.stats import (
@@ -15,7 +16,6 @@ from app.winrates.stats import (
     count_matrix,
     probability_intervals,
     rating_intervals,
-    wilson_interval,
     win_probability,
     win_rate_matrix,
 )

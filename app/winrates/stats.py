@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import choix
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import norm
+
+from app.domain.intervals import Interval
 
 # A small prior (pseudo-comparisons between every pair) keeps the fit finite when one
 # version won every comparison, which is common early on and in bootstrap resamples.
@@ -37,13 +38,6 @@ class Outcomes:
 
     def take(self, index: NDArray[np.int64]) -> Outcomes:
         return Outcomes(self.i[index], self.j[index], self.score[index])
-
-
-@dataclass(frozen=True)
-class Interval:
-    estimate: float
-    low: float
-    high: float
 
 
 def wins_matrix(outcomes: Outcomes, n_items: int) -> NDArray[np.float64]:
@@ -134,17 +128,6 @@ def probability_intervals(
         low, high = np.percentile(spread, [tail, 100 - tail])
         out.append(Interval(win_probability(estimate[a] - estimate[b]), float(low), float(high)))
     return out
-
-
-def wilson_interval(score: float, n: float, level: float = 0.95) -> Interval:
-    """Win share score/n with a Wilson score interval (score may be fractional: ties half)."""
-    if n <= 0:
-        return Interval(math.nan, 0.0, 1.0)
-    z = float(norm.ppf(0.5 + level / 2))
-    p = score / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
 
 
 def win_probability(rating_difference: float) -> float:

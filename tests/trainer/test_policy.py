@@ -35,7 +35,7 @@ def test_rl_step_changes_policy(
         trained_reward[0],
         out,
         cfg,
-        lambda f, m, mm: seen.append((f, m, mm)),
+        lambda f, m, mm, step=None: seen.append((f, m, mm)),
         never_stop,
     )
     assert changed_tensors(tiny_policy_dir, out) > 0

@@ -139,3 +139,34 @@ def test_expired_run_with_cancel_requested_ends_cancelled(
     assert jobs.claim(db, settings, "w2") is None
     db.refresh(run)
     assert run.status == "cancelled"
+
+
+def test_a_run_of_a_trainer_that_ended_on_this_machine_is_queued_again_at_once(
+    db: Session, settings: Settings, project: Project
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from trainer.worker import ended_here, worker_id
+
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_owner = f"trainer-{socket.gethostname()}-{finished.stdout.strip()}-abc123"
+    assert ended_here(dead_owner)
+    assert not ended_here(worker_id())  # this very process
+    assert not ended_here(f"trainer-elsewhere-{finished.stdout.strip()}-abc123")  # can't tell
+
+    run = jobs.enqueue(db, settings, project.id)
+    claim = jobs.claim(db, settings, dead_owner)
+    assert claim is not None
+    assert jobs.release_abandoned(db, lambda owner: False) == []
+    assert jobs.release_abandoned(db, ended_here) == [run.id]
+    db.refresh(run)
+    assert run.status == "queued" and run.lease_token is None and run.attempts == 1
+    again = jobs.claim(db, settings, "w2")
+    assert again is not None and again.run_id == run.id and again.attempt == 2

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from app.domain.intervals import wilson_interval
 from app.winrates.stats import (
     Outcomes,
     fit_bradley_terry,
     rating_intervals,
-    wilson_interval,
     win_probability,
     win_rate_matrix,
 )

@@ -1,8 +1,8 @@
 """Aggregate snapshots: admin figures kept per project with their time and source
 
 Revision ID: 5a9e3c1d7b20
-Revises: 63b1f6130429
-Create Date: 2026-12-01 15:00:00
+Revises: 5c0e7f1a9b21
+Create Date: 2026-12-07 13:00:00
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import app.models.base
 
 revision: str = "5a9e3c1d7b20"
-down_revision: str | None = "63b1f6130429"
+down_revision: str | None = "5c0e7f1a9b21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
