@@ -40,6 +40,7 @@ from app.quality import routes as quality_routes
 from app.sampling import embedded as embedded_sampler
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
+from app.snapshots import install as install_snapshots
 from app.system import routes as system_routes
 from app.training import api as training_api
 from app.training import routes as training_routes
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.token_rate_limit = TokenRateLimit(settings.api_requests_per_minute)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    install_snapshots(app)
     if settings.sampler_enabled:
         embedded_sampler.install(app)
 

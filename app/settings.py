@@ -206,6 +206,19 @@ class Settings(BaseSettings):
         True, description="On promotion, retire the open pairs of the previous active version."
     )
 
+    # Admin figures kept per project (app/snapshots.py): agreement, annotator quality, win-rates.
+    aggregates_refresh_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Kept admin figures (agreement, annotator quality, win-rates) are recomputed "
+        "once new labels arrived and they are at least this old; pages show their time.",
+    )
+    aggregates_background: bool = Field(
+        True,
+        description="Recompute out-of-date admin figures in a background thread of the web "
+        "process, showing the previous ones meanwhile (off: in the request that finds them).",
+    )
+
     # Win-rates (app/winrates).
     leaderboard_bootstrap: int = Field(
         200, ge=0, le=5000, description="Bootstrap resamples behind leaderboard intervals."

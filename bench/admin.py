@@ -8,10 +8,14 @@ Seeds (the database's public schema is wiped first):
 - `big`: 100,000 prompts and pairs, 200,000 comparisons;
 each pair labelled by two of 40 evaluators over the last 60 days (2 % gold pairs, one
 evaluator who always picks the left side, one who decides in about a second), plus 500 open
-pairs and a few live leases. Then prints two Markdown tables:
+pairs and a few live leases; and head-to-head votes between five policy versions (each newer
+version against its parent and against v0, two votes per pair): 100 in `baseline`, 10,000 in
+`big`. Then prints two Markdown tables:
 
-1. median / p95 ms of the annotator list, one annotator's figures page and the dashboard,
-   through the whole ASGI app (session auth, queries, template), baseline vs big;
+1. median / p95 ms of the annotator list, one annotator's figures page, the quality page, the
+   dashboard, the leaderboard (page and API) and the Loop page, through the whole ASGI app
+   (session auth, queries, template), baseline vs big, with the first view's time; the rows
+   "after new labels" / "after a new vote" add one label before each timed request;
 2. export throughput (rows/s) and peak resident memory of the export process (its own
    subprocess, as `pairwise export` writes a file) for TRL preference and raw rows, JSONL
    and Parquet, medium vs big.
@@ -36,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +69,8 @@ EVALUATORS = 40
 OPEN_PAIRS = 500
 DAYS = 60
 SIZES = {"baseline": (1_000, 1_000), "medium": (10_000, 10_000), "big": (100_000, 100_000)}
+HEAD_TO_HEAD_VOTES = {"baseline": 100, "medium": 0, "big": 10_000}
+VERSIONS = 5  # v0 … v4, each newer one pitted against its parent and against v0
 
 
 def chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -183,6 +189,8 @@ def seed(db: Session, name: str, users: list[int], rng: random.Random, now: date
     ]
     for part in chunks(comparisons):
         db.execute(insert(Comparison), part)
+    head_to_head(db, project.id, version.id, prompt_ids, users, rng, now,
+                 HEAD_TO_HEAD_VOTES[name])  # fmt: skip
     # A few people at work right now: live leases on open pairs.
     db.execute(
         insert(Assignment),
@@ -195,10 +203,128 @@ def seed(db: Session, name: str, users: list[int], rng: random.Random, now: date
     return project.id
 
 
+def head_to_head(
+    db: Session,
+    project_id: int,
+    v0: int,
+    prompt_ids: list[int],
+    users: list[int],
+    rng: random.Random,
+    now: datetime,
+    votes: int,
+) -> None:
+    """`votes` head-to-head votes (two per pair): each newer version against its parent and
+    v0, the newer one winning 60 % of the time."""
+    if not votes:
+        return
+    ids = [v0]
+    for number in range(1, VERSIONS):
+        version = PolicyVersion(
+            project_id=project_id, number=number, parent_id=ids[-1], checkpoint_uri=f"v{number}",
+            base_model="x", status="active" if number == VERSIONS - 1 else "archived",
+        )  # fmt: skip
+        db.add(version)
+        db.flush()
+        ids.append(version.id)
+    matches = [(ids[k], ids[k - 1]) for k in range(1, VERSIONS)]
+    matches += [(ids[k], v0) for k in range(2, VERSIONS)]
+    n_pairs = votes // 2
+    specs = [(matches[i % len(matches)], prompt_ids[i % len(prompt_ids)]) for i in range(n_pairs)]
+    completion_ids = insert_ids(
+        db,
+        Completion,
+        [
+            {"prompt_id": prompt, "policy_version_id": version, "text": f"Head to head {i}{side}"}
+            for i, ((newer, older), prompt) in enumerate(specs)
+            for side, version in (("a", newer), ("b", older))
+        ],
+    )
+    pair_ids = insert_ids(
+        db,
+        Pair,
+        [
+            {"project_id": project_id, "prompt_id": prompt,
+             "completion_a_id": completion_ids[2 * i], "completion_b_id": completion_ids[2 * i + 1],
+             "policy_version_id": older, "kind": "head_to_head", "status": "complete",
+             "labels_required": 2, "labels_received": 2}
+            for i, ((_, older), prompt) in enumerate(specs)
+        ],
+    )  # fmt: skip
+    labels = []
+    for i, pair_id in enumerate(pair_ids):
+        first = rng.randrange(EVALUATORS)
+        for u in (first, (first + 1 + rng.randrange(EVALUATORS - 1)) % EVALUATORS):
+            at = now - timedelta(seconds=rng.uniform(60, DAYS * 86400))
+            labels.append((i, pair_id, users[u], at, "a" if rng.random() < 0.6 else "b"))
+    assignment_ids = insert_ids(
+        db,
+        Assignment,
+        [
+            {"pair_id": pair_id, "user_id": user, "status": "submitted", "left_side": "a",
+             "expires_at": at, "shown_at": at, "created_at": at}
+            for _, pair_id, user, at, _ in labels
+        ],
+    )  # fmt: skip
+    rows = [
+        {"project_id": project_id, "pair_id": pair_id, "user_id": user,
+         "assignment_id": assignment_ids[j], "choice": choice, "strength": "clear",
+         "rationale": "", "flags": [], "decision_ms": 5000,
+         "idempotency_key": f"h2h-{project_id}-{j}", "is_gold": False, "created_at": at}
+        for j, (_, pair_id, user, at, choice) in enumerate(labels)
+    ]  # fmt: skip
+    for part in chunks(rows):
+        db.execute(insert(Comparison), part)
+
+
+class NewLabels:
+    """Adds one label before a timed request, as an evaluator would between two page views:
+    on an open live pair (`kind="live"`) or on a head-to-head pair (`"head_to_head"`), by an
+    evaluator who has not labelled that pair yet."""
+
+    def __init__(self, engine: Engine, project_id: int, kind: str, users: list[int]) -> None:
+        self.engine, self.project_id, self.kind, self.users = engine, project_id, kind, users
+        with engine.connect() as conn:
+            pairs = select(Pair.id).where(Pair.project_id == project_id, Pair.kind == kind)
+            if kind == "live":
+                pairs = pairs.where(Pair.status == "open")
+            self.pairs = list(conn.scalars(pairs.order_by(Pair.id).limit(200)))
+        self.next = 0
+
+    def __call__(self) -> None:
+        with transaction(make_sessionmaker(self.engine)) as db:
+            while True:
+                pair_id = self.pairs[self.next % len(self.pairs)]
+                user = self.users[(self.next // len(self.pairs)) % len(self.users)]
+                self.next += 1
+                taken = db.scalar(
+                    select(Comparison.id).where(
+                        Comparison.pair_id == pair_id, Comparison.user_id == user
+                    )
+                )
+                if taken is None:
+                    break
+            assignment = Assignment(
+                pair_id=pair_id, user_id=user, status="submitted", left_side="a",
+                expires_at=datetime.now(UTC),
+            )  # fmt: skip
+            db.add(assignment)
+            db.flush()
+            db.add(
+                Comparison(
+                    project_id=self.project_id, pair_id=pair_id, user_id=user,
+                    assignment_id=assignment.id, choice="a", strength="clear",
+                    idempotency_key=f"bench-new-{pair_id}-{user}", decision_ms=4000,
+                )
+            )  # fmt: skip
+
+
 def timed(
     client: TestClient, url: str, repeat: int, before: Callable[[], None] = lambda: None
-) -> tuple[float, float]:
-    r = client.get(url)  # warm caches and the template
+) -> tuple[float, float, float]:
+    """(median, p95, first view) ms; the first view also warms caches and the template."""
+    t0 = time.perf_counter()
+    r = client.get(url)
+    first = (time.perf_counter() - t0) * 1000
     assert r.status_code == 200, (url, r.status_code, r.text[:300])
     samples = []
     for _ in range(repeat):
@@ -208,28 +334,45 @@ def timed(
         samples.append((time.perf_counter() - t0) * 1000)
         assert r.status_code == 200, (url, r.status_code)
     samples.sort()
-    return statistics.median(samples), samples[max(0, round(len(samples) * 0.95) - 1)]
+    return statistics.median(samples), samples[max(0, round(len(samples) * 0.95) - 1)], first
 
 
-def pages(url: str, projects: dict[str, int], annotator: int, repeat: int, tmp: Path) -> None:
+def settle(app: Any) -> None:
+    """Wait for the background refreshes a row queued, so the next row is timed without them."""
+    snapshots = getattr(app.state, "snapshots", None)
+    while snapshots is not None and not snapshots.idle():
+        time.sleep(0.05)
+
+
+def pages(
+    url: str, projects: dict[str, int], annotator: int, users: list[int], repeat: int, tmp: Path
+) -> None:
     settings = Settings(  # type: ignore[call-arg]
         pairwise_env="test",
         data_dir=tmp,
         secret_key="b" * 48,
         database_url=url,
         sampler_enabled=False,
+        # Where the code keeps admin figures (app/snapshots.py): every request that finds them
+        # out of date queues a refresh (the deployment's default waits a minute between two).
+        aggregates_refresh_seconds=0,
     )
     engine = make_engine(url)
     with transaction(make_sessionmaker(engine)) as db:
         if db.scalar(select(User.id).where(User.username == "bench-admin")) is None:
-            admin = create_user(db, settings, "bench-admin", "bench password", {"admin"})
+            admin = create_user(db, settings, "bench-admin", "bench password", {"admin", "ml"})
             rows = [{"project_id": p, "user_id": admin.id} for p in projects.values()]
             db.execute(insert(ProjectMember), rows)
+        if inspect(engine).has_table("aggregate_snapshots"):
+            db.execute(text("DELETE FROM aggregate_snapshots"))  # the first view computes them
     app = create_app(settings, engine)
 
-    def forget_quality() -> None:
+    def forget_quality() -> None:  # the code before app/snapshots.py kept them a minute
         if hasattr(app.state, "dashboard_quality"):
             app.state.dashboard_quality.clear()
+
+    def then(*steps: Callable[[], None]) -> Callable[[], None]:
+        return lambda: [step() for step in steps] and None
 
     with TestClient(app) as client:
         page = client.get("/login")
@@ -238,27 +381,47 @@ def pages(url: str, projects: dict[str, int], annotator: int, repeat: int, tmp: 
             "/login",
             data={"username": "bench-admin", "password": "bench password", "csrf_token": token},
         )
+        labels = {
+            (name, kind): NewLabels(engine, pid, kind, users)
+            for name, pid in projects.items()
+            if name != "medium"
+            for kind in ("live", "head_to_head")
+        }
         cases = [
             ("annotator list `/admin/annotators`", "/admin/annotators?project={p}", None),
             ("annotator page `/admin/annotators/{id}`",
              f"/admin/annotators/{annotator}?project={{p}}", None),
-            ("quality page `/admin/quality` (every annotator's figures)",
+            ("quality page `/admin/quality` (agreement, every annotator's figures)",
              "/admin/quality?project={p}", None),
-            ("dashboard `/admin/dashboard` (quality figures ≤ 1 min old)",
-             "/admin/dashboard?project={p}", None),
-            ("dashboard, cold (agreement and flags recomputed)",
-             "/admin/dashboard?project={p}", forget_quality),
+            ("quality page, after new labels", "/admin/quality?project={p}", "live"),
+            ("dashboard `/admin/dashboard`", "/admin/dashboard?project={p}", None),
+            ("dashboard, cold (after new labels; before: agreement and flags recomputed)",
+             "/admin/dashboard?project={p}", "live+forget"),
+            ("leaderboard page `/training/leaderboard`",
+             "/training/leaderboard?project_id={p}", None),
+            ("leaderboard API `/api/v1/projects/{id}/leaderboard`",
+             "/api/v1/projects/{p}/leaderboard", None),
+            ("leaderboard API, after a new head-to-head vote",
+             "/api/v1/projects/{p}/leaderboard", "head_to_head"),
+            ("Loop page `/projects/{id}/loop`", "/projects/{p}/loop", None),
         ]  # fmt: skip
         print(
-            "| request | 2,000 comparisons median / p95 ms | 200,000 comparisons median / p95 ms |"
+            "| request | 1,100 comparisons, 100 head-to-head: median / p95 (first view) ms "
+            "| 209,000 comparisons, 10,000 head-to-head: median / p95 (first view) ms |"
         )
         print("| --- | --- | --- |")
-        for label, pattern, before in cases:
-            a = timed(
-                client, pattern.format(p=projects["baseline"]), repeat, before or (lambda: None)
-            )
-            b = timed(client, pattern.format(p=projects["big"]), repeat, before or (lambda: None))
-            print(f"| {label} | {a[0]:.1f} / {a[1]:.1f} | {b[0]:.1f} / {b[1]:.1f} |", flush=True)
+        for label, pattern, adds in cases:
+            cells = []
+            for name in ("baseline", "big"):
+                before: Callable[[], None] = lambda: None  # noqa: E731
+                if adds == "live+forget":
+                    before = then(labels[(name, "live")], forget_quality)
+                elif adds:
+                    before = labels[(name, adds)]
+                m, p95, first = timed(client, pattern.format(p=projects[name]), repeat, before)
+                cells.append(f"{m:,.1f} / {p95:,.1f} ({first:,.0f})")
+                settle(app)
+            print(f"| {label} | {' | '.join(cells)} |", flush=True)
     engine.dispose()
 
 
@@ -374,7 +537,7 @@ def main() -> int:
         projects, users = seed_all(engine)
     engine.dispose()
     if not args.skip_pages:
-        pages(args.database_url, projects, users[5], args.repeat, tmp)
+        pages(args.database_url, projects, users[5], users, args.repeat, tmp)
         print()
     if not args.skip_export:
         exports(args.database_url, tmp)

@@ -174,13 +174,18 @@ def flag_counts(
 
 
 def project_annotator_stats(
-    db: Session, project_id: int, settings: Settings, user_id: int | None = None
+    db: Session,
+    project_id: int,
+    settings: Settings,
+    user_id: int | None = None,
+    overlap: list[OverlapRow] | None = None,
 ) -> dict[int, AnnotatorStats]:
-    """Every figure of every annotator who labelled in the project (or only `user_id`)."""
+    """Every figure of every annotator who labelled in the project (or only `user_id`);
+    `overlap`: the `overlap_rows` of the same scope, when the caller already has them."""
     stats = totals(db, project_id, user_id)
     for uid, seconds in median_seconds(db, project_id, user_id).items():
         stats[uid].median_seconds = seconds
-    add_agreement(stats, overlap_rows(db, project_id, user_id))
+    add_agreement(stats, overlap_rows(db, project_id, user_id) if overlap is None else overlap)
     for uid, days in labels_per_user_day(db, project_id, user_id).items():
         stats[uid].per_day = days
     for uid, flags in flag_counts(db, project_id, user_id).items():

@@ -13,14 +13,14 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from app.charts import Bar, bar_chart
-from app.dashboard.cache import Memo
-from app.dashboard.quality import project_quality
-from app.dashboard.service import ACTIVE_MINUTES, DAYS, Dashboard, Quality, dashboard
+from app.dashboard.service import ACTIVE_MINUTES, DAYS, Dashboard, dashboard
 from app.deps import Admin, DbDep, SettingsDep
 from app.models import Project, utcnow
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
+from app.quality.figures import project_quality
 from app.settings import Settings
+from app.snapshots import snapshots_of
 from app.web import render
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -28,12 +28,8 @@ api_router = APIRouter(tags=["dashboard"])
 
 
 def _board(request: Request, db: Session, project: Project, settings: Settings) -> Dashboard:
-    """The dashboard, with agreement and flags at most a minute old (one memo per app)."""
-    state = request.app.state
-    if not hasattr(state, "dashboard_quality"):
-        state.dashboard_quality = Memo[Quality]()
-    memo: Memo[Quality] = state.dashboard_quality
-    quality = memo.get(project.id, lambda: project_quality(db, project.id, settings))
+    """The dashboard, with the project's kept agreement and flags (and their time)."""
+    quality = project_quality(snapshots_of(request.app.state), db, project)
     return dashboard(db, project, settings, utcnow(), quality)
 
 
@@ -79,7 +75,8 @@ def api_dashboard(
     project: int | None = None,
 ) -> dict[str, Any]:
     """The dashboard's figures: labels per UTC day, queue, buffers, active people, quality
-    (agreement and flags at most a minute old: `quality_at`)."""
+    (agreement and flags as kept for the project: computed at `quality_at`, out of date while
+    `quality_current` is false)."""
     proj = chosen_project(db, principal, project)
     board = _board(request, db, proj, settings)
     return {"project": proj.id, **asdict(board)}

@@ -9,11 +9,13 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from app.annotators.stats import utc_day
-from app.dashboard.quality import Flagged, OverallAgreement, project_quality
+from app.dashboard.quality import Flagged, OverallAgreement, summary
 from app.models import Assignment, Comparison, Pair, PolicyVersion, Project, User
 from app.models.labeling import PAIR_KINDS
+from app.quality import figures as quality_figures
 from app.sampling.service import head_to_head_buffer
 from app.settings import Settings
+from app.snapshots import Figures
 
 DAYS = 30
 ACTIVE_MINUTES = 15
@@ -44,6 +46,7 @@ class Dashboard:
     agreement: OverallAgreement
     flagged: list[Flagged]
     quality_at: datetime  # when agreement and flags were computed
+    quality_current: bool  # False: labels arrived since, a refresh is under way
 
     @property
     def labels_in_window(self) -> int:
@@ -136,20 +139,19 @@ def active_evaluators(db: Session, project_id: int, now: datetime) -> list[tuple
     return [(uid, name) for uid, name in rows]
 
 
-Quality = tuple[OverallAgreement, list[Flagged]]
-
-
 def dashboard(
     db: Session,
     project: Project,
     settings: Settings,
     now: datetime,
-    quality: tuple[Quality, datetime] | None = None,
+    quality: Figures[quality_figures.QualityFigures] | None = None,
 ) -> Dashboard:
-    """Every figure of the dashboard for `project` as of `now`; `quality`, when given, is
-    agreement and flags computed earlier (and when), else they are computed now."""
+    """Every figure of the dashboard for `project` as of `now`; `quality`, when given, is the
+    kept quality figures (with their time), else they are computed now."""
     open_pairs = _open_pairs(db, project.id)
-    (agreement, flagged), quality_at = quality or (project_quality(db, project.id, settings), now)
+    if quality is None:
+        quality = Figures(quality_figures.compute(db, project, settings), now, True)
+    agreement, flagged = summary(db, quality.value)
     return Dashboard(
         days=labels_per_day(db, project.id, now),
         queue=queue_depth(open_pairs),
@@ -157,5 +159,6 @@ def dashboard(
         active_evaluators=active_evaluators(db, project.id, now),
         agreement=agreement,
         flagged=flagged,
-        quality_at=quality_at,
+        quality_at=quality.as_of,
+        quality_current=quality.current,
     )

@@ -20,6 +20,7 @@ from app.loop import service
 from app.models import utcnow
 from app.projects.deps import ProjectDep
 from app.projects.service import visible_projects
+from app.snapshots import snapshots_of
 from app.web import is_htmx, redirect, render
 
 router = APIRouter(tags=["loop"], include_in_schema=False)
@@ -70,10 +71,13 @@ def loop_page(
     part: Literal["live", "versions"] | None = None,
     since: str = "",
 ) -> Response:
-    token = service.change_tokens(db, project.id)
+    snapshots = snapshots_of(request.app.state)
+    token = service.change_tokens(db, project.id, snapshots)
     if part is not None and is_htmx(request) and since == token[part]:
         return Response(status_code=204, headers={"Vary": "HX-Request"})
-    loop = service.loop(db, settings, project, utcnow(), versions=part != "live")
+    loop = service.loop(
+        db, settings, project, utcnow(), versions=part != "live", snapshots=snapshots
+    )
     running = loop.now is not None and loop.now.run.status == "running"
     context = {
         "project": project,

@@ -26,6 +26,8 @@ from app.models import (
     utcnow,
 )
 from app.settings import Settings
+from app.snapshots import Snapshots
+from app.winrates.figures import kept_lineage, lineage_as_of
 from app.winrates.service import LineageWinRates, lineage_win_rates
 from app.winrates.stats import Interval
 
@@ -134,10 +136,12 @@ def _labels_at(db: Session, project_id: int, watermarks: set[int]) -> dict[int, 
     }
 
 
-def version_lines(db: Session, project: Project, *, bootstrap: int) -> list[VersionLine]:
-    """Every version, newest first, with win-rates, reward accuracy and labels collected."""
+def version_lines(
+    db: Session, project: Project, rates: dict[int, LineageWinRates]
+) -> list[VersionLine]:
+    """Every version, newest first, with win-rates (`rates`: by version id), reward accuracy
+    and labels collected."""
     versions = lifecycle.list_versions(db, project.id)
-    rates = lineage_win_rates(db, project, bootstrap=bootstrap)
     run_ids = [v.training_run_id for v in versions if v.training_run_id is not None]
     runs = {
         run_id: (watermark, accuracy)
@@ -174,21 +178,32 @@ def loop(
     now: datetime | None = None,
     *,
     versions: bool = True,
+    snapshots: Snapshots | None = None,
 ) -> Loop:
-    """Everything the Loop page shows for `project` (without `versions`: not the versions)."""
+    """Everything the Loop page shows for `project` (without `versions`: not the versions);
+    the win-rates as kept in `snapshots`, or computed now without them."""
+    lines: list[VersionLine] = []
+    if versions:
+        rates = (
+            kept_lineage(snapshots, db, project).value
+            if snapshots is not None
+            else lineage_win_rates(db, project, bootstrap=settings.leaderboard_bootstrap)
+        )
+        lines = version_lines(db, project, rates)
     return Loop(
         project=project,
         next_run=NextRun(labels_since_last_run(db, project), retrain_threshold(project, settings)),
         now=run_now(db, project.id, now or utcnow()),
-        versions=version_lines(db, project, bootstrap=settings.leaderboard_bootstrap)
-        if versions
-        else [],
+        versions=lines,
         active=lifecycle.active_version(db, project.id),
     )
 
 
-def change_tokens(db: Session, project_id: int) -> dict[str, str]:
-    """For each part of the Loop page, a token that changes whenever what it shows changes."""
+def change_tokens(
+    db: Session, project_id: int, snapshots: Snapshots | None = None
+) -> dict[str, str]:
+    """For each part of the Loop page, a token that changes whenever what it shows changes
+    (with `snapshots`: also when the kept win-rates were refreshed)."""
     labels = db.scalar(select(func.max(Comparison.id)).where(Comparison.project_id == project_id))
     newest_run = db.execute(
         select(TrainingRun.id, TrainingRun.status, TrainingRun.stage, TrainingRun.progress)
@@ -208,6 +223,8 @@ def change_tokens(db: Session, project_id: int) -> dict[str, str]:
     )
     live = [labels, tuple(newest_run or ()), len(versions)]
     shown = [head_to_head, newest_run[0] if newest_run else None, *(tuple(v) for v in versions)]
+    if snapshots is not None:
+        shown.append(lineage_as_of(snapshots, db, project_id))
     return {"live": _digest(live), "versions": _digest(shown)}
 
 

@@ -7,6 +7,7 @@ from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
 from app.models.prompts import Prompt
+from app.models.snapshots import AggregateSnapshot
 from app.models.training import TrainingRun, WorkerHeartbeat
 from app.vocabulary import (
     AssignmentStatus,
@@ -35,6 +36,7 @@ __all__ = [
     "Strength",
     "VersionStatus",
     "ROLES",
+    "AggregateSnapshot",
     "ApiToken",
     "Assignment",
     "AuditEvent",

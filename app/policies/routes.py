@@ -10,10 +10,11 @@ from app.deps import DbDep, MLStaff, Principal, SettingsDep
 from app.domain import versions as lifecycle
 from app.models import PolicyVersion
 from app.projects.service import get_visible_project, visible_projects
+from app.snapshots import snapshots_of
 from app.training.service import TrainingInputError, resolve_project
 from app.web import redirect, render
+from app.winrates.figures import kept_leaderboard
 from app.winrates.routes import leaderboard_chart
-from app.winrates.service import leaderboard
 
 router = APIRouter(prefix="/training", include_in_schema=False)
 
@@ -41,7 +42,7 @@ def versions_page(
     versions = lifecycle.list_versions(db, target.id)
     numbers = {v.id: v.number for v in versions}
     # Human head-to-head judgements of these versions: the leaderboard and its chart.
-    board = leaderboard(db, target, bootstrap=settings.leaderboard_bootstrap)
+    board = kept_leaderboard(snapshots_of(request.app.state), db, target)
     context = {
         "project": target,
         "projects": visible_projects(db, principal.user),

@@ -1,19 +1,22 @@
-"""Inter-annotator agreement on overlapped pairs: raw pairwise agreement, Cohen's kappa per
-pair of annotators (scikit-learn) and Krippendorff's alpha over all of them (`krippendorff`)."""
+"""Inter-annotator agreement on overlapped pairs from SQL aggregates: raw pairwise agreement
+and Krippendorff's alpha (`krippendorff`) from each overlapped pair's choice counts (the same
+overlap rows as the annotators' figures), Cohen's kappa per pair of annotators from one
+grouped self-join (a contingency table per pair of annotators); no per-label Python."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import combinations
+from math import comb
 
 import krippendorff
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from numpy.typing import NDArray
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
 
+from app.annotators.stats import OverlapRow, Pattern, overlap_rows
 from app.models import Comparison, User
 from app.models.labeling import CHOICES
 
@@ -37,10 +40,26 @@ class Agreement:
     kappas: list[PairKappa] = field(default_factory=list)
 
 
+def kappa_from_table(table: NDArray[np.int64]) -> float | None:
+    """Cohen's kappa from a contingency table (rows: one rater's choices, columns: the
+    other's, both in the order of CHOICES); None when undefined (chance agreement is 1)."""
+    n = table.sum()
+    if n == 0:
+        return None
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n
+    disagree = 1 - np.eye(len(table))
+    chance = float((disagree * expected).sum())
+    if chance == 0:
+        return None
+    return 1 - float((disagree * table).sum()) / chance
+
+
 def cohen_kappa(x: list[str], y: list[str]) -> float | None:
     """Cohen's kappa of two raters over the same items; None when undefined."""
-    value = cohen_kappa_score(x, y, labels=list(CHOICES))
-    return None if np.isnan(value) else float(value)
+    table = np.zeros((len(CHOICES), len(CHOICES)), dtype=np.int64)
+    for cx, cy in zip(x, y, strict=True):
+        table[CHOICES.index(cx), CHOICES.index(cy)] += 1
+    return kappa_from_table(table)
 
 
 def nominal_alpha(patterns: Mapping[tuple[int, ...], int]) -> float | None:
@@ -65,40 +84,62 @@ def krippendorff_alpha(units: list[dict[int, str]]) -> float | None:
     return nominal_alpha(patterns)
 
 
-def project_agreement(db: Session, project_id: int, min_shared: int = MIN_SHARED) -> Agreement:
-    """Agreement over every pair of the project that two or more annotators labelled."""
-    overlapped = (
-        select(Comparison.pair_id)
-        .where(Comparison.project_id == project_id)
-        .group_by(Comparison.pair_id)
-        .having(func.count() >= 2)
-    )
+def units_of(overlap: list[OverlapRow]) -> dict[Pattern, int]:
+    """How many overlapped pairs have each choice-count pattern (from the overlap rows, where
+    each pair appears once per label on it)."""
+    labels: dict[Pattern, int] = defaultdict(int)
+    for _, _, pattern, n in overlap:
+        labels[pattern] += n
+    return {p: n // sum(p) for p, n in labels.items()}
+
+
+def pair_tables(db: Session, project_id: int) -> dict[tuple[int, int], NDArray[np.int64]]:
+    """For each two annotators (lower user id first) who labelled the same pairs, the
+    contingency table of their choices on those pairs."""
+    mine, theirs = aliased(Comparison), aliased(Comparison)
     rows = db.execute(
-        select(Comparison.pair_id, Comparison.user_id, Comparison.choice).where(
-            Comparison.pair_id.in_(overlapped)
-        )
+        select(mine.user_id, theirs.user_id, mine.choice, theirs.choice, func.count())
+        .join(theirs, and_(theirs.pair_id == mine.pair_id, theirs.user_id > mine.user_id))
+        .where(mine.project_id == project_id)
+        .group_by(mine.user_id, theirs.user_id, mine.choice, theirs.choice)
     ).all()
-    units: dict[int, dict[int, str]] = defaultdict(dict)
-    for pair_id, user_id, choice in rows:
-        units[pair_id][user_id] = choice
-    result = Agreement(overlapped_pairs=len(units))
+    tables: dict[tuple[int, int], NDArray[np.int64]] = {}
+    for u, v, cu, cv, n in rows:
+        table = tables.get((u, v))
+        if table is None:
+            table = tables[(u, v)] = np.zeros((len(CHOICES), len(CHOICES)), dtype=np.int64)
+        table[CHOICES.index(cu), CHOICES.index(cv)] += int(n)
+    return tables
+
+
+def project_agreement(
+    db: Session,
+    project_id: int,
+    min_shared: int = MIN_SHARED,
+    overlap: list[OverlapRow] | None = None,
+) -> Agreement:
+    """Agreement over every pair of the project that two or more annotators labelled
+    (`overlap`: the project's `overlap_rows`, when the caller already has them)."""
+    overlap = overlap_rows(db, project_id) if overlap is None else overlap
+    units = units_of(overlap)
+    result = Agreement(overlapped_pairs=sum(units.values()))
     if not units:
         return result
-    agree = total = 0
-    shared: dict[tuple[int, int], tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
-    for unit in units.values():
-        for (u, cu), (v, cv) in combinations(sorted(unit.items()), 2):
-            agree += cu == cv
-            total += 1
-            xs, ys = shared[(u, v)]
-            xs.append(cu)
-            ys.append(cv)
+    agree = sum(n * sum(comb(k, 2) for k in p) for p, n in units.items())
+    total = sum(n * comb(sum(p), 2) for p, n in units.items())
     result.pairwise_agreement = agree / total
-    result.alpha = krippendorff_alpha(list(units.values()))
-    people = {u for unit in units.values() for u in unit}
-    result.annotators = len(people)
-    names = dict(db.execute(select(User.id, User.username).where(User.id.in_(people))).all())
-    for (u, v), (xs, ys) in sorted(shared.items(), key=lambda kv: -len(kv[1][0])):
-        if len(xs) >= min_shared:
-            result.kappas.append(PairKappa(names[u], names[v], len(xs), cohen_kappa(xs, ys)))
+    result.alpha = nominal_alpha(units)
+    result.annotators = len({uid for uid, *_ in overlap})
+    tables = {uv: t for uv, t in pair_tables(db, project_id).items() if t.sum() >= min_shared}
+    people = {u for uv in tables for u in uv}
+    names = (
+        dict(db.execute(select(User.id, User.username).where(User.id.in_(people))).all())
+        if people
+        else {}
+    )
+    kappas = [
+        PairKappa(names[u], names[v], int(t.sum()), kappa_from_table(t))
+        for (u, v), t in tables.items()
+    ]
+    result.kappas = sorted(kappas, key=lambda k: (-k.shared, k.user_a, k.user_b))
     return result

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.annotators.routes import get_user
-from app.annotators.stats import project_annotator_stats
 from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, Principal, SettingsDep
 from app.domain.project_settings import settings_of
@@ -21,8 +21,9 @@ from app.projects.service import visible_projects
 from app.prompts.importer import ImportFileError
 from app.prompts.uploads import read_upload
 from app.quality import service
-from app.quality.agreement import project_agreement
+from app.quality.figures import project_quality
 from app.settings import Settings
+from app.snapshots import snapshots_of
 from app.web import redirect, render
 
 router = APIRouter(tags=["quality"], include_in_schema=False)
@@ -44,7 +45,8 @@ def _page(
     project: Project,
     **extra: object,
 ) -> Response:
-    stats = project_annotator_stats(db, project.id, settings)
+    quality = project_quality(snapshots_of(request.app.state), db, project)
+    stats = quality.value.annotators
     users = db.scalars(select(User).where(User.id.in_(stats))).all() if stats else []
     excluded = set(settings_of(project).excluded_annotators)
     figures = [(u, stats[u.id], u.id in excluded) for u in users]
@@ -52,7 +54,9 @@ def _page(
     ctx = {
         "project": project,
         "projects": visible_projects(db, principal.user),
-        "agreement": project_agreement(db, project.id),
+        "agreement": quality.value.agreement,
+        "figures_as_of": quality.as_of,
+        "figures_current": quality.current,
         "figures": figures,
         "overlap_by_tag": settings_of(project).overlap_by_tag,
         "gold_pairs": db.scalar(
@@ -146,6 +150,8 @@ class AgreementOut(BaseModel):
     pairwise_agreement: float | None
     krippendorff_alpha: float | None
     cohen_kappas: list[KappaOut]
+    as_of: datetime = Field(description="When these figures were computed (kept per project).")
+    current: bool = Field(description="False when labels arrived since; a refresh is under way.")
 
 
 class GoldIn(BaseModel):
@@ -153,14 +159,21 @@ class GoldIn(BaseModel):
 
 
 @api_router.get("/agreement", response_model=AgreementOut)
-def api_agreement(db: DbDep, principal: Admin, project: int | None = None) -> AgreementOut:
-    a = project_agreement(db, chosen_project(db, principal, project).id)
+def api_agreement(
+    request: Request, db: DbDep, principal: Admin, project: int | None = None
+) -> AgreementOut:
+    """Agreement over the project's overlapped pairs, as kept with its time (`as_of`)."""
+    proj = chosen_project(db, principal, project)
+    quality = project_quality(snapshots_of(request.app.state), db, proj)
+    a = quality.value.agreement
     return AgreementOut(
         overlapped_pairs=a.overlapped_pairs,
         annotators=a.annotators,
         pairwise_agreement=a.pairwise_agreement,
         krippendorff_alpha=a.alpha,
         cohen_kappas=[KappaOut(**k.__dict__) for k in a.kappas],
+        as_of=quality.as_of,
+        current=quality.current,
     )
 
 

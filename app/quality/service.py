@@ -15,6 +15,7 @@ from app.domain.project_settings import settings_of, update_settings
 from app.models import Completion, Pair, Project, Prompt, User
 from app.models.labeling import CHOICES
 from app.prompts.importer import Problem, PromptRecord, validate
+from app.quality.figures import figures_changed
 
 
 class QualityError(ValueError):
@@ -29,6 +30,7 @@ def mark_gold(db: Session, pair: Pair, answer: str | None, actor_id: int) -> Non
         raise QualityError("Head-to-head pairs measure versions; they cannot be gold.")
     pair.kind = "gold" if answer else "live"
     pair.gold_choice = answer
+    figures_changed(db, pair.project_id)
     audit(db, "pair.gold", actor_id, f"pair:{pair.id}", answer=answer)
 
 
@@ -112,6 +114,7 @@ def import_gold(
         )
         result.added += 1
     db.flush()
+    figures_changed(db, project.id)
     audit(db, "gold.imported", actor_id, f"project:{project.id}", added=result.added)
     return result
 

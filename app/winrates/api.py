@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
-from app.deps import AdminOrML, DbDep, SettingsDep
+from app.deps import AdminOrML, DbDep
 from app.projects.service import get_visible_project
-from app.winrates import service
+from app.snapshots import snapshots_of
+from app.winrates.figures import kept_leaderboard
 from app.winrates.schemas import EvaluatorFilter, LeaderboardOut
 
 router = APIRouter(tags=["win-rates"])
@@ -14,16 +15,15 @@ router = APIRouter(tags=["win-rates"])
 
 @router.get("/projects/{project_id}/leaderboard", response_model=LeaderboardOut)
 def leaderboard(
+    request: Request,
     project_id: int,
     db: DbDep,
-    settings: SettingsDep,
     principal: AdminOrML,
     evaluators: EvaluatorFilter = "all",
 ) -> LeaderboardOut:
-    """Bradley–Terry ratings per policy version from head-to-head judgements, with intervals."""
+    """Bradley–Terry ratings per policy version from head-to-head judgements, with intervals
+    (kept per project: `as_of` says when they were computed)."""
     project = get_visible_project(db, principal.user, project_id)
     if project is None:
         raise HTTPException(404, "No such project.")
-    return service.leaderboard(
-        db, project, evaluators=evaluators, bootstrap=settings.leaderboard_bootstrap
-    )
+    return kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators)

@@ -7,10 +7,11 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from app.charts import Bar, point_chart
-from app.deps import DbDep, MLStaff, SettingsDep
+from app.deps import DbDep, MLStaff
 from app.projects.service import get_visible_project, visible_projects
+from app.snapshots import snapshots_of
 from app.web import render
-from app.winrates import service
+from app.winrates.figures import kept_leaderboard
 from app.winrates.schemas import EvaluatorFilter, LeaderboardOut
 
 router = APIRouter()
@@ -42,7 +43,6 @@ def leaderboard_chart(board: LeaderboardOut) -> Markup | None:
 def leaderboard_page(
     request: Request,
     db: DbDep,
-    settings: SettingsDep,
     principal: MLStaff,
     project_id: int | None = None,
     evaluators: EvaluatorFilter = "all",
@@ -55,9 +55,7 @@ def leaderboard_page(
     else:
         project = projects[0] if projects else None
     board = (
-        service.leaderboard(
-            db, project, evaluators=evaluators, bootstrap=settings.leaderboard_bootstrap
-        )
+        kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators)
         if project
         else None
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -51,3 +52,11 @@ class LeaderboardOut(BaseModel):
         description="win_rates[r][c]: share of wins of versions[r] against versions[c]."
     )
     counts: list[list[int]] = Field(description="counts[r][c]: comparisons between the two.")
+    as_of: datetime | None = Field(
+        None,
+        description="When these figures were computed (kept per project, refreshed after "
+        "new head-to-head votes).",
+    )
+    current: bool = Field(
+        True, description="False when votes arrived since; a refresh is under way."
+    )

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.annotators.stats import annotator_stats
-from app.dashboard.cache import Memo
 from app.dashboard.service import dashboard
 from app.models import PolicyVersion
 from app.quality.agreement import project_agreement
@@ -126,23 +125,6 @@ def test_dashboard_page_for_admins_only(client, logged_in, db, project) -> None:
     logged_in("evaluator")
     assert client.get("/admin/dashboard").status_code == 403
     assert client.get("/api/v1/dashboard").status_code == 403
-
-
-def test_quality_memo_keeps_figures_a_while_per_project() -> None:
-    calls: list[int] = []
-
-    def compute(n: int) -> int:
-        calls.append(n)
-        return n * 10
-
-    memo: Memo[int] = Memo(ttl=60)
-    assert memo.get(1, lambda: compute(1))[0] == 10
-    assert memo.get(1, lambda: compute(99))[0] == 10  # kept: not recomputed
-    assert memo.get(2, lambda: compute(2))[0] == 20
-    assert calls == [1, 2]
-    stale: Memo[int] = Memo(ttl=0)
-    stale.get(1, lambda: compute(3))
-    assert stale.get(1, lambda: compute(4))[0] == 40 and calls == [1, 2, 3, 4]
 
 
 def _alpha_shown(html: str) -> str:
