@@ -24,6 +24,8 @@ from app.domain.project_settings import ProjectSettingsError
 from app.domain.versions import PromotionError
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict
+from app.pairs.review import ReviewError
+from app.pairs.service import BrowseError
 from app.projects.manage import ProjectError
 from app.prompts.importer import ImportFileError
 from app.quality.service import QualityError
@@ -50,6 +52,8 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (ProjectError, 422),
     (ProjectSettingsError, 422),
     (QualityError, 422),
+    (BrowseError, 422),
+    (ReviewError, 422),
 )
 
 FILE_FIELD: dict[type[Exception], str] = {ImportFileError: "file"}

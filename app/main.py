@@ -28,6 +28,8 @@ from app.loop import routes as loop_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
 from app.pages import home
+from app.pairs import api as pairs_api
+from app.pairs import routes as pairs_routes
 from app.policies import api as policies_api
 from app.policies import routes as policies_routes
 from app.projects import api as projects_api
@@ -62,6 +64,7 @@ def api_router() -> APIRouter:
     router.include_router(training_api.router)
     router.include_router(policies_api.router)
     router.include_router(winrates_api.router)
+    router.include_router(pairs_api.router)
     return router
 
 
@@ -82,6 +85,7 @@ def page_routers() -> list[APIRouter]:
         policies_routes.router,
         winrates_routes.router,
         loop_routes.router,
+        pairs_routes.router,
     ]
 
 

@@ -67,6 +67,20 @@ class VersionStatus(StrEnum):
     rejected = "rejected"
 
 
+class Agreement(StrEnum):
+    """How a pair's votes relate (app.pairs.service); adjudicated overrides the votes."""
+
+    unanimous = "unanimous"  # two or more votes, all the same choice
+    majority = "majority"  # two or more votes, not all the same, a/b not tied
+    split = "split"  # as many votes for a as for b (the trainer's majority drops it)
+    adjudicated = "adjudicated"  # a reviewer set the final label
+
+
+class ReviewStatus(StrEnum):
+    pending = "pending"  # in the review queue (sent by an admin)
+    decided = "decided"  # a reviewer set the final label
+
+
 class RunKind(StrEnum):
     full = "full"
     reward = "reward"
