@@ -29,6 +29,7 @@ from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
 from app.pages import home
 from app.pairs import api as pairs_api
+from app.pairs import review_routes
 from app.pairs import routes as pairs_routes
 from app.policies import api as policies_api
 from app.policies import routes as policies_routes
@@ -65,6 +66,7 @@ def api_router() -> APIRouter:
     router.include_router(policies_api.router)
     router.include_router(winrates_api.router)
     router.include_router(pairs_api.router)
+    router.include_router(pairs_api.review_router)
     return router
 
 
@@ -86,6 +88,7 @@ def page_routers() -> list[APIRouter]:
         winrates_routes.router,
         loop_routes.router,
         pairs_routes.router,
+        review_routes.router,
     ]
 
 

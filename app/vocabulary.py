@@ -14,6 +14,7 @@ class Role(StrEnum):
     evaluator = "evaluator"
     admin = "admin"
     ml = "ml"
+    reviewer = "reviewer"  # adjudicates split and disputed pairs (app.pairs.review)
 
 
 class InvitationKind(StrEnum):

@@ -18,6 +18,7 @@ from app.dashboard.quality import project_quality
 from app.dashboard.service import ACTIVE_MINUTES, DAYS, Dashboard, Quality, dashboard
 from app.deps import Admin, DbDep, SettingsDep
 from app.models import Project, utcnow
+from app.pairs.review import queue_depth
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
 from app.settings import Settings
@@ -66,6 +67,7 @@ def dashboard_page(
         "chart": day_chart(board.days),
         "days": DAYS,
         "active_minutes": ACTIVE_MINUTES,
+        "review_queue": queue_depth(db, proj.id),
     }
     return render(request, "admin/dashboard.html", ctx)
 
@@ -79,7 +81,7 @@ def api_dashboard(
     project: int | None = None,
 ) -> dict[str, Any]:
     """The dashboard's figures: labels per UTC day, queue, buffers, active people, quality
-    (agreement and flags at most a minute old: `quality_at`)."""
+    (agreement and flags at most a minute old: `quality_at`), pairs awaiting adjudication."""
     proj = chosen_project(db, principal, project)
     board = _board(request, db, proj, settings)
-    return {"project": proj.id, **asdict(board)}
+    return {"project": proj.id, **asdict(board), "review_queue": queue_depth(db, proj.id)}

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from app.deps import Admin, AdminOrML, DbDep
+from app.deps import Admin, AdminOrML, DbDep, Reviewer
 from app.models import Adjudication
 from app.pairs import review, service
-from app.pairs.deps import AdminPair, ReadablePair
+from app.pairs.deps import AdminPair, ReadablePair, ReviewablePair
 from app.pairs.schemas import (
     AdjudicationOut,
     CompletionOut,
@@ -23,6 +23,7 @@ from app.pairs.schemas import (
 from app.projects.deps import chosen_project
 
 router = APIRouter(prefix="/pairs", tags=["data"])
+review_router = APIRouter(prefix="/review", tags=["review"])
 
 
 def row_out(row: service.PairRow) -> PairRowOut:
@@ -105,9 +106,7 @@ def detail_out(d: service.PairDetail) -> PairDetailOut:
 
 
 @router.get("", response_model=PairPageOut)
-def api_pairs(
-    db: DbDep, principal: AdminOrML, filt: Annotated[PairFilter, Query()]
-) -> PairPageOut:
+def api_pairs(db: DbDep, principal: AdminOrML, filt: Annotated[PairFilter, Query()]) -> PairPageOut:
     """Pairs with their vote counts, filtered and sorted; keyset pages (`after` = `next`)."""
     project = chosen_project(db, principal, filt.project)
     page = service.list_pairs(db, project, filt)
@@ -141,3 +140,41 @@ def api_retire(db: DbDep, principal: Admin, body: PairFilter) -> RetiredOut:
     """Retire every pair the filter matches (all pages); their labels stay."""
     project = chosen_project(db, principal, body.project)
     return RetiredOut(retired=service.retire_matching(db, project, body, principal.user.id))
+
+
+class AdjudicationIn(BaseModel):
+    choice: Literal["a", "b", "tie", "both_bad"]
+    note: str = Field(min_length=1, max_length=review.NOTE_MAX, description="Why, for the record.")
+
+
+@router.put("/{pair_id}/adjudication", response_model=AdjudicationOut)
+def api_adjudicate(
+    db: DbDep, principal: Reviewer, pair: ReviewablePair, body: AdjudicationIn
+) -> AdjudicationOut | None:
+    """Set the pair's final label; training and the TRL export use it over the votes."""
+    row = review.adjudicate(db, pair, body.choice, body.note, principal.user.id)
+    return adjudication_out(row, principal.username)
+
+
+class QueueOut(BaseModel):
+    depth: int
+    items: list[PairRowOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page.")
+
+
+@review_router.get("/queue", response_model=QueueOut)
+def api_queue(
+    db: DbDep,
+    principal: Reviewer,
+    project: int | None = None,
+    after: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = review.QUEUE_PAGE,
+) -> QueueOut:
+    """Pairs waiting for a reviewer (split once labelled, or sent by an admin), oldest first."""
+    proj = chosen_project(db, principal, project)
+    page = review.review_queue(db, proj, after=after, limit=limit)
+    return QueueOut(
+        depth=review.queue_depth(db, proj.id),
+        items=[row_out(r) for r in page.rows],
+        next_after=page.next_after,
+    )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException
 
-from app.deps import Admin, AdminOrML, DbDep
+from app.deps import Admin, AdminOrML, DbDep, Reviewer
 from app.models import Pair
 from app.projects.deps import chosen_project
 
@@ -24,5 +24,10 @@ def _visible_to_admin(db: DbDep, principal: Admin, pair_id: int) -> Pair:
     return _visible(db, principal, pair_id)
 
 
+def _visible_to_reviewer(db: DbDep, principal: Reviewer, pair_id: int) -> Pair:
+    return _visible(db, principal, pair_id)
+
+
 ReadablePair = Annotated[Pair, Depends(_visible)]
 AdminPair = Annotated[Pair, Depends(_visible_to_admin)]
+ReviewablePair = Annotated[Pair, Depends(_visible_to_reviewer)]
