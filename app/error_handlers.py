@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.errors import ApiProblem, FieldError, problem_response
+from app.auditlog.service import AuditFilterError
 from app.deps import LoginRequired
 from app.domain.jobs import JobError
 from app.domain.project_settings import ProjectSettingsError
@@ -54,6 +55,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (QualityError, 422),
     (BrowseError, 422),
     (ReviewError, 422),
+    (AuditFilterError, 422),
 )
 
 FILE_FIELD: dict[type[Exception], str] = {ImportFileError: "file"}

@@ -15,6 +15,7 @@ from app.annotators import api as annotators_api
 from app.annotators import routes as annotators_routes
 from app.api import me
 from app.api.errors import API_ERRORS
+from app.auditlog import routes as auditlog_routes
 from app.auth import routes as auth_routes
 from app.auth.ratelimit import LoginThrottle
 from app.body_limit import BodyLimitMiddleware
@@ -67,6 +68,7 @@ def api_router() -> APIRouter:
     router.include_router(winrates_api.router)
     router.include_router(pairs_api.router)
     router.include_router(pairs_api.review_router)
+    router.include_router(auditlog_routes.api_router)
     return router
 
 
@@ -89,6 +91,7 @@ def page_routers() -> list[APIRouter]:
         loop_routes.router,
         pairs_routes.router,
         review_routes.router,
+        auditlog_routes.router,
     ]
 
 
