@@ -9,11 +9,11 @@
 # GPU variant is LOCK=demo with TORCH_PIP_ARGS pointing pip at a CUDA wheel index (see
 # docs/deployment.md).
 
-# htmx comes from the npm registry, exactly as `make install` fetches it.
+# htmx and Swagger UI come from the npm registry, exactly as `make install` fetches them.
 FROM node:22-slim AS htmx
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 FROM python:3.11-slim
 # Which lock to install: base or demo.
@@ -41,6 +41,8 @@ COPY pyproject.toml README.md ./
 COPY app app
 COPY trainer trainer
 COPY --from=htmx /build/node_modules/htmx.org/dist/htmx.min.js app/static/vendor/htmx.min.js
+COPY --from=htmx /build/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+    /build/node_modules/swagger-ui-dist/swagger-ui.css app/static/vendor/swagger-ui/
 # A regular (not editable) install: templates, static files, htmx and migrations are
 # package data inside the installed `app`.
 RUN --mount=type=cache,target=/root/.cache/pip pip install --quiet --no-deps . && rm -rf build

@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 HTMX := app/static/vendor/htmx.min.js
+SWAGGER_UI := swagger-ui-bundle.js swagger-ui.css
 
 .PHONY: run test install install-test lock lint format browser-deps clean bench
 
@@ -66,10 +67,12 @@ lock: $(BIN)/python
 	sed -i 's/^torch==\([^ +]*\)+cpu/torch==\1/' requirements/lock-*.txt
 	! grep -E '^(nvidia-|triton==)' requirements/lock-*.txt
 
+# From the npm registry, no install scripts run (swagger-ui-dist's analytics dependency has one).
 $(HTMX): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p app/static/vendor
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p app/static/vendor/swagger-ui
 	cp node_modules/htmx.org/dist/htmx.min.js $@
+	cp $(SWAGGER_UI:%=node_modules/swagger-ui-dist/%) app/static/vendor/swagger-ui/
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 browser-deps:

@@ -13,10 +13,10 @@ ANY_USER = frozenset({"*"})
 PUBLIC = {
     ("/login", "GET"),
     ("/login", "POST"),
+    ("/login/totp", "POST"),
     ("/healthz", "GET"),
     ("/openapi.json", "GET"),
     ("/docs", "GET"),
-    ("/docs/oauth2-redirect", "GET"),
     ("/invite/{token}", "GET"),
     ("/invite/{token}", "POST"),
     ("/metrics", "GET"),

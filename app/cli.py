@@ -106,6 +106,7 @@ def serve(host: Host = None, port: Port = None, workers: Workers = None) -> None
         log_config=None,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # the app believes forwarded headers from TRUSTED_PROXIES only
         timeout_keep_alive=config.keep_alive_seconds,
         timeout_graceful_shutdown=config.shutdown_grace_seconds,
         loop=loop,

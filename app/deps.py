@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import service as auth
+from app.auth import totp
 from app.db import transaction
 from app.models import User, UserSession
 from app.settings import Settings
@@ -23,6 +24,14 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class LoginRequired(Exception):
     """No valid credentials: pages redirect to the login page, the API answers 401."""
+
+
+class SecondFactorRequired(Exception):
+    """The account's roles need TOTP and it has none yet: pages go to enrolment, the API 403."""
+
+
+# Where an account that must enrol a second factor may still go.
+ENROLMENT_PATHS = frozenset({"/account/totp", "/logout"})
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -44,6 +53,7 @@ DbDep = Annotated[Session, Depends(get_db, scope="function")]
 class Principal:
     user: User
     session: UserSession | None  # None when authenticated by API token
+    needs_second_factor: bool = False
     # Snapshots, safe to read after the request's transaction has ended (error pages).
     username: str = ""
     roles: frozenset[str] = frozenset()
@@ -84,38 +94,75 @@ async def check_csrf(request: Request, expected: str) -> None:
         raise HTTPException(403, "Missing or invalid CSRF token; reload the page and try again.")
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who a request's credentials name: `user` is None when they name no active user."""
+
+    user: User | None
+    session: UserSession | None  # the cookie's session; None for a bearer token
+    bearer: bool
+
+
+def resolve_caller(
+    db: Session, settings: Settings, authorization: str, session_cookie: str | None
+) -> Caller | None:
+    """The caller behind a bearer token or a session cookie; None when there is neither."""
+    if authorization.lower().startswith("bearer "):
+        return Caller(auth.resolve_api_token(db, authorization[7:].strip()), None, True)
+    if not session_cookie:
+        return None
+    record = auth.resolve_session(db, settings, session_cookie)
+    user = db.get(User, record.user_id) if record else None
+    if record is None or user is None or not user.active:
+        return Caller(None, None, False)
+    return Caller(user, record, False)
+
+
 async def optional_principal(
     request: Request, db: DbDep, settings: SettingsDep
 ) -> Principal | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        # Database work stays off the event loop: a blocking wait for SQLite's write lock
-        # here would stall the loop, so the request holding the lock could never commit.
-        user = await run_in_threadpool(auth.resolve_api_token, db, header[7:].strip())
-        if user is None:
+    # Database work stays off the event loop: a blocking wait for SQLite's write lock
+    # here would stall the loop, so the request holding the lock could never commit.
+    authorization = request.headers.get("authorization", "")
+    caller = await run_in_threadpool(
+        resolve_caller, db, settings, authorization, request.cookies.get(SESSION_COOKIE)
+    )
+    if caller is None:
+        return None
+    if caller.bearer:
+        if caller.user is None:
             raise HTTPException(401, "Invalid or revoked API token.")
-        request.state.principal = Principal(user, None)
+        secret = authorization[7:].strip()
+        if not request.app.state.token_rate_limit.allow(auth.sha256(secret)):
+            raise HTTPException(
+                429,
+                "Too many requests with this API token; wait a minute and slow down.",
+                headers={"Retry-After": "60"},
+            )
+        request.state.principal = Principal(caller.user, None, _unenrolled(settings, caller.user))
         return request.state.principal
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+    if caller.user is None or caller.session is None:
         return None
-    record = await run_in_threadpool(auth.resolve_session, db, settings, token)
-    if record is None:
-        return None
-    user = await run_in_threadpool(db.get, User, record.user_id)
-    if user is None or not user.active:
-        return None
-    await check_csrf(request, record.csrf_token)
-    request.state.csrf_token = record.csrf_token
-    request.state.principal = Principal(user, record)
+    await check_csrf(request, caller.session.csrf_token)
+    request.state.csrf_token = caller.session.csrf_token
+    request.state.principal = Principal(
+        caller.user, caller.session, _unenrolled(settings, caller.user)
+    )
     return request.state.principal
 
 
+def _unenrolled(settings: Settings, user: User) -> bool:
+    return not user.totp_secret and totp.required(settings, user)
+
+
 async def current_principal(
+    request: Request,
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     if principal is None:
         raise LoginRequired()
+    if principal.needs_second_factor and request.url.path not in ENROLMENT_PATHS:
+        raise SecondFactorRequired()
     return principal
 
 

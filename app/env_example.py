@@ -30,8 +30,12 @@ NOTES: dict[str, str] = {
         "postgresql://pairwise:PASSWORD@db-host:5432/pairwise"
     ),
     "metrics_token": (
-        "Set it (same generator as SECRET_KEY) unless /metrics is reachable only from "
-        "your Prometheus; Prometheus then sends it as a bearer token."
+        "Set it (same generator as SECRET_KEY) for Prometheus to scrape /metrics; "
+        "Prometheus then sends it as a bearer token."
+    ),
+    "trusted_proxies": (
+        "Set it to your TLS proxy's address (or its network): without it every user shares "
+        "the proxy's address in the login throttle and the audit log."
     ),
     "sampler_enabled": "The compose stack runs samplers as their own service.",
     "sampler_backend": "`openai` with the compose profile `vllm`.",

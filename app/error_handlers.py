@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.errors import ApiProblem, FieldError, problem_response
 from app.auditlog.service import AuditFilterError
-from app.deps import LoginRequired
+from app.deps import LoginRequired, SecondFactorRequired
 from app.domain.jobs import JobError
 from app.domain.project_settings import ProjectSettingsError
 from app.domain.versions import PromotionError
@@ -29,6 +29,7 @@ from app.pairs.review import ReviewError
 from app.pairs.service import BrowseError
 from app.projects.manage import ProjectError
 from app.prompts.importer import ImportFileError
+from app.prompts.service import PromptSelectionError
 from app.quality.service import QualityError
 from app.training.service import RunConflict, TrainingInputError
 from app.web import render
@@ -50,6 +51,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (TrainingInputError, 422),
     (InvalidSubmission, 422),
     (ImportFileError, 422),
+    (PromptSelectionError, 422),
     (ProjectError, 422),
     (ProjectSettingsError, 422),
     (QualityError, 422),
@@ -84,6 +86,16 @@ def install_error_handlers(app: FastAPI) -> None:
         if request.headers.get("hx-request") == "true":
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def second_factor_required(request: Request, _exc: SecondFactorRequired) -> Response:
+        if wants_json(request):
+            return problem_response(
+                403, "Your roles need a second factor: enrol one at /account/totp first."
+            )
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=403, headers={"HX-Redirect": "/account/totp"})
+        return RedirectResponse("/account/totp", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's and Starlette's own (400s)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.annotators import api as annotators_api
 from app.annotators import routes as annotators_routes
@@ -17,7 +18,8 @@ from app.api import me
 from app.api.errors import API_ERRORS
 from app.auditlog import routes as auditlog_routes
 from app.auth import routes as auth_routes
-from app.auth.ratelimit import LoginThrottle
+from app.auth import totp_routes
+from app.auth.ratelimit import LoginThrottle, TokenRateLimit
 from app.body_limit import BodyLimitMiddleware
 from app.dashboard import routes as dashboard_routes
 from app.db import make_engine, make_sessionmaker
@@ -28,7 +30,7 @@ from app.labeling import routes as labeling_routes
 from app.loop import routes as loop_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
-from app.pages import home
+from app.pages import api_docs, home
 from app.pairs import api as pairs_api
 from app.pairs import review_routes
 from app.pairs import routes as pairs_routes
@@ -75,7 +77,9 @@ def api_router() -> APIRouter:
 def page_routers() -> list[APIRouter]:
     return [
         auth_routes.router,
+        totp_routes.router,
         home.router,
+        api_docs.router,
         observability_routes.router,
         prompts_routes.router,
         annotators_routes.router,
@@ -98,6 +102,7 @@ def page_routers() -> list[APIRouter]:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.resolved_secret_key()  # refuse to start in production without a real secret
+    settings.resolved_metrics_token()  # ... or with a weak metrics token
     engine = engine or make_engine(settings.resolved_database_url)
 
     @asynccontextmanager
@@ -112,7 +117,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="Pairwise",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # app/pages/api_docs.py serves /docs from the package
         redoc_url=None,
     )
     app.state.settings = settings
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.login_throttle = LoginThrottle(
         settings.login_attempts_per_account, settings.login_attempts_per_ip
     )
+    app.state.token_rate_limit = TokenRateLimit(settings.api_requests_per_minute)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     if settings.sampler_enabled:
@@ -130,6 +136,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(SecurityHeadersMiddleware, secure_cookies=settings.production)
     # Outermost: the request id and the timing cover every other layer.
     app.add_middleware(ObservabilityMiddleware)
+    if settings.trusted_proxies:
+        # Outside even that: the client address every layer logs, throttles and audits is the
+        # one a trusted proxy forwarded; from anyone else X-Forwarded-For is ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=str(PACKAGE / "static"), check_dir=False), "static")
     for router in page_routers():
         app.include_router(router)

@@ -1,4 +1,8 @@
-"""Security headers on every response, with a per-request CSP nonce for inline scripts."""
+"""Security headers on every response, with a per-request CSP nonce for inline scripts.
+
+Everything but the static files is `Cache-Control: no-store`: pages and API answers carry
+a user's data (and CSRF tokens), which a shared or back-button cache must not keep.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +33,14 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
                 path = scope.get("path", "")
-                if not path.startswith(("/docs", "/redoc")):
-                    headers.append((b"content-security-policy", csp.encode()))
+                headers.append((b"content-security-policy", csp.encode()))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"x-frame-options", b"DENY"))
                 headers.append((b"referrer-policy", b"same-origin"))
+                if not path.startswith("/static/") and not any(
+                    k.lower() == b"cache-control" for k, _ in headers
+                ):
+                    headers.append((b"cache-control", b"no-store"))
                 if self.hsts:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
             await send(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -10,6 +11,8 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.vocabulary import Role, values
 
 WEAK_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "test"}
 MIN_SECRET_LENGTH = 32
@@ -34,6 +37,12 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="Signs tokens; generated into DATA_DIR locally.")
     host: str = Field("127.0.0.1", description="Address `pairwise serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `pairwise serve` binds.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks (10.0.0.0/8) of the reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto are believed; empty: none, the client "
+        "address is the connection's.",
+    )
 
     session_idle_minutes: int = Field(120, ge=1, description="Session ends after this idle time.")
     session_absolute_hours: int = Field(24, ge=1, description="Session ends this long after login.")
@@ -41,6 +50,14 @@ class Settings(BaseSettings):
         5, ge=1, description="Failed logins per account/15 min."
     )
     login_attempts_per_ip: int = Field(20, ge=1, description="Failed logins per IP per 15 min.")
+    api_requests_per_minute: int = Field(
+        1200, ge=0, description="API requests one token may make per minute (429 beyond; 0: off)."
+    )
+    totp_required_roles: str | None = Field(
+        None,
+        description="Comma-separated roles that must sign in with a TOTP code as well (they are "
+        "sent to enrol first); unset: `admin,ml` in production, none elsewhere; empty: none.",
+    )
     password_min_length: int = Field(8, ge=8, description="Shortest password accepted.")
     password_max_length: int = Field(256, ge=64, description="Longest password accepted.")
 
@@ -60,7 +77,11 @@ class Settings(BaseSettings):
     pair_buffer: int = Field(16, ge=1, description="Open pairs kept ready per active version.")
     pair_low_water: int = Field(8, ge=0, description="Refill below this many open pairs.")
     sample_batch_size: int = Field(16, ge=1, description="Sequences per generate() call.")
-    max_new_tokens: int = Field(96, ge=1, description="Tokens per sampled completion.")
+    # SmolLM2-135M's answers to the demo prompts run a median ~120 tokens and mostly under
+    # 250; at 96, over half were cut off mid-sentence (docs/benchmarks.md, "Answer length").
+    max_new_tokens: int = Field(
+        256, ge=1, description="Tokens per sampled completion (longer ones are marked cut off)."
+    )
     temperature: float = Field(0.9, gt=0, le=5, description="Sampling temperature.")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
     torch_threads: int = Field(0, ge=0, description="torch threads per process; 0 = default.")
@@ -88,7 +109,9 @@ class Settings(BaseSettings):
 
     # Observability (app/observability): /metrics and structured logs.
     metrics_token: str = Field(
-        "", description="Bearer token required by /metrics when set; else keep it off the internet."
+        "",
+        description="Bearer token required by /metrics when set; in production /metrics is off "
+        "without it.",
     )
     log_format: Literal["json", "text"] = Field(
         "text", description="`json`: one JSON object per log line (with request ids)."
@@ -150,6 +173,19 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(
         3, ge=0, le=10, description="Retries (with backoff) of a failed request to that server."
     )
+    openai_manage_adapters: bool = Field(
+        True,
+        description="Load each needed version's LoRA adapter into that server at run time and "
+        "unload the rest (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).",
+    )
+    openai_store_dir: str = Field(
+        "", description="The model store's folder as that server sees it (default: MODEL_DIR)."
+    )
+    openai_version_servers: str = Field(
+        "",
+        description="Servers of full-weight versions: comma-separated `name=url` pairs, a "
+        "version's name being its checkpoint URI (`projects/1/policy/v3=http://vllm-3:8000/v1`).",
+    )
 
     # Training queue, worker and promotion (the runs package).
     training_parallel_runs: bool = Field(
@@ -182,6 +218,33 @@ class Settings(BaseSettings):
             return value.strip().upper()
         return value  # anything else fails with the value as written
 
+    @field_validator("totp_required_roles")
+    @classmethod
+    def _roles(cls, value: str | None) -> str | None:
+        known = values(Role)
+        for role in filter(None, (r.strip() for r in (value or "").split(","))):
+            if role not in known:
+                raise ValueError(f"expected roles among {', '.join(known)}, got {role!r}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected IP addresses or networks separated by commas, got {entry!r}"
+                ) from None
+        return value
+
+    @field_validator("openai_version_servers")
+    @classmethod
+    def _name_url_pairs(cls, value: str) -> str:
+        _name_url_pairs(value)
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.pair_low_water > self.pair_buffer:
@@ -203,6 +266,11 @@ class Settings(BaseSettings):
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
 
+    @property
+    def version_servers(self) -> dict[str, str]:
+        """OPENAI_VERSION_SERVERS as served name → base URL."""
+        return _name_url_pairs(self.openai_version_servers)
+
     def resolved_web_workers(self) -> int:
         """WEB_WORKERS, or the choice for 0: one process where a second would not help (SQLite
         serialises writes; an embedded sampler must not run once per process)."""
@@ -212,13 +280,27 @@ class Settings(BaseSettings):
             return 1
         return max(1, min(os.cpu_count() or 1, 8))
 
+    def resolved_totp_roles(self) -> frozenset[str]:
+        """The roles that need a second factor (TOTP_REQUIRED_ROLES, or the default above)."""
+        if self.totp_required_roles is None:
+            return frozenset({"admin", "ml"}) if self.production else frozenset()
+        return frozenset(r.strip() for r in self.totp_required_roles.split(",") if r.strip())
+
+    def resolved_metrics_token(self) -> str | None:
+        """METRICS_TOKEN ("" : /metrics open), or None where /metrics is off: production without
+        a token. In production a token that is set must be strong."""
+        if not self.metrics_token:
+            return None if self.production else ""
+        if self.production and _weak(self.metrics_token):
+            raise SettingsError(
+                f"METRICS_TOKEN is too weak for production (use {MIN_SECRET_LENGTH}+ random chars)"
+            )
+        return self.metrics_token
+
     def resolved_secret_key(self) -> str:
         """The secret; in production it must be set and strong, locally it is generated once."""
         if self.secret_key:
-            weak = (
-                self.secret_key.lower() in WEAK_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH
-            )
-            if weak and self.production:
+            if _weak(self.secret_key) and self.production:
                 raise SettingsError(
                     f"SECRET_KEY is too weak for production (use {MIN_SECRET_LENGTH}+ random chars)"
                 )
@@ -226,6 +308,20 @@ class Settings(BaseSettings):
         if self.production:
             raise SettingsError("SECRET_KEY must be set when PAIRWISE_ENV=production")
         return _local_secret(self.data_dir)
+
+
+def _weak(secret: str) -> bool:
+    return secret.lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH
+
+
+def _name_url_pairs(value: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, sep, url = (text.strip() for text in item.partition("="))
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            raise ValueError("must be comma-separated name=http(s)://url pairs")
+        pairs[name] = url.rstrip("/")
+    return pairs
 
 
 def _local_secret(data_dir: Path) -> str:
@@ -276,7 +372,8 @@ def settings_problems(error: ValidationError) -> list[str]:
         if name not in Settings.model_fields:  # a check across fields names them itself
             lines[problem["msg"]] = problem["msg"].removeprefix("Value error, ")
             continue
-        accepts = _accepts(name) or problem["msg"][:1].lower() + problem["msg"][1:]
+        message = problem["msg"].removeprefix("Value error, ")
+        accepts = _accepts(name) or message[:1].lower() + message[1:]
         got = "" if name in _SECRET_FIELDS else f", got {problem['input']!r}"
         lines.setdefault(name, f"{name.upper()}: {accepts}{got}")
     return list(lines.values())

@@ -60,6 +60,13 @@ class Side(StrEnum):
     b = "b"
 
 
+class FinishReason(StrEnum):
+    """Why a completion ended: the model stopped by itself, or the token limit cut it off."""
+
+    stop = "stop"
+    length = "length"
+
+
 class VersionStatus(StrEnum):
     candidate = "candidate"
     trial = "trial"  # a candidate whose human head-to-head trial is running (app.domain.trial)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.domain.base_model import ensure_checkpoint  # noqa: E402
 from app.domain.store import ModelStore  # noqa: E402
 from app.sampling.backend import SampleRequest, VersionRef, new_seed  # noqa: E402
-from app.sampling.demo_prompts import DEMO_PROMPTS  # noqa: E402
+from app.sampling.demo_prompts import demo_prompt_texts  # noqa: E402
 from app.sampling.transformers_backend import TransformersBackend  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
@@ -57,7 +57,8 @@ def main() -> int:
     started = time.perf_counter()
     backend.load(VersionRef(0, 0, 0, uri))
     load_s = time.perf_counter() - started
-    prompts = [DEMO_PROMPTS[i % len(DEMO_PROMPTS)] for i in range(args.prompts)]
+    demo = demo_prompt_texts()
+    prompts = [demo[i % len(demo)] for i in range(args.prompts)]
     requests = [
         SampleRequest(i, p, None, new_seed()) for i, p in enumerate(prompts) for _ in (0, 1)
     ]

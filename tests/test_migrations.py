@@ -123,3 +123,32 @@ def test_trial_status_is_allowed_and_goes_back_to_candidate_on_downgrade(
         upgrade(engine)
     finally:
         engine.dispose()
+
+
+BEFORE_USERNAMES = "384a56f7ce5a-1"  # the revision before usernames were normalised
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
+def test_existing_usernames_are_normalised(backend_name: str, tmp_path: Path) -> None:
+    """Accounts made before names were normalised can still log in (the lookup normalises)."""
+    engine = fresh_engine(backend_name, tmp_path)
+    try:
+        downgrade(engine, BEFORE_USERNAMES)
+        insert = text(
+            "INSERT INTO users (username, password_hash, active, simulated, created_at) "
+            "VALUES (:name, '!', true, false, CURRENT_TIMESTAMP)"
+        )
+        with engine.begin() as conn:
+            for name in (" Alice", "bob"):
+                conn.execute(insert, {"name": name})
+        upgrade(engine)
+        with engine.connect() as conn:
+            names = set(conn.scalars(text("SELECT username FROM users")))
+        assert names == {"alice", "bob"}
+        downgrade(engine, BEFORE_USERNAMES)
+        with engine.begin() as conn:
+            conn.execute(insert, {"name": "ALICE"})
+        with pytest.raises(RuntimeError, match="rename one"):
+            upgrade(engine)
+    finally:
+        engine.dispose()

@@ -72,7 +72,9 @@ class StageCallback(TrainerCallback):
             return
         total = max(state.max_steps, 1)
         fraction = min(state.global_step / total, 1.0)
-        self.progress(fraction, f"{self.label} step {state.global_step}/{total}", metrics)
+        self.progress(
+            fraction, f"{self.label} step {state.global_step}/{total}", metrics, state.global_step
+        )
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.should_stop():

@@ -89,13 +89,18 @@ def snapshot(
     active = sorted((p for p in prompts if p.active), key=lambda p: p.id)
     flagged = [p for p in active if p.held_out]
     if flagged:
+        # Every held-out prompt stays out of training; evaluation reads at most
+        # `heldout_prompts` of them (a seeded sample), so its cost stays bounded.
         heldout = flagged
+        if 0 < heldout_prompts < len(flagged):
+            picked = random.Random(split_seed + 1).sample(flagged, heldout_prompts)
+            heldout = sorted(picked, key=lambda p: p.id)
     else:  # no prompt flagged held-out: keep a seeded sample of the active ones for evaluation
         sample = active[:]
         random.Random(split_seed + 1).shuffle(sample)
         heldout = sample[: min(heldout_prompts, max(len(active) - 1, 0))]
     heldout_ids = {p.id for p in heldout}
-    rl = [p for p in active if p.id not in heldout_ids]
+    rl = [p for p in active if p.id not in heldout_ids and not p.held_out]
     if rl_prompts is not None:
         rl = rl[:rl_prompts]
 

@@ -83,16 +83,22 @@ def evaluate_policy(
     prompts: list[Prompt],
     cfg: EvalSection | TrainingConfig,
     system_prompt: str | None = None,
+    *,
+    new_base: Path | None = None,
+    reference_base: Path | None = None,
 ) -> dict[str, Any]:
-    """Mean reward of new vs reference samples, reward gain, KL(new||ref) and mean lengths."""
+    """Mean reward of new vs reference samples, reward gain, KL(new||ref) and mean lengths.
+
+    `new_base` / `reference_base`: the full weights a LoRA-adapter policy applies to.
+    """
     ecfg = cfg.eval if isinstance(cfg, TrainingConfig) else cfg
     if system_prompt is None and isinstance(cfg, TrainingConfig):
         system_prompt = cfg.policy.system_prompt
     if not prompts:
         raise ValueError("no held-out prompts to evaluate on")
     scorer = RewardScorer(reward)
-    new_model, tokenizer = load_policy(new)
-    ref_model, ref_tokenizer = load_policy(reference)
+    new_model, tokenizer = load_policy(new, new_base)
+    ref_model, ref_tokenizer = load_policy(reference, reference_base)
     new_model.eval()
     ref_model.eval()
 
@@ -121,7 +127,14 @@ def evaluate_policy(
         "length_new": statistics.fmean(len(s["completion_ids"]) for s in new_samples),
         "length_ref": statistics.fmean(len(s["completion_ids"]) for s in ref_samples),
         "examples": [
-            {"prompt": str(s["prompt"])[:200], "new": s["text"][:400], "ref": r["text"][:400]}
+            {
+                "prompt": [
+                    {"role": m["role"], "content": m["content"][:200]}
+                    for m in as_messages(s["prompt"])
+                ],
+                "new": s["text"][:400],
+                "ref": r["text"][:400],
+            }
             for s, r in list(zip(new_samples, ref_samples, strict=True))[:3]
         ],
     }

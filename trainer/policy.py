@@ -1,8 +1,14 @@
 """Policy optimisation: RL against the reward model (RLOO, GRPO) or DPO on the human pairs.
 
 The KL reference is the policy the stage starts from: TRL reloads it from the folder the
-policy was loaded from (or, with LoRA, disables the adapter), so each version is anchored to
-its parent. Checkpoints are written to `out_dir` only after training finished.
+policy was loaded from (with a new LoRA adapter, disables it; with a parent's adapter trained
+further, keeps a frozen copy of it), so each version is anchored to its parent. Checkpoints
+are written to `out_dir` only after training finished.
+
+With `policy.lora.enabled` the new version is saved as its LoRA adapter alone (plus a merged
+copy in `merged/` with `lora.merged_copy`). A parent that is itself an adapter (`base`: the
+full weights it applies to) has its adapter trained further, so every version of a lineage
+is one adapter on the same base weights, which a vLLM server loads at run time.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from app.domain.checkpoints import is_adapter_folder, load_causal_lm
 from app.domain.recipe import PolicySection
 from app.domain.scorer import RewardScorer
 from app.domain.store import assert_safetensors_only
@@ -82,6 +89,31 @@ def _peft_config(cfg: PolicySection) -> Any:
     )
 
 
+def _start(policy: Path, base: Path | None, cfg: PolicySection, scratch: str) -> tuple[Any, Any]:
+    """The trainer's `model` and `peft_config` for a policy that starts from `policy`."""
+    if base is None:  # full weights: loaded by TRL from the folder (a new adapter with LoRA)
+        return str(policy), _peft_config(cfg)
+    if cfg.lora.enabled:  # the parent's adapter, trained further on the same base
+        return _adapter_model(policy, base, trainable=True), None
+    # All weights from an adapter parent: its merged weights, as a folder TRL loads twice
+    # (policy and KL reference).
+    merged = Path(scratch) / "parent-merged"
+    load_policy(policy, base)[0].save_pretrained(merged, safe_serialization=True)
+    AutoTokenizer.from_pretrained(str(policy)).save_pretrained(merged)
+    return str(merged), None
+
+
+def _adapter_model(adapter: Path, base: Path | None, *, trainable: bool) -> Any:
+    """A peft model: the LoRA adapter in `adapter` on the full weights in `base` (fp32)."""
+    from peft import PeftModel
+
+    if base is None:
+        raise ValueError(f"{adapter.name} is a LoRA adapter: its base weights are needed")
+    assert_safetensors_only(adapter)
+    model = load_causal_lm(base, dtype=torch.float32)
+    return PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
+
+
 def _common_args(cfg: PolicySection, scratch: str) -> dict[str, Any]:
     return {
         "output_dir": scratch,
@@ -103,13 +135,21 @@ def _common_args(cfg: PolicySection, scratch: str) -> dict[str, Any]:
     }
 
 
-def _save(trainer: Any, tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> None:
+def _save(
+    trainer: Any, tokenizer: PreTrainedTokenizerBase, out_dir: Path, cfg: PolicySection
+) -> None:
     model = trainer.model
-    if hasattr(model, "merge_and_unload"):  # LoRA: ship one plain checkpoint
-        model = model.merge_and_unload()
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
+    if not hasattr(model, "merge_and_unload"):
+        model.save_pretrained(out_dir, safe_serialization=True)
+        return
+    # LoRA: the trained adapter alone ("default"; TRL's frozen "ref" copy is not kept).
+    model.save_pretrained(out_dir, selected_adapters=["default"], safe_serialization=True)
+    if cfg.lora.merged_copy:
+        merged = model.merge_and_unload(adapter_names=["default"])
+        merged.save_pretrained(out_dir / "merged", safe_serialization=True)
+        tokenizer.save_pretrained(out_dir / "merged")
 
 
 def _run(trainer: Any, callback: StageCallback, should_stop: ShouldStop, label: str) -> float:
@@ -143,8 +183,12 @@ def optimise_policy(
     cfg: PolicySection,
     progress: Progress,
     should_stop: ShouldStop,
+    base: Path | None = None,
 ) -> dict[str, Any]:
-    """RL of the policy against the reward model with a KL penalty; saves the new policy."""
+    """RL of the policy against the reward model with a KL penalty; saves the new policy.
+
+    `base`: the full weights `policy` applies to, when `policy` is a LoRA adapter.
+    """
     if cfg.method == "dpo":
         raise ValueError("method dpo trains on the human pairs: call dpo_policy")
     if not prompts:
@@ -176,19 +220,20 @@ def optimise_policy(
             beta=cfg.beta,
             reward_weights=weights,
         )
+        model, peft_config = _start(policy, base, cfg, scratch)
         trainer = quiet(
             trainer_cls(
-                model=str(policy),
+                model=model,
                 reward_funcs=funcs,
                 args=args,
                 train_dataset=dataset,
                 processing_class=tokenizer,
                 callbacks=[callback],
-                peft_config=_peft_config(cfg),
+                peft_config=peft_config,
             )
         )
         seconds = _run(trainer, callback, should_stop, f"policy ({cfg.method})")
-    _save(trainer, tokenizer, out_dir)
+    _save(trainer, tokenizer, out_dir, cfg)
     metrics = _metrics(callback, seconds, cfg.steps)
     metrics.update(method=cfg.method, prompts=len(prompts))
     progress(1.0, f"policy ({cfg.method}): done", {})
@@ -202,6 +247,7 @@ def dpo_policy(
     cfg: PolicySection,
     progress: Progress,
     should_stop: ShouldStop,
+    base: Path | None = None,
 ) -> dict[str, Any]:
     """DPO directly on the human preference pairs (reference = the starting policy)."""
     if not rows:
@@ -227,28 +273,32 @@ def dpo_policy(
             beta=cfg.dpo_beta,
             max_length=cfg.max_prompt_length + cfg.max_completion_length,
         )
+        model, peft_config = _start(policy, base, cfg, scratch)
         trainer = quiet(
             DPOTrainer(
-                model=str(policy),
+                model=model,
                 args=args,
                 train_dataset=dataset,
                 processing_class=tokenizer,
                 callbacks=[callback],
-                peft_config=_peft_config(cfg),
+                peft_config=peft_config,
             )
         )
         seconds = _run(trainer, callback, should_stop, "policy (dpo)")
-    _save(trainer, tokenizer, out_dir)
+    _save(trainer, tokenizer, out_dir, cfg)
     metrics = _metrics(callback, seconds, cfg.steps)
     metrics.update(method="dpo", pairs=len(rows))
     progress(1.0, "policy (dpo): done", {})
     return metrics
 
 
-def load_policy(path: Path) -> tuple[Any, PreTrainedTokenizerBase]:
-    """A saved policy and its tokenizer (safetensors only; left padding for batched sampling)."""
-    assert_safetensors_only(path)
-    model = AutoModelForCausalLM.from_pretrained(str(path), use_safetensors=True)
+def load_policy(path: Path, base: Path | None = None) -> tuple[Any, PreTrainedTokenizerBase]:
+    """A saved policy and its tokenizer (safetensors only; left padding for batched sampling);
+    a LoRA adapter is loaded onto `base` and merged into it."""
+    if is_adapter_folder(path):
+        model = _adapter_model(path, base, trainable=False).merge_and_unload()
+    else:
+        model = load_causal_lm(path)
     tokenizer = AutoTokenizer.from_pretrained(str(path), padding_side="left")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -1,7 +1,14 @@
 """What a run reports while it works: overall progress across stages, log tail, curves.
 
 The stage thread writes it through `RunState.reporter(stage)`; the heartbeat thread reads
-`heartbeat_payload()` and writes it to the run row, so the web page shows it live.
+`heartbeat_payload()` and writes it to the run row, so the web page shows it live. Each
+report sets `changed`, so the row is written at every logging step, not only on the
+lease's heartbeat, and `report_seconds` (the time between logging steps) tells the run
+page how often to poll.
+
+Curves are (step, value) points on the trainer's step axis. Past MAX_CURVE_POINTS a curve
+keeps every other point and from then on records every other report, so it stays evenly
+spaced, and its x values keep increasing.
 """
 
 from __future__ import annotations
@@ -36,6 +43,12 @@ class RunState:
         self.stage = "starting"
         self.log: deque[str] = deque(maxlen=LOG_LINES)
         self.curves: dict[str, list[list[float]]] = {}
+        self._reports: dict[str, int] = {}  # reports seen per curve
+        self._stride: dict[str, int] = {}  # record every n-th report (doubles when thinned)
+        self._last_x: dict[str, float] = {}
+        self.changed = threading.Event()
+        self._last_report: float | None = None
+        self.report_seconds: float | None = None  # smoothed time between logging steps
         self.results: dict[str, Any] = {}
         self.cancel_requested = False
         self.lease_lost = False
@@ -73,21 +86,49 @@ class RunState:
         """The `Progress` callback handed to one stage."""
         start, width = self.offsets[stage]
 
-        def report(fraction: float, message: str, metrics: dict[str, Any]) -> None:
+        def report(
+            fraction: float, message: str, metrics: dict[str, Any], step: int | None = None
+        ) -> None:
             with self.lock:
                 self.progress = max(self.progress, start + width * max(0.0, min(1.0, fraction)))
                 for key, value in metrics.items():
                     if isinstance(value, int | float) and math.isfinite(value):
-                        curve = self.curves.setdefault(f"{stage}:{key}", [])
-                        curve.append([len(curve) + 1, float(value)])
-                        if len(curve) > MAX_CURVE_POINTS:  # keep every other point
-                            del curve[1::2]
+                        self._add_point(f"{stage}:{key}", step, float(value))
+                if metrics:
+                    self._time_report()
             if message and message != self._last_message:
                 self._last_message = message
                 self.note(message)
             self._update_bar()
+            self.changed.set()
 
         return report
+
+    def _add_point(self, key: str, step: int | None, value: float) -> None:
+        """One report of a curve; the caller holds the lock."""
+        seen = self._reports[key] = self._reports.get(key, 0) + 1
+        # The trainer's step when given (else the report count), never going backwards.
+        x = float(step) if step is not None else float(seen)
+        last = self._last_x.get(key)
+        if last is not None and x <= last:
+            x = last + 1
+        self._last_x[key] = x
+        stride = self._stride.get(key, 1)
+        if (seen - 1) % stride:
+            return
+        curve = self.curves.setdefault(key, [])
+        curve.append([x, value])
+        if len(curve) > MAX_CURVE_POINTS:
+            del curve[1::2]  # keeps the first and the newest point
+            self._stride[key] = stride * 2
+
+    def _time_report(self) -> None:
+        now = time.monotonic()
+        if self._last_report is not None:
+            gap = now - self._last_report
+            previous = self.report_seconds
+            self.report_seconds = gap if previous is None else 0.7 * previous + 0.3 * gap
+        self._last_report = now
 
     def _update_bar(self) -> None:
         if self.bar is not None:
@@ -96,7 +137,10 @@ class RunState:
 
     def metrics(self) -> dict[str, Any]:
         with self.lock:
-            return {**self.results, "curves": {k: list(v) for k, v in self.curves.items()}}
+            out = {**self.results, "curves": {k: list(v) for k, v in self.curves.items()}}
+            if self.report_seconds is not None:
+                out["report_seconds"] = round(self.report_seconds, 3)
+            return out
 
     def heartbeat_payload(self) -> dict[str, Any]:
         with self.lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from app.domain.messages import Message, as_messages
 from app.domain.messages import PromptValue as Prompt
@@ -22,8 +22,15 @@ __all__ = [
 ]
 
 
-# (fraction 0..1 of this stage, message, metrics at this step such as loss/reward/kl)
-Progress = Callable[[float, str, dict[str, Any]], None]
+class Progress(Protocol):
+    """What a stage reports: fraction 0..1 of the stage, a message, metrics at this point
+    (loss/reward/kl…) and, from a training loop, the trainer's global step they belong to."""
+
+    def __call__(
+        self, fraction: float, message: str, metrics: dict[str, Any], step: int | None = None
+    ) -> None: ...
+
+
 # True → the stage stops at its next step and raises Cancelled
 ShouldStop = Callable[[], bool]
 
@@ -32,7 +39,9 @@ class Cancelled(Exception):
     """A stage was stopped on request; it wrote no complete checkpoint."""
 
 
-def no_progress(fraction: float, message: str, metrics: dict[str, Any]) -> None:
+def no_progress(
+    fraction: float, message: str, metrics: dict[str, Any], step: int | None = None
+) -> None:
     """A Progress that ignores everything."""
 
 

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
 from app.domain import jobs, versions
+from app.domain.checkpoints import is_adapter_folder
 from app.domain.project_settings import loop_settings_of
 from app.domain.retraining import maybe_enqueue_periodic
-from app.domain.store import ModelStore
+from app.domain.store import ADAPTER_BASE_KEY, ModelStore
 from app.models import PolicyVersion, RewardModel, WorkerHeartbeat, utcnow
 from app.settings import Settings
 from trainer import data as datamod
@@ -32,6 +33,7 @@ from trainer.types import Cancelled
 
 log = logging.getLogger("pairwise.trainer")
 
+PROGRESS_WRITE_SECONDS = 1.0  # at most one progress write per second, however fast the steps
 STAGES = {"full": ["data", "reward", "policy", "evaluate"], "reward": ["data", "reward"]}
 STAGES["policy"] = ["data", "policy", "evaluate"]
 
@@ -143,10 +145,12 @@ class Worker:
         try:
             outcome = self._stages(claim, state, staged)
             beat_stop.set()
+            state.changed.set()  # wakes the heartbeat thread to see it
             beater.join()
             self._register(claim, state, outcome)
         except BaseException as exc:  # noqa: BLE001 - every way out must settle the run
             beat_stop.set()
+            state.changed.set()  # wakes the heartbeat thread to see it
             beater.join()
             self._settle(claim, state, exc)
             if not isinstance(exc, Exception):
@@ -186,12 +190,17 @@ class Worker:
             active = versions.active_version(db, claim.project_id)
             latest_rm = versions.newest_reward_model(db, claim.project_id)
             reference = self.store.path(active.checkpoint_uri) if active else None
+            # A LoRA-adapter active version: the full weights it (and its child) apply to.
+            base_uri = self.store.adapter_base(active.checkpoint_uri) if active else None
+            reference_base = self.store.path(base_uri) if base_uri else None
+            adapter_of = base_uri or (active.checkpoint_uri if active else None)
             previous_rm = self.store.path(latest_rm.checkpoint_uri) if latest_rm else None
             base_model = active.base_model if active else ""
         state.results["data"] = snap.counts
         state.note(f"data: {snap.counts['train']} train / {snap.counts['validation']} validation")
         state.reporter("data")(1.0, "data ready", {})
         out: dict[str, Any] = {"cfg": cfg, "config": config_to_dict(cfg), "base": base_model}
+        out["adapter_of"] = adapter_of  # what a new LoRA version applies to
 
         reward_path = previous_rm
         if "reward" in state.offsets:
@@ -204,7 +213,7 @@ class Worker:
         if reward_path is None:
             raise RunFailed("No reward model yet: run a `full` or `reward` run first.")
         out["policy_dir"] = self._policy_stage(
-            claim, state, staged, snap, cfg, reference, reward_path
+            claim, state, staged, snap, cfg, reference, reward_path, reference_base
         )
         out["reward_used"] = reward_path
         self._checkpoint(state)
@@ -212,7 +221,13 @@ class Worker:
         from trainer.evaluate import evaluate_policy, gates_pass
 
         metrics = evaluate_policy(
-            out["policy_dir"], reference, reward_path, snap.heldout_prompts, cfg
+            out["policy_dir"],
+            reference,
+            reward_path,
+            snap.heldout_prompts,
+            cfg,
+            new_base=self.store.path(adapter_of) if adapter_of else None,
+            reference_base=reference_base,
         )
         gate_input = {**metrics, **self._reward_accuracy(state)}
         passed, reasons = gates_pass(gate_input, cfg.gates)
@@ -267,6 +282,7 @@ class Worker:
         cfg: Any,
         reference: Path,
         reward: Path,
+        reference_base: Path | None,
     ) -> Path:
         from trainer.policy import dpo_policy, optimise_policy
 
@@ -277,11 +293,24 @@ class Worker:
         report = state.reporter("policy")
         if cfg.policy.method == "dpo":
             metrics = dpo_policy(
-                snap.rows, reference, folder, cfg.policy, report, state.should_stop
+                snap.rows,
+                reference,
+                folder,
+                cfg.policy,
+                report,
+                state.should_stop,
+                base=reference_base,
             )
         else:
             metrics = optimise_policy(
-                snap.rl_prompts, reference, reward, folder, cfg.policy, report, state.should_stop
+                snap.rl_prompts,
+                reference,
+                reward,
+                folder,
+                cfg.policy,
+                report,
+                state.should_stop,
+                base=reference_base,
             )
         state.results["policy"] = metrics
         return folder
@@ -320,7 +349,10 @@ class Worker:
                 version_metrics: dict[str, Any] = {
                     k: metrics[k] for k in ("data", "policy", "evaluation", "gates") if k in metrics
                 }
-                self.store.commit(out["policy_dir"], uri, {**meta, "metrics": version_metrics})
+                policy_meta = {**meta, "metrics": version_metrics}
+                if is_adapter_folder(out["policy_dir"]):  # served on its base (app.domain.serving)
+                    policy_meta[ADAPTER_BASE_KEY] = out["adapter_of"]
+                self.store.commit(out["policy_dir"], uri, policy_meta)
                 version = versions.register_candidate(
                     db, claim.project_id, claim.run_id, number, uri, out["base"], version_metrics
                 )
@@ -372,7 +404,14 @@ class Worker:
     # --- heartbeats -----------------------------------------------------------------------
 
     def _heartbeat_loop(self, claim: jobs.Claim, state: RunState, done: threading.Event) -> None:
-        while not done.wait(self.heartbeat_seconds):
+        """Write progress at each logging step (at most one write a second) and at least
+        once per heartbeat, which also extends the lease."""
+        throttle = min(PROGRESS_WRITE_SECONDS, self.heartbeat_seconds)
+        while True:
+            state.changed.wait(self.heartbeat_seconds)
+            if done.is_set():
+                return
+            state.changed.clear()
             try:
                 with transaction(self.factory) as db:
                     state.cancel_requested = jobs.heartbeat(
@@ -384,6 +423,8 @@ class Worker:
                 return
             except Exception:  # noqa: BLE001 - a database hiccup must not kill the run
                 log.exception("heartbeat for run %s failed; retrying", claim.run_id)
+            if done.wait(throttle):
+                return
 
     def _beat(self, run_id: int | None, state: RunState | None = None) -> None:
         status: dict[str, Any] = {"run_id": run_id}

@@ -10,6 +10,7 @@ from app.annotators.schemas import AnnotatorCreate, AnnotatorCreated, AnnotatorO
 from app.annotators.stats import annotator_stats
 from app.auth.passwords import PasswordPolicyError
 from app.auth.service import AccountError
+from app.auth.usernames import normalize_username
 from app.deps import Admin, DbDep, SettingsDep
 from app.projects.deps import chosen_project
 
@@ -54,7 +55,7 @@ def api_create(
     except (AccountError, PasswordPolicyError) as exc:
         raise _422(exc) from exc
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
-    return AnnotatorCreated(id=None, username=body.username.strip(), invite_link=link)
+    return AnnotatorCreated(id=None, username=normalize_username(body.username), invite_link=link)
 
 
 @router.get("/{user_id}/stats", response_model=StatsOut)

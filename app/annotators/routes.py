@@ -12,6 +12,7 @@ from app.annotators import service
 from app.annotators.stats import annotator_stats
 from app.auth.passwords import PasswordPolicyError
 from app.auth.service import AccountError, set_roles
+from app.auth.usernames import normalize_username
 from app.deps import Admin, DbDep, SettingsDep, same_origin
 from app.domain.project_settings import settings_of
 from app.models import User
@@ -74,7 +75,9 @@ def create_or_invite(
     except (AccountError, PasswordPolicyError) as exc:
         return _list_page(request, db, principal, proj.id, error=str(exc))
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
-    return _list_page(request, db, principal, proj.id, link=link, link_for=username.strip())
+    return _list_page(
+        request, db, principal, proj.id, link=link, link_for=normalize_username(username)
+    )
 
 
 @router.get("/admin/annotators/{user_id}")
@@ -110,8 +113,6 @@ def change_roles(
     roles: Roles = [],  # noqa: B006
 ) -> Response:
     user = get_user(db, user_id)
-    if user.id == principal.user.id and "admin" not in roles:
-        raise HTTPException(422, "You cannot remove your own admin role.")
     try:
         set_roles(db, user, set(roles), principal.user.id)
     except AccountError as exc:

@@ -15,11 +15,12 @@ from app.auth.service import (
     audit,
     create_user,
     deactivate,
-    end_all_sessions,
+    end_all_credentials,
+    ensure_username_free,
     sha256,
     validate_username,
 )
-from app.models import ROLES, Assignment, Comparison, Invitation, Project, User, utcnow
+from app.models import ROLES, Comparison, Invitation, Project, User, utcnow
 from app.projects.service import add_member
 from app.settings import Settings
 
@@ -57,6 +58,24 @@ def create_account(
     return user
 
 
+def _revoke_others(db: Session, inv: Invitation) -> None:
+    """Every other outstanding link for the same person (account or invited name) stops
+    working: only the newest link issued, or the one just used, counts."""
+    same_person = Invitation.username == inv.username
+    if inv.user_id is not None:
+        same_person = same_person | (Invitation.user_id == inv.user_id)
+    db.execute(
+        update(Invitation)
+        .where(
+            same_person,
+            Invitation.id != inv.id,
+            Invitation.used_at.is_(None),
+            Invitation.revoked.is_(False),
+        )
+        .values(revoked=True)
+    )
+
+
 def _link(
     db: Session,
     settings: Settings,
@@ -81,6 +100,7 @@ def _link(
     )
     db.add(inv)
     db.flush()
+    _revoke_others(db, inv)
     return token, inv
 
 
@@ -97,8 +117,7 @@ def invite(
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
-    if db.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(f"Username {username!r} is taken.")
+    ensure_username_free(db, username)
     token, inv = _link(
         db,
         settings,
@@ -144,7 +163,7 @@ def find_link(db: Session, token: str) -> Invitation:
 def accept_link(db: Session, settings: Settings, token: str, password: str) -> User:
     """Use a link once: create the invited account, or set the new password."""
     inv = find_link(db, token)
-    check_policy(password, settings)
+    check_policy(password, settings, inv.username)
     if inv.kind == "invite":
         user = create_user(db, settings, inv.username, password, set(inv.roles))
         project = db.get(Project, inv.project_id) if inv.project_id else None
@@ -158,8 +177,9 @@ def accept_link(db: Session, settings: Settings, token: str, password: str) -> U
         user = found
         user.password_hash = hash_password(password)
         user.password_changed_at = utcnow()
-        end_all_sessions(db, user.id)
+        end_all_credentials(db, user.id, user.id)
     inv.used_at = utcnow()
+    _revoke_others(db, inv)
     audit(db, f"invitation.used.{inv.kind}", user.id, f"user:{user.id}", invitation=inv.id)
     return user
 
@@ -168,15 +188,7 @@ def deactivate_annotator(db: Session, user: User, actor_id: int | None) -> int:
     """Sessions end and open leases are released at once; labels stay. Returns leases freed."""
     if user.id == actor_id:
         raise AccountError("You cannot deactivate your own account.")
-    deactivate(db, user, actor_id)
-    result = db.execute(
-        update(Assignment)
-        .where(Assignment.user_id == user.id, Assignment.status == "leased")
-        .values(status="released")
-    )
-    released = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    audit(db, "leases.released", actor_id, f"user:{user.id}", released=released)
-    return released
+    return deactivate(db, user, actor_id)
 
 
 def reactivate(db: Session, user: User, actor_id: int | None) -> None:

@@ -89,6 +89,7 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
     403: _error("The caller's roles do not allow this"),
     404: _error("No such object, or not one the caller may see"),
     422: _error("The request is not valid; `errors` names each bad field"),
+    429: _error("This API token made too many requests this minute; retry after `Retry-After`"),
 }
 
 CONFLICT: dict[int | str, dict[str, Any]] = {

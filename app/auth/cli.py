@@ -1,4 +1,4 @@
-"""`pairwise users create NAME --role ROLE [--password P]` and `pairwise users list`."""
+"""`pairwise users create NAME --role ROLE [--password P]`, `list` and `reset-totp NAME`."""
 
 from __future__ import annotations
 
@@ -61,3 +61,23 @@ def list_users() -> None:
             state = "active" if user.active else "inactive"
             roles = ",".join(sorted(user.roles))
             typer.echo(f"{user.id:>5}  {user.username:<32} {roles:<24} {state}")
+
+
+@users.command("reset-totp")
+def reset_totp(
+    username: Annotated[str, typer.Argument(metavar="NAME", help="login name")],
+) -> None:
+    """forget an account's second factor (a lost device); it enrols again at its next sign-in"""
+    from sqlalchemy import select
+
+    from app.auth.totp import reset
+    from app.db import make_sessionmaker, transaction
+    from app.models import User
+
+    config = settings()
+    with transaction(make_sessionmaker(engine(config))) as db:
+        user = db.scalar(select(User).where(User.username == username))
+        if user is None:
+            fail(f"no account {username!r}")
+        reset(db, user, None)
+    typer.echo(f"second factor of {username} reset")

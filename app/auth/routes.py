@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from app.auth import service as auth
+from app.auth import totp
 from app.auth.passwords import PasswordPolicyError
 from app.deps import (
     PRE_CSRF_COOKIE,
@@ -20,9 +22,12 @@ from app.deps import (
     client_ip,
     same_origin,
 )
+from app.models import User
+from app.settings import Settings
 from app.web import redirect, render
 
 router = APIRouter(tags=["auth"])
+LOGIN_STEP_COOKIE = "pairwise_login_step"
 
 
 def _safe_next(url: str | None) -> str:
@@ -78,7 +83,42 @@ def login(
         throttle.record_failure(username, ip)
         auth.audit(db, "login.failed", None, username[:64], ip)
         return _login_page(request, "Wrong username or password.", 401, nxt)
+    if user.totp_secret:
+        # The password was right; the session waits for the code (app/auth/totp_routes.py).
+        auth.audit(db, "login.password_ok", user.id, f"user:{user.id}", ip)
+        return second_step_page(request, settings, user, nxt)
     throttle.reset(username)
+    return finish_login(request, db, settings, user, ip, nxt)
+
+
+def second_step_page(
+    request: Request, settings: Settings, user: User, nxt: str, error: str = "", status: int = 200
+) -> Response:
+    """The code form; a signed, five-minute cookie names the user whose password was right."""
+    token = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "login_totp.html",
+        {"error": error, "login_csrf": token, "next": nxt},
+        status_code=status,
+    )
+    response.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    response.set_cookie(
+        LOGIN_STEP_COOKIE,
+        totp.login_step(settings, user),
+        httponly=True,
+        samesite="strict",
+        secure=settings.production,
+        path="/login",
+        max_age=totp.LOGIN_STEP_SECONDS,
+    )
+    return response
+
+
+def finish_login(
+    request: Request, db: Session, settings: Settings, user: User, ip: str, nxt: str
+) -> Response:
+    """A new session (the old one ended), audited; the login cookies cleared."""
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         auth.end_session(db, old)
@@ -94,6 +134,7 @@ def login(
         max_age=settings.session_absolute_hours * 3600,
     )
     response.delete_cookie(PRE_CSRF_COOKIE, path="/login")
+    response.delete_cookie(LOGIN_STEP_COOKIE, path="/login")
     return response
 
 

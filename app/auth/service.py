@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import check_policy, hash_password, verify_password
+from app.auth.usernames import look_alike, normalize_username
 from app.domain.audit import audit
+from app.domain.leases import release_leases
 from app.models import ROLES, ApiToken, User, UserRole, UserSession, utcnow
 from app.settings import Settings
 
@@ -30,7 +32,8 @@ def sha256(value: str) -> str:
 
 
 def validate_username(username: str) -> str:
-    username = username.strip()
+    """The normal form (`normalize_username`) of a name a new account may take."""
+    username = normalize_username(username)
     if not username:
         raise AccountError("Username must not be empty.")
     if len(username) > USERNAME_MAX:
@@ -40,17 +43,27 @@ def validate_username(username: str) -> str:
     return username
 
 
+def ensure_username_free(db: Session, username: str) -> None:
+    """AccountError when `username` is taken or looks like a name that is (`аdmin`, `Admin`)."""
+    taken = look_alike(username, db.scalars(select(User.username)))
+    if taken == username:
+        raise AccountError(f"Username {username!r} is taken.")
+    if taken is not None:
+        raise AccountError(
+            f"Username {username!r} looks like the existing account {taken!r}; choose another."
+        )
+
+
 def create_user(
     db: Session, settings: Settings, username: str, password: str, roles: set[str], **extra: Any
 ) -> User:
     """Create an account; raises AccountError for a bad name, password or role."""
     username = validate_username(username)
-    check_policy(password, settings)
+    check_policy(password, settings, username)
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
-    if db.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(f"Username {username!r} is taken.")
+    ensure_username_free(db, username)
     user = User(username=username, password_hash=hash_password(password), active=True, **extra)
     user.role_rows = [UserRole(role=r) for r in sorted(roles)]
     db.add(user)
@@ -59,16 +72,30 @@ def create_user(
 
 
 def set_roles(db: Session, user: User, roles: set[str], actor_id: int | None) -> None:
+    """Replace the account's roles (audited); nobody changes their own: admin and ML staff
+    are separate duties, so granting or dropping one's own role needs another admin."""
+    if actor_id is not None and actor_id == user.id:
+        raise AccountError("You cannot change your own roles; ask another admin.")
     unknown = roles - set(ROLES)
     if unknown:
         raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
     before = sorted(user.roles)
     user.role_rows = [UserRole(role=r) for r in sorted(roles)]
     audit(db, "roles.changed", actor_id, f"user:{user.id}", before=before, after=sorted(roles))
+    if "evaluator" in before and "evaluator" not in roles:
+        release_leases(db, user.id, actor_id)
+
+
+def user_by_name(db: Session, username: str) -> User | None:
+    """The account a typed name names, compared in normal form (`normalize_username`)."""
+    name = normalize_username(username)
+    if not name or len(name) > USERNAME_MAX:
+        return None
+    return db.scalar(select(User).where(User.username == name))
 
 
 def authenticate(db: Session, username: str, password: str) -> User | None:
-    user = db.scalar(select(User).where(User.username == username.strip()[:USERNAME_MAX]))
+    user = user_by_name(db, username)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         return None
@@ -78,10 +105,10 @@ def authenticate(db: Session, username: str, password: str) -> User | None:
 def change_password(db: Session, settings: Settings, user: User, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current):
         raise AccountError("Current password is wrong.")
-    check_policy(new, settings)
+    check_policy(new, settings, user.username)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
-    end_all_sessions(db, user.id)
+    end_all_credentials(db, user.id, user.id)
     audit(db, "password.changed", user.id, f"user:{user.id}")
 
 
@@ -130,6 +157,25 @@ def end_session(db: Session, token: str) -> None:
 
 def end_all_sessions(db: Session, user_id: int) -> None:
     db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+def revoke_all_api_tokens(db: Session, user_id: int, actor_id: int | None) -> int:
+    """Every live token of the user revoked for good (reactivation does not revive them)."""
+    result = db.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if revoked:
+        audit(db, "token.revoked_all", actor_id, f"user:{user_id}", revoked=revoked)
+    return revoked
+
+
+def end_all_credentials(db: Session, user_id: int, actor_id: int | None) -> None:
+    """Sessions and API tokens both end: after a password change or reset, deactivation."""
+    end_all_sessions(db, user_id)
+    revoke_all_api_tokens(db, user_id, actor_id)
 
 
 def create_api_token(db: Session, user: User, name: str) -> tuple[str, ApiToken]:
@@ -186,7 +232,9 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected, given)
 
 
-def deactivate(db: Session, user: User, actor_id: int | None) -> None:
+def deactivate(db: Session, user: User, actor_id: int | None) -> int:
+    """Sessions end and open leases are released at once; returns the leases freed."""
     user.active = False
-    end_all_sessions(db, user.id)
+    end_all_credentials(db, user.id, actor_id)
     audit(db, "user.deactivated", actor_id, f"user:{user.id}")
+    return release_leases(db, user.id, actor_id)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from app.models import Project
 
 MAX_OVERLAP = 10
+MAX_HELD_OUT_SHARE = 0.5
 
 Overlap = Annotated[int, Field(ge=1, le=MAX_OVERLAP)]
 
@@ -74,6 +75,13 @@ class ProjectSettings(LoopSettings):
     )
     overlap_by_tag: dict[str, Overlap] = Field(
         default_factory=dict, description="Labels each pair needs, raised for prompts with a tag."
+    )
+    held_out_share: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_HELD_OUT_SHARE,
+        description="Share of newly imported prompts held out for evaluation (never labelled "
+        "or trained on); a record's own `held_out` field wins.",
     )
 
 

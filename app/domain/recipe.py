@@ -70,6 +70,7 @@ OptInt = Annotated[int | None, BeforeValidator(_scalar)]
 Float = Annotated[float, BeforeValidator(_number)]
 OptFloat = Annotated[float | None, BeforeValidator(_number)]
 Bool = Annotated[bool, BeforeValidator(_scalar)]
+ModuleName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Section(BaseModel):
@@ -132,12 +133,19 @@ class RewardSection(Section):
 class LoraSection(Section):
     enabled: Bool = Field(
         False,
-        description="train a LoRA adapter (merged into the saved policy) instead of all weights",
+        description="train a LoRA adapter instead of all weights; the version is kept as that "
+        "adapter on its base weights (an adapter parent is trained further, so every version "
+        "stays one adapter on the same base, which vLLM loads at run time)",
+    )
+    merged_copy: Bool = Field(
+        False,
+        description="also save the adapter merged into full weights, in the version's `merged` "
+        "folder (for tools without LoRA support)",
     )
     r: Int = Field(16, ge=1, le=1024, description="LoRA rank")
     alpha: Int = Field(32, ge=1, le=4096, description="LoRA alpha (scale = alpha / r)")
     dropout: Float = Field(0.05, ge=0, lt=1, description="LoRA dropout")
-    target_modules: str | list[str] = Field(
+    target_modules: str | list[ModuleName] = Field(
         "all-linear", max_length=200, description="modules that get adapters"
     )
 
@@ -267,7 +275,11 @@ class TrainingConfig(Section):
         0, ge=0, le=SEED_MAX, description="seed of the train/validation split by prompt"
     )
     heldout_prompts: Int = Field(
-        16, ge=0, le=100_000, description="prompts kept out of RL for evaluation"
+        16,
+        ge=0,
+        le=100_000,
+        description="prompts evaluated on: a seeded sample of the held-out prompts, or "
+        "when none is held out, active prompts kept out of RL",
     )
     rl_prompts: OptInt = Field(
         None,

@@ -17,6 +17,8 @@ from typing import Any
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
 METADATA_FILE = "pairwise.json"
+ADAPTER_CONFIG = "adapter_config.json"  # a LoRA adapter (peft) rather than full weights
+ADAPTER_BASE_KEY = "adapter_of"  # in METADATA_FILE: the URI of the weights it adapts
 # Errors that only a write can meet: full disk or quota, file size limit, read-only mount.
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
@@ -52,6 +54,32 @@ class ModelStore:
     def exists(self, uri: str) -> bool:
         folder = self.path(uri)
         return any((folder / name).exists() for name in WEIGHT_FILES)
+
+    def metadata(self, uri: str) -> dict[str, Any]:
+        """The JSON metadata written beside a checkpoint at `commit` ({} when there is none)."""
+        path = self.path(uri) / METADATA_FILE
+        if not path.is_file():
+            return {}
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+
+    def is_adapter(self, uri: str) -> bool:
+        """Whether the checkpoint is a LoRA adapter (served on top of its base weights)."""
+        return (self.path(uri) / ADAPTER_CONFIG).is_file()
+
+    def adapter_base_path(self, uri: str) -> Path | None:
+        """The folder of the full weights a LoRA adapter applies to; None for full weights."""
+        base = self.adapter_base(uri)
+        return self.path(base) if base else None
+
+    def adapter_base(self, uri: str) -> str | None:
+        """The URI of the full weights a LoRA adapter applies to; None for full weights."""
+        if not self.is_adapter(uri):
+            return None
+        base = self.metadata(uri).get(ADAPTER_BASE_KEY)
+        if not isinstance(base, str) or not base:
+            raise StoreError(f"adapter {uri} does not name its base weights ({ADAPTER_BASE_KEY})")
+        return base
 
     def staging(self, uri: str) -> Path:
         """A fresh temporary folder beside the target; `commit` moves it into place."""

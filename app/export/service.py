@@ -187,10 +187,32 @@ def iter_records(
         yield from _raw(iter(result), opts, secret)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: a leading formula character gets a `'`."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _csv_writer(buf: io.StringIO) -> csv.DictWriter[str]:
+    # RFC 4180 line ends: the writer then quotes a cell holding either CR or LF.
+    return csv.DictWriter(buf, RAW_FIELDS, lineterminator="\r\n")
+
+
+def _csv_header() -> str:
+    buf = io.StringIO()
+    _csv_writer(buf).writeheader()
+    return buf.getvalue()
+
+
 def _csv_line(record: dict[str, Any]) -> str:
     buf = io.StringIO()
-    values = {**record, "flags": ";".join(record["flags"])}
-    csv.DictWriter(buf, RAW_FIELDS, lineterminator="\n").writerow(values)
+    values = {k: csv_cell(v) for k, v in {**record, "flags": ";".join(record["flags"])}.items()}
+    _csv_writer(buf).writerow(values)
     return buf.getvalue()
 
 
@@ -198,7 +220,7 @@ def iter_lines(db: Session, project: Project, opts: ExportOptions, secret: str) 
     """The export file, line by line."""
     as_csv = opts.kind == "raw" and opts.file_format == "csv"
     if as_csv:
-        yield ",".join(RAW_FIELDS) + "\n"
+        yield _csv_header()
     for record in iter_records(db, project, opts, secret):
         yield _csv_line(record) if as_csv else json.dumps(record, ensure_ascii=False) + "\n"
 

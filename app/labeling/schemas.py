@@ -29,7 +29,13 @@ class SubmitIn(BaseModel):
     strength: Literal["slight", "clear", "much"] | None = None
     rationale: str = Field("", max_length=RATIONALE_MAX_CHARS)
     flags: list[str] = Field(default_factory=list, max_length=20)
-    decision_ms: int | None = Field(None, ge=0, le=86_400_000)
+    decision_ms: int | None = Field(
+        None,
+        ge=0,
+        le=86_400_000,
+        description="The client's own measure, stored as `client_decision_ms`; the figures "
+        "use the server's time from lease to submission.",
+    )
     idempotency_key: str | None = Field(
         None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$"
     )
@@ -76,6 +82,10 @@ class PairOut(BaseModel):
     prompt: PromptOut
     left: str
     right: str
+    left_cut_off: bool = Field(
+        description="True when the token limit ended the left response before the model did."
+    )
+    right_cut_off: bool = Field(description="The same for the right response.")
     expires_at: datetime
     idempotency_key: str
     flags: list[str]
@@ -95,7 +105,10 @@ class ComparisonOut(BaseModel):
     strength: str | None
     rationale: str
     flags: list[str]
-    decision_ms: int | None
+    decision_ms: int | None = Field(
+        description="Milliseconds from the lease to the submission, measured by the server."
+    )
+    client_decision_ms: int | None = Field(description="What the client reported, if anything.")
     guidelines_version: int
     idempotency_key: str
     replayed: bool = Field(description="True when this answers a retry of a stored submission.")

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, User, utcnow
+from app.projects.service import get_visible_project
 from app.settings import Settings
 
 LIVE_KINDS = ("live", "head_to_head")
@@ -196,14 +197,19 @@ def next_pair(
 
 
 def owned_assignment(db: Session, user: User, assignment_id: int, *, lock: bool) -> Assignment:
-    """The caller's assignment (locked for update when asked), else NotFound."""
-    stmt = select(Assignment).where(Assignment.id == assignment_id, Assignment.user_id == user.id)
+    """The caller's assignment in a project they may still label (locked for update when
+    asked), else NotFound: ownership alone is not enough once membership has ended."""
+    stmt = (
+        select(Assignment, Pair.project_id)
+        .join(Pair, Pair.id == Assignment.pair_id)
+        .where(Assignment.id == assignment_id, Assignment.user_id == user.id)
+    )
     if lock:
-        stmt = stmt.with_for_update()
-    assignment = db.scalar(stmt.execution_options(populate_existing=True))
-    if assignment is None:
+        stmt = stmt.with_for_update(of=Assignment)
+    row = db.execute(stmt.execution_options(populate_existing=True)).first()
+    if row is None or get_visible_project(db, user, row.project_id) is None:
         raise NotFound(f"No assignment {assignment_id} for you.")
-    return assignment
+    return row.Assignment
 
 
 def heartbeat(db: Session, settings: Settings, user: User, assignment_id: int) -> Assignment:
@@ -232,6 +238,13 @@ def skip(db: Session, user: User, assignment_id: int, reason: str) -> Assignment
 
 @dataclass
 class Counters:
+    """An evaluator's own figures. Gold figures cover labels given before today only.
+
+    Shown right after each label, a per-label gold figure would tell the evaluator which
+    pair was gold; counted up to the start of the day, it changes only between days and
+    says nothing about any one pair.
+    """
+
     today: int
     total: int
     skipped: int
@@ -244,7 +257,7 @@ class Counters:
 
 
 def counters(db: Session, user: User, project: Project) -> Counters:
-    """The evaluator's own figures in a project: labels today and in all, gold accuracy."""
+    """The evaluator's own figures in a project: labels today and in all, gold to yesterday."""
     mine = (Comparison.user_id == user.id) & (Comparison.project_id == project.id)
     start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     total = db.scalar(select(func.count()).where(mine)) or 0
@@ -266,6 +279,11 @@ def counters(db: Session, user: User, project: Project) -> Counters:
         select(func.count(), func.count().filter(Comparison.choice == Pair.gold_choice))
         .select_from(Comparison)
         .join(Pair, Pair.id == Comparison.pair_id)
-        .where(mine, Comparison.is_gold, Pair.gold_choice.is_not(None))
+        .where(
+            mine,
+            Comparison.is_gold,
+            Pair.gold_choice.is_not(None),
+            Comparison.created_at < start,
+        )
     ).one()
     return Counters(today, total, skipped, int(gold[0]), int(gold[1]))

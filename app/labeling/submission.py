@@ -104,8 +104,9 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         .where(Pair.id == assignment.pair_id)
     ).one()
     flags = _check_flags(data.flags, project)
-    decision_ms = data.decision_ms
-    if decision_ms is None and assignment.shown_at is not None:
+    # The server's clock decides the speed figures: a client could claim any time it likes.
+    decision_ms = None
+    if assignment.shown_at is not None:
         decision_ms = int((now - assignment.shown_at).total_seconds() * 1000)
     comparison = Comparison(
         project_id=pair.project_id,
@@ -117,6 +118,7 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         rationale=data.rationale,
         flags=flags,
         decision_ms=min(max(decision_ms, 0), MAX_DECISION_MS) if decision_ms is not None else None,
+        client_decision_ms=data.decision_ms,
         idempotency_key=key,
         guidelines_version=project.guidelines_version,
         is_gold=pair.kind == "gold",

@@ -18,7 +18,8 @@ from app.charts import Series, line_chart, percent
 from app.deps import AdminOrML, DbDep, SettingsDep
 from app.loop import service
 from app.models import utcnow
-from app.projects.service import get_visible_project, visible_projects
+from app.projects.deps import ProjectDep
+from app.projects.service import visible_projects
 from app.web import is_htmx, redirect, render
 
 router = APIRouter(tags=["loop"], include_in_schema=False)
@@ -62,16 +63,13 @@ def my_loop(request: Request, db: DbDep, principal: AdminOrML) -> Response:
 @router.get("/projects/{project_id}/loop")
 def loop_page(
     request: Request,
-    project_id: int,
     db: DbDep,
     settings: SettingsDep,
     principal: AdminOrML,
+    project: ProjectDep,
     part: Literal["live", "versions"] | None = None,
     since: str = "",
 ) -> Response:
-    project = get_visible_project(db, principal.user, project_id)
-    if project is None:
-        raise HTTPException(404, "No such project.")
     token = service.change_tokens(db, project.id)
     if part is not None and is_htmx(request) and since == token[part]:
         return Response(status_code=204, headers={"Vary": "HX-Request"})

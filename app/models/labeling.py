@@ -24,6 +24,7 @@ from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
 from app.vocabulary import (
     AssignmentStatus,
     Choice,
+    FinishReason,
     PairKind,
     PairStatus,
     Side,
@@ -37,10 +38,17 @@ ASSIGNMENT_STATUSES = values(AssignmentStatus)
 CHOICES = values(Choice)
 STRENGTHS = values(Strength)
 SIDES = values(Side)
+FINISH_REASONS = values(FinishReason)
 
 
 class Completion(TimestampMixin, Base):
     __tablename__ = "completions"
+    __table_args__ = (
+        CheckConstraint(
+            "finish_reason IS NULL OR " + enum_check("finish_reason", FINISH_REASONS),
+            name="finish_reason",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"), index=True)
@@ -51,6 +59,13 @@ class Completion(TimestampMixin, Base):
     sampling: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    # Set by every sampling backend; NULL for answers written by people (gold pairs).
+    finish_reason: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+    @property
+    def cut_off(self) -> bool:
+        """True when the token limit ended this completion before the model did."""
+        return self.finish_reason == FinishReason.length
 
 
 class Pair(TimestampMixin, Base):
@@ -144,7 +159,10 @@ class Comparison(TimestampMixin, Base):
     strength: Mapped[str | None] = mapped_column(String(16), nullable=True)
     rationale: Mapped[str] = mapped_column(Text, default="")
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Measured by the server, lease shown → judgement stored: what the speed figures read.
     decision_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What the client reported; kept for analysis, never trusted for a figure.
+    client_decision_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     idempotency_key: Mapped[str] = mapped_column(String(100))
     guidelines_version: Mapped[int] = mapped_column(Integer, default=1)
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)

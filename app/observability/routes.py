@@ -1,4 +1,5 @@
-"""GET /metrics in the Prometheus text format; guarded by METRICS_TOKEN when it is set."""
+"""GET /metrics in the Prometheus text format; guarded by METRICS_TOKEN when it is set, and off
+in production until it is."""
 
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ def token_ok(request: Request, expected: str) -> bool:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    if not token_ok(request, settings.metrics_token):
+    expected = settings.resolved_metrics_token()
+    if expected is None:
+        return PlainTextResponse(
+            "/metrics is off in production until METRICS_TOKEN is set.", status_code=403
+        )
+    if not token_ok(request, expected):
         return PlainTextResponse(
             "A valid METRICS_TOKEN is required: Authorization: Bearer <token>.",
             status_code=401,

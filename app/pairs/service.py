@@ -338,9 +338,8 @@ class CompletionView:
 
     @property
     def cut_off(self) -> bool | None:
-        """Stopped by the token limit, where the sampler recorded why it stopped."""
-        finish = (self.completion.sampling or {}).get("finish")
-        return None if finish is None else finish == "length"
+        """Stopped by the token limit; None where nothing recorded why it ended (gold)."""
+        return None if self.completion.finish_reason is None else self.completion.cut_off
 
 
 @dataclass

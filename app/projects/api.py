@@ -6,11 +6,17 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import Admin, DbDep, SettingsDep
-from app.domain.project_settings import MAX_OVERLAP, LoopSettings, loop_settings_of, settings_of
+from app.domain.project_settings import (
+    MAX_HELD_OUT_SHARE,
+    MAX_OVERLAP,
+    LoopSettings,
+    loop_settings_of,
+    settings_of,
+)
 from app.domain.retraining import schedule_of
 from app.models import Project
 from app.projects import manage
-from app.projects.routes import get_project
+from app.projects.deps import ProjectDep
 from app.projects.service import visible_projects
 from app.settings import Settings
 
@@ -30,6 +36,7 @@ class ProjectOut(BaseModel):
     guidelines: str
     guidelines_version: int
     excluded_annotators: list[int]
+    held_out_share: float
     loop: LoopSettings
 
     @classmethod
@@ -47,6 +54,7 @@ class ProjectOut(BaseModel):
             guidelines=p.guidelines,
             guidelines_version=p.guidelines_version,
             excluded_annotators=list(settings_of(p).excluded_annotators),
+            held_out_share=settings_of(p).held_out_share,
             loop=loop_settings_of(p),
         )
 
@@ -84,6 +92,12 @@ class ProjectIn(BaseModel):
         None, ge=0, le=0.5, description="Share of open pairs that meet an earlier version."
     )
     flags: list[str] = ["unsafe", "factually wrong", "off-topic", "low quality"]
+    held_out_share: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_HELD_OUT_SHARE,
+        description="Share of newly imported prompts held out for evaluation; omit to keep.",
+    )
 
     def fields(self) -> manage.ProjectFields:
         bad = [t for t, n in self.overlap_by_tag.items() if not 1 <= n <= MAX_OVERLAP]
@@ -98,6 +112,7 @@ class ProjectIn(BaseModel):
             head_to_head_share=self.head_to_head_share,
             flags=manage.parse_flags(", ".join(self.flags)),
             overlap_by_tag=self.overlap_by_tag,
+            held_out_share=self.held_out_share,
         )
 
 
@@ -123,8 +138,7 @@ def api_create(db: DbDep, principal: Admin, body: ProjectIn) -> ProjectOut:
 
 
 @router.put("/{project_id}", response_model=ProjectOut)
-def api_update(db: DbDep, principal: Admin, project_id: int, body: ProjectIn) -> ProjectOut:
-    project = get_project(db, principal, project_id)
+def api_update(db: DbDep, principal: Admin, project: ProjectDep, body: ProjectIn) -> ProjectOut:
     try:
         manage.update_project(db, project, body.fields(), principal.user.id)
     except manage.ProjectError as exc:
@@ -133,25 +147,25 @@ def api_update(db: DbDep, principal: Admin, project_id: int, body: ProjectIn) ->
 
 
 @router.put("/{project_id}/guidelines", response_model=ProjectOut)
-def api_guidelines(db: DbDep, principal: Admin, project_id: int, body: GuidelinesIn) -> ProjectOut:
+def api_guidelines(
+    db: DbDep, principal: Admin, project: ProjectDep, body: GuidelinesIn
+) -> ProjectOut:
     """New text becomes the next guidelines version; the same text changes nothing."""
-    project = get_project(db, principal, project_id)
     manage.set_guidelines(db, project, body.guidelines, principal.user.id)
     return ProjectOut.of(project)
 
 
 @router.get("/{project_id}/loop", response_model=LoopOut)
-def api_loop(db: DbDep, settings: SettingsDep, principal: Admin, project_id: int) -> LoopOut:
+def api_loop(db: DbDep, settings: SettingsDep, principal: Admin, project: ProjectDep) -> LoopOut:
     """Retraining schedule and promotion rule."""
-    return LoopOut.of(get_project(db, principal, project_id), settings)
+    return LoopOut.of(project, settings)
 
 
 @router.put("/{project_id}/loop", response_model=LoopOut)
 def api_set_loop(
-    db: DbDep, settings: SettingsDep, principal: Admin, project_id: int, body: LoopIn
+    db: DbDep, settings: SettingsDep, principal: Admin, project: ProjectDep, body: LoopIn
 ) -> LoopOut:
     """Replace the retraining schedule and promotion rule."""
-    project = get_project(db, principal, project_id)
     try:
         manage.set_loop_settings(db, project, body.model_dump(), principal.user.id)
     except manage.ProjectError as exc:

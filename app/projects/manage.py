@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.service import user_by_name
 from app.domain.audit import audit
+from app.domain.leases import release_leases
 from app.domain.project_settings import (
+    MAX_HELD_OUT_SHARE,
     MAX_OVERLAP,
     LoopSettings,
     ProjectSettingsError,
@@ -38,6 +41,7 @@ class ProjectFields:
     flags: list[str] | None = None
     head_to_head_share: float | None = None  # None: unchanged (the default on creation)
     overlap_by_tag: dict[str, int] | None = None
+    held_out_share: float | None = None  # None: unchanged
 
 
 def parse_flags(text: str) -> list[str]:
@@ -77,6 +81,9 @@ def _check(db: Session, fields: ProjectFields, project_id: int | None) -> None:
     share = fields.head_to_head_share
     if share is not None and not 0 <= share <= 0.5:
         raise ProjectError("Head-to-head share must be between 0 and 0.5.")
+    held = fields.held_out_share
+    if held is not None and not 0 <= held <= MAX_HELD_OUT_SHARE:
+        raise ProjectError(f"Held-out share must be between 0 and {MAX_HELD_OUT_SHARE}.")
     if not fields.base_policy_model.strip():
         raise ProjectError("Base policy model must not be empty.")
 
@@ -91,9 +98,14 @@ def _apply(project: Project, fields: ProjectFields) -> None:
         project.head_to_head_share = fields.head_to_head_share
     if fields.flags is not None:
         project.flags = fields.flags
+    changes: dict[str, object] = {}
     if fields.overlap_by_tag is not None:
+        changes["overlap_by_tag"] = fields.overlap_by_tag
+    if fields.held_out_share is not None:
+        changes["held_out_share"] = fields.held_out_share
+    if changes:
         try:
-            update_settings(project, overlap_by_tag=fields.overlap_by_tag)
+            update_settings(project, **changes)
         except ProjectSettingsError as exc:
             raise ProjectError(str(exc)) from exc
 
@@ -128,6 +140,7 @@ def update_project(db: Session, project: Project, fields: ProjectFields, actor_i
         gold_rate=project.gold_rate,
         head_to_head_share=project.head_to_head_share,
         overlap_by_tag=settings_of(project).overlap_by_tag,
+        held_out_share=settings_of(project).held_out_share,
     )
 
 
@@ -200,7 +213,7 @@ def members(db: Session, project_id: int) -> list[User]:
 
 
 def add_member_by_name(db: Session, project: Project, username: str, actor_id: int) -> User:
-    user = db.scalar(select(User).where(User.username == username.strip()))
+    user = user_by_name(db, username)
     if user is None:
         raise ProjectError(f"No account named {username.strip()!r}.")
     add_member(db, project, user)
@@ -209,7 +222,9 @@ def add_member_by_name(db: Session, project: Project, username: str, actor_id: i
 
 
 def remove_member(db: Session, project: Project, user_id: int, actor_id: int) -> None:
+    """Membership ends, and with it the person's open leases in the project."""
     row = db.get(ProjectMember, (project.id, user_id))
     if row is not None:
         db.delete(row)
         audit(db, "member.removed", actor_id, f"project:{project.id}", user=user_id)
+        release_leases(db, user_id, actor_id, project_id=project.id)

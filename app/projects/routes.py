@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -13,17 +13,11 @@ from app.domain.project_settings import loop_settings_of, settings_of
 from app.domain.retraining import schedule_of
 from app.models import Project
 from app.projects import manage
-from app.projects.service import get_visible_project, visible_projects
+from app.projects.deps import ProjectDep
+from app.projects.service import visible_projects
 from app.web import redirect, render
 
 router = APIRouter(tags=["projects"], include_in_schema=False)
-
-
-def get_project(db: Session, principal: Principal, project_id: int) -> Project:
-    project = get_visible_project(db, principal.user, project_id)
-    if project is None:
-        raise HTTPException(404, "No such project.")
-    return project
 
 
 def _fields(
@@ -35,6 +29,7 @@ def _fields(
     flags: str,
     overlap_by_tag: str,
     head_to_head_share: float | None = None,
+    held_out_share: float | None = None,
 ) -> manage.ProjectFields:
     return manage.ProjectFields(
         name=name,
@@ -45,6 +40,7 @@ def _fields(
         flags=manage.parse_flags(flags),
         overlap_by_tag=manage.parse_overlap_by_tag(overlap_by_tag),
         head_to_head_share=head_to_head_share,
+        held_out_share=held_out_share,
     )
 
 
@@ -90,6 +86,7 @@ def _detail(
         "members": manage.members(db, project.id),
         "history": manage.guideline_history(db, project.id),
         "overlap_by_tag": settings_of(project).overlap_by_tag,
+        "held_out_share": settings_of(project).held_out_share,
         "loop": loop_settings_of(project),
         "schedule": schedule_of(project, request.app.state.settings),
         **extra,
@@ -100,8 +97,8 @@ def _detail(
 
 
 @router.get("/admin/projects/{project_id}")
-def project_detail(request: Request, db: DbDep, principal: Admin, project_id: int) -> Response:
-    return _detail(request, db, principal, get_project(db, principal, project_id))
+def project_detail(request: Request, db: DbDep, principal: Admin, project: ProjectDep) -> Response:
+    return _detail(request, db, principal, project)
 
 
 @router.post("/admin/projects/{project_id}")
@@ -109,7 +106,7 @@ def project_update(
     request: Request,
     db: DbDep,
     principal: Admin,
-    project_id: int,
+    project: ProjectDep,
     name: Annotated[str, Form(max_length=200)],
     description: Text = "",
     base_policy_model: Annotated[str, Form(max_length=300)] = "smollm2",
@@ -118,8 +115,8 @@ def project_update(
     flags: Text = "",
     overlap_by_tag: Text = "",
     head_to_head_share: Annotated[float | None, Form()] = None,
+    held_out_share: Annotated[float | None, Form()] = None,
 ) -> Response:
-    project = get_project(db, principal, project_id)
     try:
         fields = _fields(
             name,
@@ -130,13 +127,12 @@ def project_update(
             flags,
             overlap_by_tag,
             head_to_head_share,
+            held_out_share,
         )
         manage.update_project(db, project, fields, principal.user.id)
     except manage.ProjectError as exc:
         db.rollback()
-        return _detail(
-            request, db, principal, get_project(db, principal, project_id), error=str(exc)
-        )
+        return _detail(request, db, principal, project, error=str(exc))
     return redirect(request, f"/admin/projects/{project.id}")
 
 
@@ -156,7 +152,7 @@ def project_loop(
     request: Request,
     db: DbDep,
     principal: Admin,
-    project_id: int,
+    project: ProjectDep,
     retrain_every_labels: Annotated[str, Form(max_length=20)] = "",
     retrain_min_minutes: Annotated[str, Form(max_length=20)] = "",
     promotion: Annotated[str, Form(max_length=20)] = "auto",
@@ -165,7 +161,6 @@ def project_loop(
     trial_max_votes: Annotated[int, Form()] = 90,
 ) -> Response:
     """Retraining schedule and promotion rule (the "Training loop" form)."""
-    project = get_project(db, principal, project_id)
     try:
         changes = {
             "retrain_every_labels": _optional_count("Retrain every", retrain_every_labels),
@@ -186,10 +181,9 @@ def project_guidelines(
     request: Request,
     db: DbDep,
     principal: Admin,
-    project_id: int,
+    project: ProjectDep,
     guidelines: Annotated[str, Form(max_length=100_000)] = "",
 ) -> Response:
-    project = get_project(db, principal, project_id)
     manage.set_guidelines(db, project, guidelines, principal.user.id)
     return redirect(request, f"/admin/projects/{project.id}")
 
@@ -199,10 +193,9 @@ def member_add(
     request: Request,
     db: DbDep,
     principal: Admin,
-    project_id: int,
+    project: ProjectDep,
     username: Annotated[str, Form(max_length=200)],
 ) -> Response:
-    project = get_project(db, principal, project_id)
     try:
         manage.add_member_by_name(db, project, username, principal.user.id)
     except manage.ProjectError as exc:
@@ -212,9 +205,8 @@ def member_add(
 
 @router.post("/admin/projects/{project_id}/members/{user_id}/remove")
 def member_remove(
-    request: Request, db: DbDep, principal: Admin, project_id: int, user_id: int
+    request: Request, db: DbDep, principal: Admin, project: ProjectDep, user_id: int
 ) -> Response:
-    project = get_project(db, principal, project_id)
     manage.remove_member(db, project, user_id, principal.user.id)
     return redirect(request, f"/admin/projects/{project.id}")
 

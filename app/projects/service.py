@@ -37,6 +37,27 @@ def visible_projects(db: Session, user: User) -> list[Project]:
     return list(db.scalars(stmt))
 
 
+def find_visible_project(
+    db: Session, user: User | None, ref: int | str | None = None
+) -> Project | None:
+    """The one project look-up: by id, or by name (the CLI, the run form), among the projects
+    `user` may see (every project for user None, the command line); with no `ref`, the first
+    such project. None when there is no such project."""
+    if ref in (None, ""):
+        if user is None:
+            return db.scalar(select(Project).order_by(Project.id).limit(1))
+        projects = visible_projects(db, user)
+        return projects[0] if projects else None
+    project = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        project = db.get(Project, int(ref))
+    if project is None and isinstance(ref, str):
+        project = db.scalar(select(Project).where(Project.name == ref))
+    if project is None or user is None:
+        return project
+    return get_visible_project(db, user, project.id)
+
+
 def get_visible_project(db: Session, user: User, project_id: int) -> Project | None:
     """The project if the user may see it, else None (the caller answers 404)."""
     project = db.get(Project, project_id)

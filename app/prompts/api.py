@@ -1,4 +1,4 @@
-"""The prompt API: list, import (upload), edit, (de)activate."""
+"""The prompt API: list, import (upload), edit, (de)activate, hold out for evaluation."""
 
 from __future__ import annotations
 
@@ -8,19 +8,27 @@ from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 
 from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, SettingsDep
+from app.models import Project
 from app.projects.deps import chosen_project
-from app.prompts.importer import parse_bytes
-from app.prompts.routes import get_prompt, read_upload
-from app.prompts.schemas import ImportSummaryOut, PromptOut, PromptPageOut, PromptUpdate
+from app.prompts.deps import get_prompt
+from app.prompts.schemas import (
+    HeldOutIn,
+    HeldOutResult,
+    ImportSummaryOut,
+    PromptOut,
+    PromptPageOut,
+    PromptUpdate,
+)
 from app.prompts.service import (
     PromptFilter,
     PromptRow,
     counts,
-    import_prompts,
     list_prompts,
     set_active,
+    set_held_out,
     update_prompt,
 )
+from app.prompts.uploads import import_prompt_upload
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 
@@ -34,11 +42,12 @@ def api_list(
     tag: Annotated[str, Query(max_length=50)] = "",
     active: bool | None = None,
     priority_min: int | None = None,
+    held_out: bool | None = None,
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PromptPageOut:
     proj = chosen_project(db, principal, project)
-    filt = PromptFilter(q=q, tag=tag, active=active, priority_min=priority_min)
+    filt = PromptFilter(q=q, tag=tag, active=active, priority_min=priority_min, held_out=held_out)
     page = list_prompts(db, proj.id, filt, before=before, limit=limit)
     return PromptPageOut(items=[PromptOut.of(r) for r in page.rows], next_before=page.next_before)
 
@@ -54,9 +63,9 @@ async def api_import(
 ) -> ImportSummaryOut:
     """422 with every bad record (`field` = line or row) when the file was not imported."""
     proj = chosen_project(db, principal, project)
-    data = await read_upload(file, settings)
-    parsed = parse_bytes(file.filename or "upload", data, settings.prompt_max_chars)
-    summary = import_prompts(db, proj, parsed, skip_bad=skip_bad, actor_id=principal.user.id)
+    summary, parsed = await import_prompt_upload(
+        db, settings, proj, file, skip_bad=skip_bad, actor_id=principal.user.id
+    )
     if not summary.imported:
         raise ApiProblem(
             422,
@@ -64,6 +73,14 @@ async def api_import(
             errors=field_errors((f"{summary.unit} {p.line}", p.reason) for p in parsed.problems),
         )
     return ImportSummaryOut.of(summary)
+
+
+@router.post("/held-out", response_model=HeldOutResult)
+def api_held_out(db: DbDep, principal: Admin, body: HeldOutIn) -> HeldOutResult:
+    """Hold prompts out for evaluation (their open pairs are retired), or return them."""
+    proj = chosen_project(db, principal, body.project)
+    changed, retired = set_held_out(db, proj, body.prompt_ids, body.held_out, principal.user.id)
+    return HeldOutResult(changed=changed, retired_pairs=retired)
 
 
 @router.patch("/{prompt_id}", response_model=PromptOut)
@@ -75,6 +92,9 @@ def api_update(db: DbDep, principal: Admin, prompt_id: int, body: PromptUpdate) 
         )
     except ValueError as exc:
         raise HTTPException(422, [{"field": "tags", "message": str(exc)}]) from exc
+    if body.held_out is not None:
+        project = db.get_one(Project, prompt.project_id)
+        set_held_out(db, project, [prompt.id], body.held_out, principal.user.id)
     db.flush()
     pairs, labels = counts(db, [prompt.id])
     return PromptOut.of(PromptRow(prompt, pairs.get(prompt.id, 0), labels.get(prompt.id, 0)))

@@ -53,5 +53,6 @@ def import_file(
         )
     typer.echo(
         f"added {summary.added}, skipped {summary.skipped} duplicate(s), "
-        f"rejected {len(summary.rejected)} into project {target.name!r}"
+        f"rejected {len(summary.rejected)} into project {target.name!r}; "
+        f"{summary.held_out} of the added held out for evaluation"
     )

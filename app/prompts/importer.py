@@ -17,6 +17,7 @@ TAG_MAX = 50
 TAGS_PER_PROMPT = 20
 BINARY_SNIFF = 8192
 FORMATS = ("jsonl", "csv", "parquet", "arrow", "hf")
+CSV_COLUMNS = ("prompt", "tags", "priority", "held_out")
 
 
 class ImportFileError(ValueError):
@@ -37,6 +38,7 @@ class PromptRecord:
     tags: list[str]
     priority: int
     content_hash: str
+    held_out: bool | None = None  # None: not given (the project's held_out_share decides)
 
 
 @dataclass
@@ -88,6 +90,23 @@ def _priority(value: Any) -> int:
     raise ValueError(f"`priority` must be a whole number, not {str(value)[:30]!r}")
 
 
+TRUE_WORDS = ("true", "yes", "1")
+FALSE_WORDS = ("false", "no", "0")
+
+
+def _held_out(value: Any) -> bool | None:
+    """`held_out`: a JSON boolean, or in a CSV cell true/false, yes/no, 1/0; empty = not given."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
+        return value.strip().lower() in TRUE_WORDS
+    raise ValueError(f"`held_out` must be true or false, not {str(value)[:30]!r}")
+
+
 def _messages(value: Any) -> list[dict[str, str]]:
     if not isinstance(value, list | tuple) or not value:
         raise ValueError("`messages` must be a non-empty list of {role, content} objects")
@@ -131,7 +150,10 @@ def validate(line: int, obj: Any, max_chars: int) -> PromptRecord:
     if len(text) > max_chars:
         raise ValueError(f"over the size limit ({len(text)} characters; the limit is {max_chars})")
     tags, priority = parse_tags(obj.get("tags")), _priority(obj.get("priority"))
-    return PromptRecord(line, text, messages, tags, priority, content_hash(text, messages))
+    held_out = _held_out(obj.get("held_out"))
+    return PromptRecord(
+        line, text, messages, tags, priority, content_hash(text, messages), held_out
+    )
 
 
 def _collect(parsed: Parsed, items: Iterable[tuple[int, Any]], max_chars: int) -> Parsed:
@@ -196,7 +218,7 @@ def _csv(data: bytes) -> Iterator[tuple[int, Any]]:
         elif None in row:
             yield start, Problem(start, "more cells than header columns")
         else:
-            yield start, {k: v for k, v in row.items() if k in ("prompt", "tags", "priority")}
+            yield start, {k: v for k, v in row.items() if k in CSV_COLUMNS}
 
 
 def _rows(batches: Iterable[Any]) -> Iterator[tuple[int, Any]]:

@@ -1,4 +1,4 @@
-"""Admin pages: the prompt list, upload import, edit and deactivate."""
+"""Admin pages: the prompt list, upload import, edit, deactivate, hold out in bulk."""
 
 from __future__ import annotations
 
@@ -6,47 +6,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from app.deps import Admin, DbDep, SettingsDep
-from app.models import Prompt
+from app.domain.project_settings import settings_of
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
-from app.prompts.importer import ImportFileError, parse_bytes
+from app.prompts.deps import get_prompt
+from app.prompts.importer import ImportFileError
 from app.prompts.service import (
     ImportSummary,
     PromptFilter,
-    import_prompts,
     list_prompts,
     set_active,
+    set_held_out,
     update_prompt,
 )
-from app.settings import Settings
+from app.prompts.uploads import import_prompt_upload
 from app.web import redirect, render
 
 router = APIRouter(prefix="/admin/prompts", tags=["prompts"], include_in_schema=False)
 
 
-async def read_upload(upload: UploadFile, settings: Settings) -> bytes:
-    """The uploaded bytes, refused past IMPORT_MAX_MB without reading further."""
-    limit = settings.import_max_mb * 1024 * 1024
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise ImportFileError(f"the file is larger than {settings.import_max_mb} MB")
-    if not data:
-        raise ImportFileError("the file is empty")
-    return data
-
-
-def _active(value: str) -> bool | None:
+def _yes_no(value: str) -> bool | None:
     return {"1": True, "0": False}.get(value)
-
-
-def get_prompt(db: Session, prompt_id: int) -> Prompt:
-    prompt = db.get(Prompt, prompt_id)
-    if prompt is None:
-        raise HTTPException(404, "No such prompt.")
-    return prompt
 
 
 @router.get("")
@@ -58,12 +40,19 @@ def prompt_list(
     q: Annotated[str, Query(max_length=500)] = "",
     tag: Annotated[str, Query(max_length=50)] = "",
     active: str = "",
+    held_out: str = "",
     priority_min: int | None = None,
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     proj = chosen_project(db, principal, project)
-    filt = PromptFilter(q=q, tag=tag, active=_active(active), priority_min=priority_min)
+    filt = PromptFilter(
+        q=q,
+        tag=tag,
+        active=_yes_no(active),
+        priority_min=priority_min,
+        held_out=_yes_no(held_out),
+    )
     page = list_prompts(db, proj.id, filt, before=before, limit=limit)
     ctx = {
         "project": proj,
@@ -71,9 +60,26 @@ def prompt_list(
         "page": page,
         "filt": filt,
         "active": active,
+        "held_out": held_out,
         "limit": limit,
+        "held_out_share": settings_of(proj).held_out_share,
     }
     return render(request, "admin/prompts.html", ctx, block="rows")
+
+
+@router.post("/held-out")
+def prompt_held_out(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    project: Annotated[int, Form()],
+    held_out: Annotated[bool, Form()],
+    prompt_ids: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    """The prompt list's bulk action: hold the ticked prompts out, or return them."""
+    proj = chosen_project(db, principal, project)
+    set_held_out(db, proj, prompt_ids or [], held_out, principal.user.id)
+    return redirect(request, f"/admin/prompts?project={proj.id}")
 
 
 @router.post("/import")
@@ -90,9 +96,9 @@ async def prompt_import(
     summary: ImportSummary | None = None
     error = ""
     try:
-        data = await read_upload(file, settings)
-        parsed = parse_bytes(file.filename or "upload", data, settings.prompt_max_chars)
-        summary = import_prompts(db, proj, parsed, skip_bad=skip_bad, actor_id=principal.user.id)
+        summary, _ = await import_prompt_upload(
+            db, settings, proj, file, skip_bad=skip_bad, actor_id=principal.user.id
+        )
     except ImportFileError as exc:
         error = f"{file.filename}: {exc}"
     page = list_prompts(db, proj.id, PromptFilter(), before=None)
@@ -102,7 +108,9 @@ async def prompt_import(
         "page": page,
         "filt": PromptFilter(),
         "active": "",
+        "held_out": "",
         "limit": 50,
+        "held_out_share": settings_of(proj).held_out_share,
         "summary": summary,
         "import_error": error,
         "filename": file.filename,

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.prompts.importer import Problem
-from app.prompts.service import ImportSummary, PromptRow
+from app.prompts.service import MAX_BULK, ImportSummary, PromptRow
 
 
 class ProblemOut(BaseModel):
@@ -22,6 +22,7 @@ class ImportSummaryOut(BaseModel):
     added: int
     skipped: int
     rejected: int
+    held_out: int = Field(description="Of the added prompts, how many are held out.")
     duplicates: list[ProblemOut]
     problems: list[ProblemOut]
 
@@ -36,6 +37,7 @@ class ImportSummaryOut(BaseModel):
             added=s.added,
             skipped=s.skipped,
             rejected=len(s.rejected),
+            held_out=s.held_out,
             duplicates=conv(s.duplicates),
             problems=conv(s.rejected),
         )
@@ -49,6 +51,7 @@ class PromptOut(BaseModel):
     tags: list[str]
     priority: int
     active: bool
+    held_out: bool = Field(description="Kept for evaluation: never labelled, never trained on.")
     created_at: datetime
     pairs: int
     labels: int
@@ -64,6 +67,7 @@ class PromptOut(BaseModel):
             tags=list(p.tags),
             priority=p.priority,
             active=p.active,
+            held_out=p.held_out,
             created_at=p.created_at,
             pairs=row.pairs,
             labels=row.labels,
@@ -78,3 +82,15 @@ class PromptPageOut(BaseModel):
 class PromptUpdate(BaseModel):
     tags: list[str] | None = None
     priority: int | None = Field(None, ge=-1_000_000, le=1_000_000)
+    held_out: bool | None = Field(None, description="Hold out for evaluation, or return it.")
+
+
+class HeldOutIn(BaseModel):
+    prompt_ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    held_out: bool = Field(description="True: hold these prompts out; false: return them.")
+    project: int | None = Field(None, description="The project; default: your first one.")
+
+
+class HeldOutResult(BaseModel):
+    changed: int = Field(description="Prompts whose state changed.")
+    retired_pairs: int = Field(description="Open pairs of newly held-out prompts, retired.")

@@ -1,4 +1,4 @@
-"""Storing imported prompts, the paginated prompt list, edits and deactivation."""
+"""Storing imported prompts, the paginated prompt list, edits, deactivation, holding out."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from sqlalchemy import String, cast, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.domain.audit import audit
+from app.domain.project_settings import settings_of
 from app.models import Comparison, Pair, Project, Prompt
-from app.prompts.importer import Parsed, Problem, parse_tags
+from app.prompts.importer import Parsed, Problem, PromptRecord, parse_tags
 
 INSERT_CHUNK = 1000
 LOOKUP_CHUNK = 500
@@ -25,6 +26,7 @@ class ImportSummary:
     duplicates: list[Problem] = field(default_factory=list)
     rejected: list[Problem] = field(default_factory=list)
     imported: bool = False  # False when bad records blocked the whole file
+    held_out: int = 0  # of the added prompts, how many are held out
 
     @property
     def skipped(self) -> int:
@@ -44,6 +46,21 @@ def _stored_hashes(db: Session, project_id: int, hashes: list[str]) -> dict[str,
     return found
 
 
+def held_out_by_share(content_hash: str, share: float) -> bool:
+    """Whether a new prompt falls in the project's held-out share.
+
+    Decided by the prompt's content hash, so the same prompt always gets the same answer,
+    whatever the file it comes in or its order there, and on average `share` of them do.
+    """
+    return int(content_hash[:8], 16) / 0x1_0000_0000 < share
+
+
+def _held_out(record: PromptRecord, share: float) -> bool:
+    if record.held_out is not None:
+        return record.held_out
+    return held_out_by_share(record.content_hash, share)
+
+
 def import_prompts(
     db: Session, project: Project, parsed: Parsed, *, skip_bad: bool, actor_id: int | None
 ) -> ImportSummary:
@@ -52,6 +69,7 @@ def import_prompts(
     if parsed.problems and not skip_bad:
         return summary
     stored = _stored_hashes(db, project.id, [r.content_hash for r in parsed.records])
+    share = settings_of(project).held_out_share
     first_line: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
     for record in parsed.records:
@@ -72,11 +90,13 @@ def import_prompts(
                 "content_hash": record.content_hash,
                 "tags": record.tags,
                 "priority": record.priority,
+                "held_out": _held_out(record, share),
             }
         )
     for i in range(0, len(rows), INSERT_CHUNK):
         db.execute(insert(Prompt), rows[i : i + INSERT_CHUNK])
     summary.added = len(rows)
+    summary.held_out = sum(1 for r in rows if r["held_out"])
     summary.imported = True
     audit(
         db,
@@ -84,6 +104,7 @@ def import_prompts(
         actor_id,
         f"project:{project.id}",
         added=summary.added,
+        held_out=summary.held_out,
         skipped=summary.skipped,
         rejected=len(summary.rejected),
     )
@@ -96,6 +117,7 @@ class PromptFilter:
     tag: str = ""
     active: bool | None = None
     priority_min: int | None = None
+    held_out: bool | None = None
 
 
 @dataclass
@@ -162,6 +184,8 @@ def list_prompts(
         stmt = stmt.where(Prompt.active.is_(filt.active))
     if filt.priority_min is not None:
         stmt = stmt.where(Prompt.priority >= filt.priority_min)
+    if filt.held_out is not None:
+        stmt = stmt.where(Prompt.held_out.is_(filt.held_out))
     prompts = list(db.scalars(stmt.order_by(Prompt.id.desc()).limit(limit + 1)))
     more = len(prompts) > limit
     prompts = prompts[:limit]
@@ -204,3 +228,55 @@ def set_active(db: Session, prompt: Prompt, active: bool, actor_id: int | None) 
     action = "prompt.activated" if active else "prompt.deactivated"
     audit(db, action, actor_id, f"prompt:{prompt.id}", retired_pairs=retired)
     return retired
+
+
+class PromptSelectionError(ValueError):
+    """No prompt chosen, or ids that are not in the project; nothing was changed."""
+
+    field = "prompt_ids"
+
+
+MAX_BULK = 1000
+
+
+def set_held_out(
+    db: Session, project: Project, prompt_ids: list[int], held_out: bool, actor_id: int | None
+) -> tuple[int, int]:
+    """Hold prompts out for evaluation (or return them to labelling and training).
+
+    A held-out prompt is never sampled and never trains, so its open live and head-to-head
+    pairs are retired (labels already given stay, and stay out of training). Returns
+    (prompts changed, pairs retired); unknown ids change nothing and raise.
+    """
+    ids = sorted(set(prompt_ids))
+    if not ids:
+        raise PromptSelectionError("Select at least one prompt.")
+    if len(ids) > MAX_BULK:
+        raise PromptSelectionError(f"At most {MAX_BULK} prompts at a time.")
+    found = set(
+        db.scalars(select(Prompt.id).where(Prompt.project_id == project.id, Prompt.id.in_(ids)))
+    )
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise PromptSelectionError(f"No prompt #{missing[0]} in project {project.name!r}.")
+    changed = db.execute(
+        update(Prompt)
+        .where(Prompt.id.in_(ids), Prompt.held_out.is_(not held_out))
+        .values(held_out=held_out)
+    )
+    retired = 0
+    if held_out:
+        result = db.execute(
+            update(Pair)
+            .where(
+                Pair.prompt_id.in_(ids),
+                Pair.status == "open",
+                Pair.kind.in_(("live", "head_to_head")),
+            )
+            .values(status="retired")
+        )
+        retired = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    count = int(changed.rowcount or 0)  # type: ignore[attr-defined]
+    action = "prompts.held_out" if held_out else "prompts.returned"
+    audit(db, action, actor_id, f"project:{project.id}", prompts=ids, retired_pairs=retired)
+    return count, retired

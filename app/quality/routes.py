@@ -19,7 +19,7 @@ from app.models import Pair, Project, User
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
 from app.prompts.importer import ImportFileError
-from app.prompts.routes import read_upload
+from app.prompts.uploads import read_upload
 from app.quality import service
 from app.quality.agreement import project_agreement
 from app.settings import Settings

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from app.domain.versions import VersionRef
+from app.vocabulary import FinishReason
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Sample:
     prompt_tokens: int
     completion_tokens: int
     seed: int
+    finish_reason: FinishReason  # "length": cut off by the token limit
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

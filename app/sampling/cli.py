@@ -42,3 +42,33 @@ def sample(
     made.dispose()
     typer.echo(f"sampler stopped; {sampler.pairs_made} pairs made")
     raise typer.Exit(status)
+
+
+@worker_commands.command()
+def prepare() -> None:
+    """convert version 0 of every project into the model store (compose's one-shot init)"""
+    from sqlalchemy import select
+
+    from app.db import make_sessionmaker, transaction
+    from app.domain import versions
+    from app.domain.store import ModelStore
+    from app.models import Project
+    from app.projects.service import ensure_default_project
+
+    config = settings()
+    made = engine(config)
+    factory = make_sessionmaker(made)
+    store = ModelStore(config.resolved_model_dir)
+    with transaction(factory) as db:
+        ensure_default_project(db, config.policy_base_model)
+        projects = list(db.scalars(select(Project).order_by(Project.id)))
+    for project in projects:
+        db = factory()  # the conversion runs before ensure_version_zero opens a transaction
+        try:
+            version = versions.ensure_version_zero(db, config, project, store)
+            uri = version.checkpoint_uri
+            db.commit()
+        finally:
+            db.close()
+        typer.echo(f"project {project.name}: version 0 ready at {uri}")
+    made.dispose()

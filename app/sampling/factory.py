@@ -18,7 +18,7 @@ def make_backend(
     if settings.sampler_backend == "openai":
         from app.sampling.openai_backend import OpenAIBackend
 
-        return OpenAIBackend(settings, should_stop=should_stop)
+        return OpenAIBackend(settings, should_stop=should_stop, store=store)
     from app.sampling.transformers_backend import TransformersBackend
 
     return TransformersBackend(settings, store, should_stop=should_stop)

@@ -53,7 +53,7 @@ class Margins:
         self.store = store
         self.loader = loader
         self.loaded: dict[int, tuple[int, Scorer | None]] = {}
-        self.last_error: str | None = None
+        self.errors: dict[int, str] = {}  # project id → why its reward model did not load
 
     def scorer(self, project_id: int) -> Scorer | None:
         """The project's newest reward model, loaded once; None before the first one exists
@@ -72,8 +72,10 @@ class Margins:
             scorer: Scorer | None = self.loader(self.store.path(uri))
         except Exception as exc:  # noqa: BLE001 - sampling goes on without margins
             log.exception("could not load reward model %s", uri)
-            self.last_error = f"reward model {uri}: {type(exc).__name__}: {exc}"
+            self.errors[project_id] = f"reward model {uri}: {type(exc).__name__}: {exc}"
             scorer = None
+        else:
+            self.errors.pop(project_id, None)
         self.loaded[project_id] = (model_id, scorer)
         if scorer is not None:
             self.rescore_open(project_id, scorer)

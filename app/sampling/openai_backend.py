@@ -2,7 +2,9 @@
 
 Each sequence is its own request with its own `seed`, sent concurrently (up to
 SAMPLE_BATCH_SIZE in flight) so the server batches them; failures are retried with
-exponential backoff.
+exponential backoff. Each request names the loaded version's model (`served_name`) and
+goes to the server that serves it (`server_for`); `app.domain.serving` makes sure it is
+loaded there before the sampler asks.
 """
 
 from __future__ import annotations
@@ -15,14 +17,22 @@ from typing import Any
 import httpx
 
 from app.domain.messages import as_messages, prompt_value
+from app.domain.serving import served_name, server_for
+from app.domain.store import ModelStore
 from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
 from app.settings import Settings
+from app.vocabulary import FinishReason
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
 
 class OpenAIError(RuntimeError):
     """The completion server refused or kept failing; the message says how."""
+
+
+def finish_reason(reported: object) -> FinishReason:
+    """The server's `finish_reason` in our terms: only "length" means the limit cut it off."""
+    return FinishReason.length if reported == "length" else FinishReason.stop
 
 
 class OpenAIBackend:
@@ -33,21 +43,25 @@ class OpenAIBackend:
         settings: Settings,
         should_stop: Callable[[], bool] | None = None,
         backoff_seconds: float = 0.5,
+        store: ModelStore | None = None,
     ) -> None:
         if not settings.openai_base_url:
             raise OpenAIError("SAMPLER_BACKEND=openai needs OPENAI_BASE_URL")
         self.settings = settings
+        self.store = store  # to find a version's server; None: always OPENAI_BASE_URL
+        self.base_url = settings.openai_base_url.rstrip("/")
         self.should_stop = should_stop or (lambda: False)
         self.backoff_seconds = backoff_seconds
         headers = {"Authorization": f"Bearer {settings.openai_api_key}"}
         self.client = httpx.Client(
-            base_url=settings.openai_base_url.rstrip("/"),
             headers=headers if settings.openai_api_key else {},
             timeout=settings.openai_timeout_seconds,
         )
         self.version: VersionRef | None = None
 
     def load(self, version: VersionRef) -> None:
+        if self.store is not None and not self.settings.openai_model:
+            self.base_url = server_for(self.settings, self.store, version)
         self.version = version
 
     def close(self) -> None:
@@ -55,10 +69,10 @@ class OpenAIBackend:
 
     @property
     def model(self) -> str:
-        # Serve each version under its checkpoint URI (vLLM: --served-model-name) unless set.
+        # OPENAI_MODEL pins one name for every version (no runtime adapters, no rivals).
         if self.settings.openai_model:
             return self.settings.openai_model
-        return self.version.checkpoint_uri if self.version else ""
+        return served_name(self.version) if self.version else ""
 
     def generate(self, requests: list[SampleRequest]) -> list[Sample]:
         """One sample per request, in order."""
@@ -97,13 +111,13 @@ class OpenAIBackend:
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
             seed=request.seed,
+            finish_reason=finish_reason(choice.get("finish_reason")),
             params={
                 "backend": self.name,
                 "model": self.model,
                 "temperature": s.temperature,
                 "top_p": s.top_p,
                 "max_new_tokens": s.max_new_tokens,
-                "finish": choice.get("finish_reason"),
             },
         )
 
@@ -116,7 +130,7 @@ class OpenAIBackend:
             if self.should_stop():
                 raise StopRequested()
             try:
-                response = self.client.post(path, json=body)
+                response = self.client.post(f"{self.base_url}{path}", json=body)
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
@@ -125,7 +139,7 @@ class OpenAIBackend:
                 continue
             if response.status_code >= 400:
                 raise OpenAIError(
-                    f"{self.client.base_url}{path} answered HTTP {response.status_code}: "
+                    f"{self.base_url}{path} answered HTTP {response.status_code}: "
                     f"{response.text[:200]}"
                 )
             try:
@@ -133,4 +147,4 @@ class OpenAIBackend:
             except ValueError:
                 raise OpenAIError(f"{path} did not answer JSON: {response.text[:200]}") from None
             return data
-        raise OpenAIError(f"{self.client.base_url}{path} failed {attempts} times; last: {last}")
+        raise OpenAIError(f"{self.base_url}{path} failed {attempts} times; last: {last}")

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.domain.project_settings import settings_of
+from app.domain import versions
+from app.domain.project_settings import loop_settings_of, settings_of
 from app.models import (
     Completion,
     Pair,
@@ -97,6 +98,27 @@ def opponents(db: Session, active: VersionRef) -> list[VersionRef]:
     return [VersionRef.of(v) for v in chosen]
 
 
+def versions_to_serve(
+    db: Session, project: Project, active: VersionRef, settings: Settings
+) -> list[VersionRef]:
+    """Every version the sampler asks for: the active one, its opponents while head-to-head
+    pairs are on, and the version on trial against it while the trial share is on."""
+    on = head_to_head_buffer(project.head_to_head_share, settings) > 0
+    needed = [active, *(opponents(db, active) if on else [])]
+    challenger = on_trial(db, active)
+    if challenger is not None and head_to_head_buffer(
+        loop_settings_of(project).trial_share, settings
+    ):
+        needed.append(challenger)
+    return needed
+
+
+def on_trial(db: Session, active: VersionRef) -> VersionRef | None:
+    """The version on trial against the active one (a child of it), if any."""
+    row = versions.trial_version(db, active.project_id)
+    return VersionRef.of(row) if row is not None and row.parent_id == active.id else None
+
+
 def pairs_wanted(depth: int, settings: Settings) -> int:
     """How many pairs to make now: refill to PAIR_BUFFER once below PAIR_LOW_WATER (or empty)."""
     if depth >= settings.pair_buffer:
@@ -162,11 +184,20 @@ def insert_pairs(
     room = buffer - buffer_depth(db, project.id, version.id, kind)
     if room <= 0:
         return 0
-    seen = _existing_pairs(db, version.id, {c.prompt.id for c in candidates})
+    prompt_ids = {c.prompt.id for c in candidates}
+    seen = _existing_pairs(db, version.id, prompt_ids)
+    # Held out or deactivated while we generated: such a prompt gets no pair.
+    eligible = set(
+        db.scalars(
+            select(Prompt.id).where(
+                Prompt.id.in_(prompt_ids), Prompt.active.is_(True), Prompt.held_out.is_(False)
+            )
+        )
+    )
     chosen: list[PairCandidate] = []
     for c in candidates:
         key = (c.prompt.id, frozenset((c.a.text.strip(), c.b.text.strip())))
-        if c.usable and key not in seen:
+        if c.usable and key not in seen and c.prompt.id in eligible:
             seen.add(key)
             chosen.append(c)
         if len(chosen) == room:
@@ -209,6 +240,7 @@ def _completion(prompt_id: int, version_id: int, sample: Sample) -> Completion:
         sampling={**sample.params, "seed": sample.seed},
         prompt_tokens=sample.prompt_tokens,
         completion_tokens=sample.completion_tokens,
+        finish_reason=sample.finish_reason,
     )
 
 

@@ -8,39 +8,49 @@ from collections.abc import Callable
 from typing import Any
 
 from app.domain.base_model import LOAD_LOCK
+from app.domain.checkpoints import load_causal_lm
 from app.domain.messages import as_messages, prompt_value
 from app.domain.store import ModelStore, assert_safetensors_only
 from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
 from app.settings import Settings
+from app.vocabulary import FinishReason
 
 log = logging.getLogger(__name__)
 
 
 def _per_row_sampler(seeds: list[int], temperature: float, top_p: float) -> Any:
-    """A logits processor that samples each row with its own generator.
+    """A logits processor that samples each row with its own seeded random stream.
 
     HF `generate` draws every row of a batch from one random stream, so a batched sample
     could not be tied to a seed of its own. Here temperature and top-p are applied with
-    HF's own warpers, each row draws its token from `torch.Generator(seed)`, and the
-    scores are masked so that greedy decoding (`do_sample=False`) picks exactly that token.
+    HF's own warpers, and each row draws one uniform number per token from a CPU
+    `torch.Generator(seed)`; the token is found on the model's device by inverting the
+    row's cumulative distribution there. The draws are the same on CPU and CUDA and do
+    not depend on the other rows of the batch. The scores are masked so that greedy
+    decoding (`do_sample=False`) picks exactly that token.
     """
     import torch
     from transformers import LogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
 
     class PerRowSampler(LogitsProcessor):
         def __init__(self) -> None:
-            self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+            self.generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
             self.warpers = [TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]
 
         def __call__(self, input_ids: Any, scores: Any) -> Any:
             for warper in self.warpers:
                 scores = warper(input_ids, scores)
-            probs = torch.softmax(scores.float(), dim=-1)
-            picks = torch.cat(
-                [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)]
+            # float64: a 50k-token cumulative sum in float32 loses the tail's resolution.
+            cdf = torch.softmax(scores.double(), dim=-1).cumsum(dim=-1)
+            draws = torch.cat(
+                [torch.rand(1, generator=g, dtype=torch.float64) for g in self.generators]
             )
+            targets = draws.to(cdf.device).unsqueeze(1) * cdf[:, -1:]
+            # right=True: the first token whose cumulative mass exceeds the draw, which
+            # never lands on a token of probability zero (top-p's cut-off).
+            picks = torch.searchsorted(cdf, targets, right=True).clamp_(max=cdf.shape[1] - 1)
             out = torch.full_like(scores, float("-inf"))
-            return out.scatter_(1, picks.unsqueeze(1), 0.0)
+            return out.scatter_(1, picks, 0.0)
 
     return PerRowSampler()
 
@@ -79,20 +89,19 @@ class TransformersBackend:
     def load(self, version: VersionRef) -> None:
         """Load the version's checkpoint (safetensors only), replacing any loaded model."""
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         if self.settings.torch_threads:
             torch.set_num_threads(self.settings.torch_threads)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         folder = self.store.path(version.checkpoint_uri)
+        base = self.store.adapter_base_path(version.checkpoint_uri)  # a LoRA version's base
         assert_safetensors_only(folder)
         self.close()
         name = self.settings.sampler_dtype
         dtype = auto_dtype() if name == "auto" else getattr(torch, name)
         with LOAD_LOCK:
-            model = AutoModelForCausalLM.from_pretrained(
-                str(folder), use_safetensors=True, dtype=dtype
-            )
+            model = load_causal_lm(folder, base, dtype=dtype)
             tokenizer = AutoTokenizer.from_pretrained(str(folder), padding_side="left")
         model.eval()
         if self.device != "cpu":
@@ -141,7 +150,9 @@ class TransformersBackend:
 
         class Stop(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), should_stop(), dtype=torch.bool)
+                return torch.full(
+                    (input_ids.shape[0],), should_stop(), dtype=torch.bool, device=input_ids.device
+                )
 
         s = self.settings
         tok = self.tokenizer
@@ -181,7 +192,9 @@ class TransformersBackend:
                     prompt_tokens=int(inputs["attention_mask"][row].sum()),
                     completion_tokens=length,
                     seed=request.seed,
-                    params={**params, "finish": "stop" if length < len(new) else "length"},
+                    # No end-of-sequence token among the new ones: max_new_tokens cut it.
+                    finish_reason=FinishReason.stop if length < len(new) else FinishReason.length,
+                    params=params,
                 )
             )
         return samples

@@ -17,11 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import transaction
 from app.domain import trial, versions
 from app.domain.project_settings import loop_settings_of
+from app.domain.serving import Serving
 from app.domain.store import ModelStore
 from app.models import Project, utcnow
+from app.observability.metrics import SAMPLER_TOKENS
 from app.sampling import service
 from app.sampling.backend import (
     Backend,
+    Sample,
     SampleRequest,
     StopRequested,
     VersionRef,
@@ -35,6 +38,13 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60.0
 FRUITLESS_ROUNDS = 3  # batches in a row that yield no usable pair before waiting a poll
+
+
+def _generate(backend: Backend, requests: list[SampleRequest]) -> list[Sample]:
+    """Generate and count the new tokens (`pairwise_sampler_tokens_total`), kept or not."""
+    samples = backend.generate(requests)
+    SAMPLER_TOKENS.labels(backend=backend.name).inc(sum(s.completion_tokens for s in samples))
+    return samples
 
 
 class Sampler:
@@ -66,6 +76,7 @@ class Sampler:
         self.loaded: dict[int, VersionRef] = {}
         self.rival_backends: dict[tuple[int, int], Backend] = {}
         self.trial_backends: dict[int, tuple[VersionRef, Backend]] = {}
+        self.serving: Serving | None = None
         self.margins = Margins(factory, settings, self.store)
         self.pairs_made = 0
         self.tokens_per_s = 0.0
@@ -97,8 +108,10 @@ class Sampler:
                 raise
             except Exception as exc:  # noqa: BLE001 - one project's failure must not stop others
                 log.exception("sampler failed on project %s", project.name)
-                self._error(f"{project.name}: {type(exc).__name__}: {exc}")
+                self._error(f"{type(exc).__name__}: {exc}", project)
                 self.failed = True
+            else:
+                self._clear_error(project)
         self.state = "idle"
         self.beat()
         return made
@@ -110,6 +123,7 @@ class Sampler:
         if version is None:
             self._project_status(project, None, 0, note="no active policy version")
             return 0
+        self._serve(project, version)
         backend = self._backend_for(project.id, version)
         made = fruitless = 0
         refilling = False
@@ -139,7 +153,7 @@ class Sampler:
                 SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts for _ in (0, 1)
             ]
             started = time.perf_counter()
-            samples = backend.generate(requests)
+            samples = _generate(backend, requests)
             elapsed = max(time.perf_counter() - started, 1e-6)
             self.tokens_per_s = sum(s.completion_tokens for s in samples) / elapsed
             candidates = self.margins.annotate(
@@ -169,8 +183,7 @@ class Sampler:
         """Top up the trial pairs: the version on trial against the active one, at the
         project's trial share, while the active version keeps serving the live pairs."""
         with transaction(self.factory) as db:
-            row = versions.trial_version(db, project.id)
-            on_trial = VersionRef.of(row) if row and row.parent_id == active.id else None
+            on_trial = service.on_trial(db, active)
             share = loop_settings_of(project).trial_share
             target = service.head_to_head_buffer(share, self.settings) if on_trial else 0
             depth = (
@@ -233,19 +246,21 @@ class Sampler:
             return 0
         self.state = "sampling head to head"
         self.beat()
-        mine = self._backend_for(project.id, version).generate(
-            [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts]
+        mine = _generate(
+            self._backend_for(project.id, version),
+            [SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts],
         )
         candidates: list[service.PairCandidate] = []
         for turn, rival in enumerate(rivals):
             share = list(range(turn, len(prompts), len(rivals)))
             if not share:
                 continue
-            theirs = self._opponent_backend(project.id, rival).generate(
+            theirs = _generate(
+                self._opponent_backend(project.id, rival),
                 [
                     SampleRequest(prompts[i].id, prompts[i].text, prompts[i].messages, new_seed())
                     for i in share
-                ]
+                ],
             )
             candidates += [
                 service.PairCandidate(prompts[i], mine[i], sample, opponent=rival)
@@ -287,6 +302,9 @@ class Sampler:
         return status if once else 0
 
     def close(self) -> None:
+        if self.serving is not None:
+            self.serving.close()
+            self.serving = None
         held = [*self.backends.values(), *self.rival_backends.values()]
         for backend in held + [b for _, b in self.trial_backends.values()]:
             backend.close()
@@ -319,6 +337,21 @@ class Sampler:
             with transaction(self.factory) as db:
                 version = versions.active_ref(db, project.id)
         return version
+
+    def _serve(self, project: Project, active: VersionRef) -> None:
+        """Before asking the server: every version this pass needs is loaded there (a new
+        version's adapter right after its promotion), those no longer needed unloaded."""
+        s = self.settings
+        if s.sampler_backend != "openai" or not s.openai_manage_adapters or s.openai_model:
+            return
+        with transaction(self.factory) as db:
+            needed = service.versions_to_serve(db, project, active, s)
+        if self.serving is None:
+            self.serving = Serving(s, self.store)
+        report = self.serving.sync(project.id, needed)
+        if report.loaded or report.unloaded:
+            self.state = f"serving: loaded {len(report.loaded)}, unloaded {len(report.unloaded)}"
+            self.beat()
 
     def _backend_for(self, project_id: int, version: VersionRef) -> Backend:
         if self.loaded.get(project_id) != version:
@@ -357,11 +390,24 @@ class Sampler:
             "buffer": depth,
             "head_to_head": before.get("head_to_head", 0),
             "note": note,
+            "last_error": before.get("last_error"),
+            "last_error_at": before.get("last_error_at"),
         }
 
-    def _error(self, message: str) -> None:
-        self.last_error = message[:500]
-        self.last_error_at = utcnow().isoformat()
+    def _clear_error(self, project: Project) -> None:
+        entry = self.projects_status.get(str(project.id))
+        if entry is not None:
+            entry["last_error"] = entry["last_error_at"] = None
+
+    def _error(self, message: str, project: Project | None = None) -> None:
+        """Record an error: a project's under that project (its status is shown only to the
+        project's members), any other as the worker's own."""
+        at = utcnow().isoformat()
+        if project is None:
+            self.last_error, self.last_error_at = message[:500], at
+        else:
+            entry = self.projects_status.setdefault(str(project.id), {"name": project.name})
+            entry["last_error"], entry["last_error_at"] = message[:500], at
         try:
             self.beat()
         except Exception:  # noqa: BLE001
@@ -371,12 +417,14 @@ class Sampler:
         return {
             "state": self.state,
             "backend": self.settings.sampler_backend,
-            "projects": dict(self.projects_status),
+            "projects": {
+                pid: {**entry, "reward_model_error": self.margins.errors.get(int(pid))}
+                for pid, entry in self.projects_status.items()
+            },
             "tokens_per_s": round(self.tokens_per_s, 1),
             "pairs_made": self.pairs_made,
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
-            "reward_model_error": self.margins.last_error,
             "pair_buffer": self.settings.pair_buffer,
         }
 

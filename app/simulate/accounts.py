@@ -7,7 +7,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.service import AccountError, create_api_token, create_user
+from app.auth.service import AccountError, create_api_token, create_user, user_by_name
 from app.models import ApiToken, Project, User, UserRole, utcnow
 from app.projects.service import add_member
 from app.settings import Settings
@@ -16,7 +16,7 @@ TOKEN_NAME = "simulate"  # noqa: S105 - a label, not a secret
 
 
 def _account(db: Session, settings: Settings, username: str) -> User:
-    user = db.scalar(select(User).where(User.username == username))
+    user = user_by_name(db, username)
     if user is None:
         # Nobody logs in with the password; it only has to satisfy the policy.
         password = secrets.token_urlsafe(24)

@@ -22,7 +22,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", timeout: float = 20.0) -> Iterator[str]:
     """Serve `app` on a free port until the block ends; yields its base URL."""
     port = free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    )
     thread = threading.Thread(target=server.run, name="pairwise-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout

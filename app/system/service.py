@@ -52,7 +52,9 @@ def system_status(db: Session, user: User, settings: Settings) -> SystemOut:
         serving = [
             (w, s) for w, s in alive_samplers if str(project.id) in (s.get("projects") or {})
         ]
-        errors = [w.last_error for w, _ in serving if w.last_error]
+        # Only this project's own errors: the page shows a project to its members alone.
+        entries = [(s.get("projects") or {}).get(str(project.id)) or {} for _, s in serving]
+        errors = [str(e["last_error"]) for e in entries if e.get("last_error")]
         out.append(
             ProjectSamplingOut(
                 id=project.id,

@@ -12,6 +12,7 @@ from app.models import TrainingRun
 from app.projects.service import visible_projects
 from app.training import service
 from app.training.curves import overlay_charts, run_charts
+from app.training.run_view import evaluation_examples, poll_seconds
 from app.web import redirect, render
 
 router = APIRouter(prefix="/training", include_in_schema=False)
@@ -119,6 +120,8 @@ def run_page(request: Request, run_id: int, db: DbDep, principal: MLStaff) -> Re
     context = {
         "run": run,
         "active": run.status in ("queued", "running"),
+        "poll_seconds": poll_seconds(run),
+        "examples": evaluation_examples(metrics.get("evaluation") or {}),
         "charts": run_charts(metrics.get("curves") or {}),
         "data_counts": metrics.get("data") or {},
         "reward": {k: v for k, v in (metrics.get("reward") or {}).items() if k != "loss_curve"},

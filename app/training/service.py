@@ -12,7 +12,7 @@ from app.domain import jobs
 from app.domain.audit import audit
 from app.models import Project, TrainingRun, User
 from app.models.training import RUN_KINDS
-from app.projects.service import get_visible_project, visible_projects
+from app.projects.service import find_visible_project, get_visible_project
 from app.settings import Settings
 
 PAGE_SIZE = 25
@@ -55,8 +55,6 @@ def parse_overrides(text: str) -> dict[str, Any]:
                 f"Override {key}: use a single value, not {value!r}", "overrides"
             )
         overrides[key] = parsed
-    if len(overrides) > MAX_OVERRIDES:
-        raise TrainingInputError(f"At most {MAX_OVERRIDES} overrides.", "overrides")
     return overrides
 
 
@@ -68,6 +66,8 @@ def check_config(settings: Settings, recipe: str, overrides: dict[str, Any]) -> 
     """
     from app.domain.recipe import ConfigError, ModelSources, available_recipes, load_recipe
 
+    if len(overrides) > MAX_OVERRIDES:
+        raise TrainingInputError(f"At most {MAX_OVERRIDES} overrides.", "overrides")
     if recipe not in available_recipes():
         raise TrainingInputError(
             f"Unknown recipe {recipe!r}; choose one of {', '.join(available_recipes())}.",
@@ -82,15 +82,12 @@ def check_config(settings: Settings, recipe: str, overrides: dict[str, Any]) -> 
 
 def resolve_project(db: Session, user: User | None, project: str | int | None) -> Project:
     """A project by id or name the user may see (any project for the CLI, user None)."""
-    candidates = visible_projects(db, user) if user else list(db.scalars(select(Project)))
-    if project in (None, ""):
-        if not candidates:
+    found = find_visible_project(db, user, project)
+    if found is None:
+        if project in (None, ""):
             raise TrainingInputError("There is no project yet.")
-        return sorted(candidates, key=lambda p: p.id)[0]
-    for p in candidates:
-        if str(p.id) == str(project) or p.name == project:
-            return p
-    raise TrainingInputError(f"No project {project!r} that you can see.", "project_id")
+        raise TrainingInputError(f"No project {project!r} that you can see.", "project_id")
+    return found
 
 
 def request_run(

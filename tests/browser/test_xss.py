@@ -129,6 +129,7 @@ PAGES = [
     "/label?project={project}",
     "/guidelines",
     "/account",
+    "/account/totp",
     "/admin/prompts?project={project}",
     "/admin/annotators?project={project}",
     "/admin/annotators/{victim}?project={project}",

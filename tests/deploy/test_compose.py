@@ -28,6 +28,7 @@ SETTINGS = {name.upper() for name in Settings.model_fields}
 # is `pairwise`). Each must name a command of the CLI (not just a group).
 COMPOSE_COMMANDS = {
     "migrate": ["db", "upgrade"],
+    "init": ["worker", "prepare"],
     "web": ["serve"],
     "sampler": ["worker", "sample"],
     "trainer": ["worker", "train"],
@@ -103,6 +104,35 @@ def test_sampler_scales_and_may_use_vllm() -> None:
     assert SERVICES["vllm"]["profiles"] == ["vllm"]
 
 
+def test_version_zero_is_prepared_before_vllm_and_the_sampler_start() -> None:
+    """A fresh stack: init converts v0 (what vLLM's --model names), then vLLM and the
+    sampler start; nothing waits on a service that waits on it."""
+    init = SERVICES["init"]
+    assert init["restart"] == "no"
+    assert init["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    done = {"condition": "service_completed_successfully"}
+    assert SERVICES["vllm"]["depends_on"]["init"] == done
+    assert SERVICES["sampler"]["depends_on"]["init"] == done
+    model = interpolate(
+        SERVICES["vllm"]["command"][SERVICES["vllm"]["command"].index("--model") + 1]
+    )
+    served = SERVICES["vllm"]["command"][
+        SERVICES["vllm"]["command"].index("--served-model-name") + 1
+    ]
+    assert model == "/models/" + interpolate(served)  # v0 is served under its own name
+
+
+def test_sampler_can_use_vllm_and_models_share_a_hugging_face_cache() -> None:
+    env = SERVICES["sampler"]["environment"]
+    assert interpolate(env["OPENAI_BASE_URL"]) == "http://vllm:8000/v1"
+    assert env["OPENAI_STORE_DIR"] == "/models"  # vLLM's mount of the store
+    assert interpolate(env["SAMPLER_BACKEND"]) == "transformers"
+    for name in ("init", "sampler", "trainer", "vllm"):
+        mounts = [v.split(":")[:2] for v in SERVICES[name]["volumes"]]
+        assert ["hf-cache", "/root/.cache/huggingface"] in mounts, name
+    assert "hf-cache" in COMPOSE["volumes"]
+
+
 def test_trainer_and_vllm_reserve_gpus() -> None:
     for name in ("trainer", "vllm"):
         devices = SERVICES[name]["deploy"]["resources"]["reservations"]["devices"]
@@ -115,9 +145,15 @@ def test_trainer_and_vllm_reserve_gpus() -> None:
 def test_web_image_carries_no_torch_and_workers_do() -> None:
     """migrate and web build from the base lock (no torch); sampler and trainer from demo."""
     locks = {name: SERVICES[name]["build"]["args"]["LOCK"] for name in APP_SERVICES}
-    assert locks == {"migrate": "base", "web": "base", "sampler": "demo", "trainer": "demo"}
+    assert locks == {
+        "migrate": "base",
+        "web": "base",
+        "init": "demo",
+        "sampler": "demo",
+        "trainer": "demo",
+    }
     images = {name: SERVICES[name]["image"] for name in APP_SERVICES}
-    assert images["migrate"] == images["web"]
+    assert images["migrate"] == images["web"] and images["init"] == images["sampler"]
     assert len({images["web"], images["sampler"], images["trainer"]}) == 3
     assert "torch" not in lock_pins("base")
     assert lock_pins("demo")["torch"] == "2.13.0"

@@ -109,6 +109,12 @@ def test_installed_app_is_the_wheel_not_the_source_tree(venv: Path, tmp_path: Pa
     assert not Path(out).is_relative_to(ROOT)
 
 
+def test_wheel_carries_the_common_password_list(venv: Path, tmp_path: Path) -> None:
+    code = "from app.auth.passwords import common_passwords; print(len(common_passwords()))"
+    out = run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=env_for(tmp_path))
+    assert int(out.stdout) > 10_000
+
+
 def test_wheel_migrates_and_serves_the_login_page_with_its_assets(
     venv: Path, tmp_path: Path
 ) -> None:
@@ -139,10 +145,13 @@ def test_wheel_migrates_and_serves_the_login_page_with_its_assets(
                 time.sleep(0.3)
         assert login is not None, "pairwise serve did not answer"
         assert login.status_code == 200
+        docs = httpx.get(f"{base}/docs", timeout=5)  # Swagger UI from the package, too
+        assert docs.status_code == 200
         stylesheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', login.text)
-        scripts = re.findall(r'<script src="([^"]+)"', login.text)
+        scripts = re.findall(r'<script src="([^"]+)"', login.text + docs.text)
         assert stylesheets, "the login page links no stylesheet"
-        for href in stylesheets + scripts:
+        assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in scripts
+        for href in stylesheets + scripts + re.findall(r'href="(/static/[^"]+)"', docs.text):
             asset = httpx.get(base + href, timeout=5)
             assert asset.status_code == 200, href
             assert asset.content, href

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.models import Assignment, Comparison, Pair, utcnow
+from app.models import Assignment, Comparison, Completion, Pair, utcnow
 from app.projects.service import add_member
 from tests.labeling.factories import make_pair, make_pairs, make_project
 
@@ -34,6 +34,19 @@ def test_next_pair_mirrors_the_page(client, db, project, logged_in) -> None:
     assert {body["left"], body["right"]} == {"alpha", "beta"}
     assert body["idempotency_key"] and body["expires_at"]
     assert _next(client, csrf)["pair"]["assignment_id"] == body["assignment_id"]
+    assert body["left_cut_off"] is False and body["right_cut_off"] is False
+
+
+def test_next_pair_says_which_response_was_cut_off(client, db, project, logged_in) -> None:
+    pair = make_pair(db, project, text_a="This is because of", text_b="Done.")
+    db.get(Completion, pair.completion_a_id).finish_reason = "length"
+    db.get(Completion, pair.completion_b_id).finish_reason = "stop"
+    db.commit()
+    _, csrf = logged_in("evaluator")
+    body = _next(client, csrf)["pair"]
+    cut = "left" if body["left"] == "This is because of" else "right"
+    whole = "right" if cut == "left" else "left"
+    assert body[f"{cut}_cut_off"] is True and body[f"{whole}_cut_off"] is False
 
 
 def test_empty_queue_says_so(client, db, project, logged_in) -> None:

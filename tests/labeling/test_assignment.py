@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.labeling import service
 from app.labeling.schemas import SubmitIn
 from app.labeling.submission import submit
-from app.models import Assignment, Project, utcnow
+from app.models import Assignment, Comparison, Project, utcnow
 from app.settings import Settings
 from tests.labeling.factories import make_evaluator, make_pair, make_pairs
 
@@ -186,6 +186,16 @@ def test_counters_and_gold_accuracy(db, settings, project) -> None:
         submit(db, user, SubmitIn(assignment_id=lease.assignment.id, choice=choice))
     figures = service.counters(db, user, project)
     assert (figures.today, figures.total) == (3, 3)
+    # Today's gold answers are not counted yet: the figure would point at the gold pair.
+    assert (figures.gold_correct, figures.gold_total) == (0, 0)
+    assert figures.gold_accuracy is None
+    # From the next day on they are, in aggregate.
+    yesterday = utcnow() - timedelta(days=1)
+    for comparison in db.scalars(select(Comparison).where(Comparison.user_id == user.id)):
+        comparison.created_at = yesterday
+    db.flush()
+    figures = service.counters(db, user, project)
+    assert (figures.today, figures.total) == (0, 3)
     assert (figures.gold_correct, figures.gold_total) == (1, 2)
     assert figures.gold_accuracy == 0.5
     rows = db.scalars(select(Assignment).where(Assignment.user_id == user.id)).all()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.models import Assignment, Comparison
+from app.models import Assignment, Comparison, Completion, utcnow
 from app.projects.service import add_member
 from tests.labeling.factories import make_pair, make_project, make_prompt
 
@@ -76,7 +77,12 @@ def test_htmx_submit_swaps_in_the_next_pair(client, db, project, logged_in) -> N
     assert again.status_code == 200
     assert db.scalar(select(func.count()).select_from(Comparison)) == 1
     stored = db.scalar(select(Comparison))
-    assert (stored.decision_ms, stored.flags, stored.strength) == (2500, ["unsafe"], "slight")
+    assert (stored.client_decision_ms, stored.flags, stored.strength) == (
+        2500,
+        ["unsafe"],
+        "slight",
+    )
+    assert stored.decision_ms is not None and stored.decision_ms >= 0  # the server's own
 
 
 def test_plain_post_redirects_so_reload_cannot_resubmit(client, db, project, logged_in) -> None:
@@ -156,3 +162,70 @@ def test_project_selector_lists_member_projects_only(client, db, project, logged
     assert 'id="project-select"' in html and "code assistant" in html
     assert "secret project" not in html and "code answer" in html
     assert client.get(f"/label?project={hidden.id}").status_code == 404
+
+
+def _counters(html: str) -> str:
+    match = re.search(r'<p class="counters muted" id="counters">(.*?)</p>', html, re.S)
+    assert match
+    return re.sub(r"\s+", " ", match.group(1))
+
+
+def _submit(client, csrf: str, html: str, choice: str) -> str:
+    form = {
+        "csrf_token": csrf,
+        "assignment_id": _field(html, "assignment_id"),
+        "choice": choice,
+        "idempotency_key": _field(html, "idempotency_key"),
+    }
+    r = client.post("/label/submit", data=form, headers=HX)
+    assert r.status_code == 200 and "Saved." in r.text
+    return r.text
+
+
+def _side_of(html: str, marker: str) -> str:
+    """The screen side ("left"/"right") whose response shows `marker`."""
+    left = html.split('id="response-left"')[1].split("</div>")[0]
+    return "left" if marker in left else "right"
+
+
+def test_gold_counter_does_not_change_on_the_label_that_answered_a_gold_pair(
+    client, db, project, logged_in
+) -> None:
+    user, csrf = logged_in("evaluator")
+    for n in (1, 2):
+        make_pair(
+            db, project, kind="gold", gold_choice="a", text_a=f"g{n} is-a", text_b=f"g{n} is-b"
+        )
+    make_pair(db, project, text_a="live a", text_b="live b")
+    project.gold_rate = 1.0
+    db.commit()
+    html = client.get("/label").text
+    assert "is-a" in html and "gold accuracy" not in _counters(html)
+    # Answer the first gold pair correctly; today's gold answers are not counted.
+    html = _submit(client, csrf, html, _side_of(html, "is-a"))
+    assert "gold accuracy" not in _counters(html)
+    # A day later that answer shows, in aggregate.
+    for comparison in db.scalars(select(Comparison).where(Comparison.user_id == user.id)):
+        comparison.created_at = utcnow() - timedelta(days=1)
+    db.commit()
+    html = client.get("/label").text
+    assert "is-a" in html  # the second gold pair is up
+    assert 'id="gold-accuracy">100%</strong> (1/1)' in _counters(html)
+    # Answering it wrongly changes nothing the evaluator sees about gold pairs.
+    after = _counters(_submit(client, csrf, html, _side_of(html, "is-b")))
+    assert 'id="gold-accuracy">100%</strong> (1/1)' in after
+    assert 'id="count-total">2<' in after
+
+
+def test_a_response_cut_off_by_the_token_limit_is_marked(client, db, project, logged_in) -> None:
+    pair = make_pair(db, project, text_a="This is because of", text_b="A whole answer.")
+    db.get(Completion, pair.completion_a_id).finish_reason = "length"
+    db.get(Completion, pair.completion_b_id).finish_reason = "stop"
+    db.commit()
+    logged_in("evaluator")
+    html = client.get("/label").text
+    side = _side_of(html, "This is because of")
+    other = "right" if side == "left" else "left"
+    assert f'id="cut-off-{side}"' in html and f'id="cut-off-{other}"' not in html
+    section = html.split(f'id="response-{side}"')[1].split("</section>")[0]
+    assert "Cut off" in section

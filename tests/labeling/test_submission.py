@@ -53,7 +53,7 @@ def test_submission_updates_lease_and_pair_together(db, settings, project) -> No
     assert (pair.labels_received, pair.status) == (2, "complete")
     rows = db.scalars(select(Comparison).order_by(Comparison.id)).all()
     assert [r.guidelines_version for r in rows] == [4, 4]
-    assert rows[0].decision_ms == 1234
+    assert rows[0].client_decision_ms == 1234  # kept beside the server's own time
     assert rows[1].decision_ms is not None and rows[1].decision_ms >= 0  # from shown_at
     assert db.get(Assignment, lease1.assignment.id).status == "submitted"
 

@@ -142,7 +142,8 @@ def test_pair_page_shows_everything_escaped(
     majority = pairs["majority"]
     completion = db.get(Completion, majority.completion_a_id)
     completion.text = "<script>alert(1)</script>"
-    completion.sampling = {"temperature": 0.7, "finish": "length"}
+    completion.sampling = {"temperature": 0.7}
+    completion.finish_reason = "length"
     db.commit()
     logged_in("admin")
     page = client.get(f"/admin/data/pairs/{majority.id}")

@@ -100,7 +100,13 @@ class FakeBackend:
     def generate(self, requests: list[SampleRequest]) -> list[Sample]:
         self.calls.append(len(requests))
         return [
-            Sample(self.text(r, i), prompt_tokens=3, completion_tokens=5, seed=r.seed)
+            Sample(
+                self.text(r, i),
+                prompt_tokens=3,
+                completion_tokens=5,
+                seed=r.seed,
+                finish_reason="stop",
+            )
             for i, r in enumerate(requests)
         ]
 

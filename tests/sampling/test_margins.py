@@ -114,7 +114,8 @@ def test_a_broken_reward_model_does_not_stop_sampling(
     sampler = Sampler(session_factory, settings, backend_factory=lambda: FakeBackend(texts))
     assert sampler.step() == 2  # the real loader fails: no such folder
     assert set(margins(db, project).values()) == {None}
-    assert "reward/missing" in (sampler.status()["reward_model_error"] or "")
+    status = sampler.status()["projects"][str(project.id)]
+    assert "reward/missing" in (status["reward_model_error"] or "")
 
 
 def test_head_to_head_pairs_are_never_scored_and_the_real_scorer_works(

@@ -46,7 +46,9 @@ class StandIn:
                     self._send(200, _answer({"message": {"role": "assistant", "content": text}}))
                 elif self.path == "/v1/completions":
                     text = f"continuation of {body['prompt']} with seed {body['seed']}"
-                    self._send(200, _answer({"text": text}))
+                    # A prompt ending in "…" stands for an answer the token limit cut off.
+                    finish = "length" if body["prompt"].endswith("…") else "stop"
+                    self._send(200, _answer({"text": text, "finish_reason": finish}))
                 else:
                     self._send(404, {"error": "no such path"})
 
@@ -94,6 +96,7 @@ def test_sampler_fills_the_buffer_through_the_chat_endpoint(
         sampler_backend="openai",
         openai_base_url=stand_in.url,
         openai_api_key="sk-test",
+        openai_manage_adapters=False,  # a server that serves fixed names (no /v1/models here)
         pair_buffer=3,
         pair_low_water=3,
     )
@@ -130,6 +133,7 @@ def test_sampler_fills_the_buffer_through_the_chat_endpoint(
     a = db.get(Completion, pair.completion_a_id)
     assert a is not None and a.text.startswith("reply to ")
     assert a.completion_tokens == 7 and a.sampling["seed"] == int(a.text.rsplit(" ", 1)[1])
+    assert a.finish_reason == "stop" and not a.cut_off
 
 
 def test_completions_endpoint_and_a_refusal_becomes_a_clear_error(
@@ -147,6 +151,9 @@ def test_completions_endpoint_and_a_refusal_becomes_a_clear_error(
     backend.load(VersionRef(1, 1, 0, "projects/1/policy/v0"))
     out = backend.generate([SampleRequest(1, "Once upon a time", None, 42)])
     assert out[0].text == "continuation of Once upon a time with seed 42"
+    assert out[0].finish_reason == "stop"
+    cut = backend.generate([SampleRequest(1, "It was a dark night…", None, 42)])
+    assert cut[0].finish_reason == "length"
     assert stand_in.requests[-1][2]["model"] == "served-policy"
     assert "Authorization" not in stand_in.requests[-1][1]
 

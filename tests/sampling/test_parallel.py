@@ -41,8 +41,8 @@ def test_two_samplers_share_version_zero_and_stay_within_the_buffer(
             try:
                 start.wait()
                 sampler.step()
-                if sampler.last_error:
-                    raise AssertionError(sampler.last_error)
+                if sampler.failed or sampler.last_error:
+                    raise AssertionError(sampler.status())
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 errors.append(exc)
 

@@ -69,6 +69,10 @@ def test_fills_the_buffer_in_batches_from_the_tiny_model(
         assert a and b and a.text.strip() and a.text != b.text
         assert a.sampling["seed"] != b.sampling["seed"]
         assert a.completion_tokens > 0 and a.prompt_tokens > 0
+        # Cut off exactly when the token limit was reached without an end-of-sequence token.
+        for c in (a, b):
+            limit_hit = c.completion_tokens == settings.max_new_tokens
+            assert c.finish_reason == ("length" if limit_hit else "stop")
         assert pair.labels_required == project.overlap and pair.kind == "live"
     db.expire_all()
     counted = sum(p.times_sampled for p in db.scalars(select(Prompt)))
@@ -180,3 +184,43 @@ def test_switches_to_a_newly_activated_version(
     assert open_pairs(db, project.id, v0.id) == 2  # old pairs stay; the buffer is per version
     assert backends[0].version is not None and backends[0].version.number == 1
     assert sampler.status()["projects"][str(project.id)]["active_version"] == 1
+
+
+def test_generated_tokens_are_counted_for_the_metrics_endpoint(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    from app.observability.metrics import SAMPLER_TOKENS
+
+    settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=2, sample_batch_size=4)
+    add_version(db, project, 0, "unused")
+    for n in range(3):
+        add_prompt(db, project, f"prompt {n}")
+    db.commit()
+    fake = FakeBackend(lambda request, index: f"answer {request.seed}")
+    before = SAMPLER_TOKENS.labels(backend="fake")._value.get()
+    assert Sampler(session_factory, settings, backend_factory=lambda: fake).step() == 2
+    # Five tokens per sequence (FakeBackend), every sequence generated, kept or not.
+    generated = SAMPLER_TOKENS.labels(backend="fake")._value.get() - before
+    assert generated == 5 * sum(fake.calls) > 0
+
+
+def test_a_prompt_held_out_while_its_samples_were_generated_gets_no_pair(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=2, sample_batch_size=4)
+    version = add_version(db, project, 0, "unused")
+    prompt = add_prompt(db, project, "Soon held out")
+    db.commit()
+
+    def text(request: SampleRequest, index: int) -> str:
+        held = db.get(Prompt, request.prompt_id)
+        assert held is not None
+        held.held_out = True  # an admin holds it out while the model is generating
+        db.commit()
+        return f"answer {request.seed}"
+
+    fake = FakeBackend(text)
+    assert Sampler(session_factory, settings, backend_factory=lambda: fake).step() == 0
+    assert fake.calls, "it did generate"
+    assert open_pairs(db, project.id, version.id) == 0
+    assert db.scalar(select(Pair.id).where(Pair.prompt_id == prompt.id)) is None

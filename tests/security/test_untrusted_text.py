@@ -57,3 +57,30 @@ def test_markdown_keeps_ordinary_formatting() -> None:
 def test_raw_html_is_shown_as_text() -> None:
     html = str(render_markdown("<b>hi</b>"))
     assert "&lt;b&gt;hi&lt;/b&gt;" in html
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "//evil.example/phish",
+        "/\\evil.example/phish",
+        "https:/evil.example",
+        "/admin/annotators",
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "mailto:someone@example.org",
+        "<//evil.example>",
+    ],
+)
+def test_only_absolute_http_links_become_links(link: str) -> None:
+    for text in (f"[click]({link})", f"[click][r]\n\n[r]: {link}", f"<{link}>", link):
+        html = str(render_markdown(text))
+        assert [t for t, _ in tags_of(html) if t == "a"] == [], (text, html)
+        assert "click" in html or link.strip("<>")[:6] in html  # shown as text, not dropped
+
+
+def test_absolute_http_links_stay_links() -> None:
+    for url in ("http://example.org", "https://example.org/a?b=c#d", "HTTPS://EXAMPLE.ORG/x"):
+        hrefs = [a.get("href") for t, a in tags_of(str(render_markdown(f"[x]({url})"))) if t == "a"]
+        assert len(hrefs) == 1 and hrefs[0].lower().startswith("http"), (url, hrefs)

@@ -171,3 +171,31 @@ def test_assignment_is_checked() -> None:
     cfg.policy.steps = 3
     with pytest.raises(ValueError):
         cfg.policy.steps = 10**12
+
+
+def test_every_override_a_person_can_set_is_bounded() -> None:
+    """A new numeric field without both bounds, or a text field without a length cap, fails here."""
+    from typing import get_args
+
+    from annotated_types import Ge, Gt, Le, Lt, MaxLen
+
+    from app.domain.recipe import TrainingConfig
+    from app.domain.recipe_checks import fields
+
+    def kinds(tp: object) -> set[type]:
+        return {a for a in (get_args(tp) or (tp,)) if isinstance(a, type)}
+
+    unbounded = []
+    for key, info in fields(TrainingConfig):
+        meta = info.metadata
+        arms = kinds(info.annotation)
+        if arms & {int, float} and bool not in arms:
+            low = any(isinstance(m, Ge | Gt) for m in meta)
+            high = any(isinstance(m, Le | Lt) for m in meta)
+            if not (low and high):
+                unbounded.append(key)
+        elif str in arms and not any(isinstance(m, MaxLen) for m in meta):
+            unbounded.append(key)
+    assert unbounded == []
+    with pytest.raises(ConfigError, match=r"policy\.lora\.target_modules"):
+        load_recipe("tiny", {"policy.lora.target_modules": ["q_proj", "x" * 201]})

@@ -35,7 +35,7 @@ def test_rl_step_changes_policy(
         trained_reward[0],
         out,
         cfg,
-        lambda f, m, mm: seen.append((f, m, mm)),
+        lambda f, m, mm, step=None: seen.append((f, m, mm)),
         never_stop,
     )
     assert changed_tensors(tiny_policy_dir, out) > 0
@@ -55,18 +55,63 @@ def test_dpo_changes_policy(tmp_path, tiny_policy_dir, keyword_rows, tiny_cfg) -
     assert metrics["loss_curve"]
 
 
-def test_lora_is_merged_into_a_plain_checkpoint(
+def test_lora_versions_are_kept_as_adapters_and_trained_further_on_the_same_base(
     tmp_path, tiny_policy_dir, trained_reward, tiny_cfg
 ):
     cfg = tiny_cfg.policy
     cfg.lora.enabled = True
     cfg.lora.r = 4
-    out = tmp_path / "v1"
+    cfg.lora.merged_copy = True
+    v1 = tmp_path / "v1"
     optimise_policy(
-        synthetic_prompts(2), tiny_policy_dir, trained_reward[0], out, cfg, no_progress, never_stop
+        synthetic_prompts(2), tiny_policy_dir, trained_reward[0], v1, cfg, no_progress, never_stop
     )
-    assert not (out / "adapter_model.safetensors").exists()
-    assert changed_tensors(tiny_policy_dir, out) > 0
+    # The version is its adapter alone (what vLLM loads), plus the merged copy asked for.
+    assert (v1 / "adapter_config.json").is_file() and (v1 / "adapter_model.safetensors").is_file()
+    assert not (v1 / "model.safetensors").exists() and not (v1 / "ref").exists()
+    assert changed_tensors(tiny_policy_dir, v1 / "merged") > 0
+
+    # The child of an adapter version trains that adapter further: again one adapter on v0.
+    cfg.lora.merged_copy = False
+    v2 = tmp_path / "v2"
+    optimise_policy(
+        synthetic_prompts(2),
+        v1,
+        trained_reward[0],
+        v2,
+        cfg,
+        no_progress,
+        never_stop,
+        base=tiny_policy_dir,
+    )
+    assert not (v2 / "merged").exists() and not (v2 / "model.safetensors").exists()
+    first = load_file(v1 / "adapter_model.safetensors")
+    second = load_file(v2 / "adapter_model.safetensors")
+    assert first.keys() == second.keys()
+    assert any(not first[k].equal(second[k]) for k in first)
+    model, _ = load_policy(v2, tiny_policy_dir)  # merged onto its base for evaluation
+    assert not hasattr(model, "peft_config") or not model.peft_config
+    with pytest.raises(ValueError, match="its base weights are needed"):
+        load_policy(v2)
+
+    # A full-weight run from an adapter parent starts from the parent's merged weights.
+    cfg.lora.enabled = False
+    v3 = tmp_path / "v3"
+    optimise_policy(
+        synthetic_prompts(2),
+        v2,
+        trained_reward[0],
+        v3,
+        cfg,
+        no_progress,
+        never_stop,
+        base=tiny_policy_dir,
+    )
+    assert (v3 / "model.safetensors").is_file() and not (v3 / "adapter_config.json").exists()
+    metrics = evaluate_policy(
+        v3, v2, trained_reward[0], synthetic_prompts(2), tiny_cfg, reference_base=tiny_policy_dir
+    )
+    assert metrics["kl"] is not None
 
 
 def test_cancel_leaves_no_checkpoint(tmp_path, tiny_policy_dir, trained_reward, tiny_cfg) -> None:

@@ -95,7 +95,7 @@ def test_pages_enqueue_show_and_refuse_bad_overrides(
     assert ok.status_code == 303
     page = client.get(ok.headers["location"])
     assert page.status_code == 200 and 'id="run-progress"' in page.text
-    assert 'hx-trigger="every 1s"' in page.text  # a live run polls its fragment
+    assert 'hx-trigger="every 5s"' in page.text  # a queued run polls its fragment, slowly
     fragment = client.get(ok.headers["location"], headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<div id="run-live"')
     assert "<html" not in fragment.text
@@ -119,8 +119,57 @@ def test_run_page_draws_curves_and_escapes_the_log(
     page = client.get(f"/training/runs/{run.id}")
     assert "<svg" in page.text and "reward model · loss" in page.text and "<polyline" in page.text
     assert "<script>alert(1)" not in page.text and "&lt;script&gt;" in page.text
-    assert 'hx-trigger="every 1s"' not in page.text  # finished runs stop polling
+    assert "hx-trigger=" not in page.text  # finished runs stop polling
     assert " style=" not in page.text
+
+
+def test_run_page_polls_at_the_trainers_logging_rate(
+    client: TestClient, logged_in, db: Session, project: Project
+) -> None:
+    run = TrainingRun(
+        project_id=project.id, kind="full", recipe="tiny", status="running", progress=0.3,
+        metrics={"report_seconds": 3.4},
+    )  # fmt: skip
+    db.add(run)
+    db.commit()
+    logged_in("ml")
+    assert 'hx-trigger="every 4s"' in client.get(f"/training/runs/{run.id}").text
+    run.metrics = {"report_seconds": 0.05}  # fast steps: no faster than once a second
+    db.commit()
+    assert 'hx-trigger="every 1s"' in client.get(f"/training/runs/{run.id}").text
+    run.metrics = {}  # no logging step yet (loading, data): a short default
+    db.commit()
+    assert 'hx-trigger="every 2s"' in client.get(f"/training/runs/{run.id}").text
+
+
+def test_run_page_shows_evaluation_examples_as_prompt_and_answers(
+    client: TestClient, logged_in, db: Session, project: Project
+) -> None:
+    examples = [
+        {
+            "prompt": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Name a <b>colour</b>."},
+            ],
+            "new": "**Blue.**",
+            "ref": "I think the colour is",
+        },
+        {"prompt": "Older runs stored plain text", "new": "Yes.", "ref": "No."},
+    ]
+    run = TrainingRun(
+        project_id=project.id, kind="full", recipe="tiny", status="succeeded", progress=1.0,
+        metrics={"evaluation": {"kl": 0.1, "examples": examples}},
+    )  # fmt: skip
+    db.add(run)
+    db.commit()
+    logged_in("ml")
+    html = client.get(f"/training/runs/{run.id}").text
+    section = html.split('id="eval-examples"')[1].split('id="run-log"')[0]
+    assert "[{" not in html and "{&#39;role&#39;" not in html  # no raw Python list
+    assert 'class="role">system</span> Be brief.' in section
+    assert "Name a &lt;b&gt;colour&lt;/b&gt;." in section  # prompt text escaped
+    assert "<strong>Blue.</strong>" in section and "I think the colour is" in section
+    assert 'class="role">user</span> Older runs stored plain text' in section
 
 
 def test_promote_and_roll_back_through_the_api(
@@ -167,6 +216,7 @@ def test_override_models_outside_the_store_are_refused(
             "reward.base_model: URLs are refused",
         ),
         ({"policy.steps": 10**12}, "policy.steps: must be at most 100000"),
+        ({f"policy.k{i}": 1 for i in range(51)}, "At most 50 overrides"),
     ]
     for overrides, message in cases:
         r = client.post(

@@ -193,3 +193,32 @@ def test_terminate_releases_the_run_for_another_trainer(
         assert run.attempts == 1 and db.scalar(select(RewardModel)) is None
         beat = db.get(WorkerHeartbeat, "leaving")
         assert beat is not None and beat.kind == "trainer" and beat.status["run_id"] == run_id
+
+
+def test_lora_runs_register_adapters_on_version_zero(
+    committed_engine: Engine, settings: Settings, tiny_policy_dir: Path, tiny_reward_dir: Path
+) -> None:
+    """Each LoRA version is one adapter on v0's weights (what one vLLM server serves)."""
+    factory = make_sessionmaker(committed_engine)
+    project_id = seed(factory, settings, tiny_policy_dir)
+    config = tiny_overrides(
+        tiny_reward_dir,
+        **{"gates.min_reward_gain": -1e9, "policy.lora.enabled": True, "policy.lora.r": 4},
+    )
+    store = ModelStore(settings.resolved_model_dir)
+    worker = Worker(settings, factory, heartbeat_seconds=0.2)
+    uris = []
+    for _ in range(2):
+        with transaction(factory) as db:
+            run_id = jobs.enqueue(db, settings, project_id, recipe="tiny", config=config).id
+        assert worker.serve(once=True) == 1
+        with transaction(factory) as db:
+            run = db.get(TrainingRun, run_id)
+            assert run is not None and run.status == "succeeded", (run.error, run.log)
+            version = db.get(PolicyVersion, run.policy_version_id)
+            assert version is not None and version.status == "active"
+            uris.append(version.checkpoint_uri)
+    v0 = ModelStore.policy_uri(project_id, 0)
+    for uri in uris:
+        assert store.is_adapter(uri) and store.adapter_base(uri) == v0
+    assert not store.is_adapter(v0)

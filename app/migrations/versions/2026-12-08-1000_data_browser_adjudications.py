@@ -1,7 +1,7 @@
 """Data browser and adjudication: the `adjudications` table and the browser's indexes.
 
 Revision ID: d4a7b1c90e11
-Revises: 7c1a0e5f3b21
+Revises: 5c0e7f1a9b21
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.models.base  # noqa: F401
 
 revision: str = "d4a7b1c90e11"
-down_revision: str | None = "7c1a0e5f3b21"
+down_revision: str | None = "5c0e7f1a9b21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

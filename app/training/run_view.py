@@ -1,0 +1,50 @@
+"""What the run page shows beyond the stored figures: its poll rate and evaluation examples."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.messages import as_messages
+from app.models import TrainingRun
+
+QUEUED_POLL_SECONDS = 5
+DEFAULT_POLL_SECONDS = 2
+MAX_POLL_SECONDS = 10
+
+
+def poll_seconds(run: TrainingRun) -> int:
+    """Poll about as often as the trainer writes progress: once per logging step."""
+    if run.status == "queued":
+        return QUEUED_POLL_SECONDS
+    every = (run.metrics or {}).get("report_seconds")
+    if not isinstance(every, int | float) or not math.isfinite(every) or every <= 0:
+        return DEFAULT_POLL_SECONDS
+    return max(1, min(MAX_POLL_SECONDS, math.ceil(every)))
+
+
+@dataclass(frozen=True)
+class Example:
+    turns: list[dict[str, str]]  # the prompt as chat turns
+    new: str  # the candidate's answer
+    ref: str  # the reference policy's answer
+
+
+def evaluation_examples(evaluation: dict[str, Any]) -> list[Example]:
+    """The evaluation's example answers, prompt as turns (stored as text or as turns)."""
+    out = []
+    for raw in evaluation.get("examples") or []:
+        if not isinstance(raw, dict):
+            continue
+        prompt = raw.get("prompt")
+        if isinstance(prompt, list):
+            turns = [
+                {"role": str(t.get("role", "")), "content": str(t.get("content", ""))}
+                for t in prompt
+                if isinstance(t, dict)
+            ]
+        else:
+            turns = as_messages(str(prompt or ""))
+        out.append(Example(turns, str(raw.get("new", "")), str(raw.get("ref", ""))))
+    return out
