@@ -18,12 +18,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.errors import ApiProblem, FieldError, problem_response
+from app.auditlog.service import AuditFilterError
 from app.deps import LoginRequired, SecondFactorRequired
 from app.domain.jobs import JobError
 from app.domain.project_settings import ProjectSettingsError
 from app.domain.versions import PromotionError
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict
+from app.pairs.review import ReviewError
+from app.pairs.service import BrowseError
 from app.projects.manage import ProjectError
 from app.prompts.importer import ImportFileError
 from app.prompts.service import PromptSelectionError
@@ -52,6 +55,9 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (ProjectError, 422),
     (ProjectSettingsError, 422),
     (QualityError, 422),
+    (BrowseError, 422),
+    (ReviewError, 422),
+    (AuditFilterError, 422),
 )
 
 FILE_FIELD: dict[type[Exception], str] = {ImportFileError: "file"}

@@ -16,6 +16,7 @@ from app.annotators import api as annotators_api
 from app.annotators import routes as annotators_routes
 from app.api import me
 from app.api.errors import API_ERRORS
+from app.auditlog import routes as auditlog_routes
 from app.auth import routes as auth_routes
 from app.auth import totp_routes
 from app.auth.ratelimit import LoginThrottle, TokenRateLimit
@@ -30,6 +31,9 @@ from app.loop import routes as loop_routes
 from app.observability import routes as observability_routes
 from app.observability.middleware import ObservabilityMiddleware
 from app.pages import api_docs, home
+from app.pairs import api as pairs_api
+from app.pairs import review_routes
+from app.pairs import routes as pairs_routes
 from app.policies import api as policies_api
 from app.policies import routes as policies_routes
 from app.projects import api as projects_api
@@ -65,6 +69,9 @@ def api_router() -> APIRouter:
     router.include_router(training_api.router)
     router.include_router(policies_api.router)
     router.include_router(winrates_api.router)
+    router.include_router(pairs_api.router)
+    router.include_router(pairs_api.review_router)
+    router.include_router(auditlog_routes.api_router)
     return router
 
 
@@ -87,6 +94,9 @@ def page_routers() -> list[APIRouter]:
         policies_routes.router,
         winrates_routes.router,
         loop_routes.router,
+        pairs_routes.router,
+        review_routes.router,
+        auditlog_routes.router,
     ]
 
 

@@ -14,6 +14,7 @@ class Role(StrEnum):
     evaluator = "evaluator"
     admin = "admin"
     ml = "ml"
+    reviewer = "reviewer"  # adjudicates split and disputed pairs (app.pairs.review)
 
 
 class InvitationKind(StrEnum):
@@ -72,6 +73,20 @@ class VersionStatus(StrEnum):
     active = "active"
     archived = "archived"
     rejected = "rejected"
+
+
+class Agreement(StrEnum):
+    """How a pair's votes relate (app.pairs.service); adjudicated overrides the votes."""
+
+    unanimous = "unanimous"  # two or more votes, all the same choice
+    majority = "majority"  # two or more votes, not all the same, a/b not tied
+    even_split = "split"  # as many votes for a as for b (the trainer's majority drops it)
+    adjudicated = "adjudicated"  # a reviewer set the final label
+
+
+class ReviewStatus(StrEnum):
+    pending = "pending"  # in the review queue (sent by an admin)
+    decided = "decided"  # a reviewer set the final label
 
 
 class RunKind(StrEnum):

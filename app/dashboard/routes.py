@@ -16,6 +16,7 @@ from app.charts import Bar, bar_chart
 from app.dashboard.service import ACTIVE_MINUTES, DAYS, Dashboard, dashboard
 from app.deps import Admin, DbDep, SettingsDep
 from app.models import Project, utcnow
+from app.pairs.review import queue_depth
 from app.projects.deps import chosen_project
 from app.projects.service import visible_projects
 from app.quality.figures import project_quality
@@ -62,6 +63,7 @@ def dashboard_page(
         "chart": day_chart(board.days),
         "days": DAYS,
         "active_minutes": ACTIVE_MINUTES,
+        "review_queue": queue_depth(db, proj.id),
     }
     return render(request, "admin/dashboard.html", ctx)
 
@@ -76,7 +78,7 @@ def api_dashboard(
 ) -> dict[str, Any]:
     """The dashboard's figures: labels per UTC day, queue, buffers, active people, quality
     (agreement and flags as kept for the project: computed at `quality_at`, out of date while
-    `quality_current` is false)."""
+    `quality_current` is false), pairs awaiting adjudication."""
     proj = chosen_project(db, principal, project)
     board = _board(request, db, proj, settings)
-    return {"project": proj.id, **asdict(board)}
+    return {"project": proj.id, **asdict(board), "review_queue": queue_depth(db, proj.id)}

@@ -9,8 +9,9 @@ so an exported file holds exactly what a run at the same watermark trains on:
 - held-out prompts are the evaluation set and never yield a training row;
 - ties and both-bad teach no preference: they are left out, unless the caller counts them
   as votes (then a pair whose plurality is tie or both-bad is dropped too);
-- an overlapped pair is decided by majority (a split vote is dropped); a gold pair by its
-  gold answer, whatever its annotators said;
+- a pair a reviewer adjudicated is decided by the adjudicated label, whatever its votes;
+  otherwise an overlapped pair is decided by majority (a split vote is dropped), a gold
+  pair by its gold answer, whatever its annotators said;
 - the strength of a row is the most common strength among the winning votes.
 """
 
@@ -24,12 +25,13 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, func, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.domain.messages import PromptValue, prompt_value
 from app.domain.project_settings import settings_of
-from app.models import Comparison, Completion, Pair, Project, Prompt, User
+from app.models import Adjudication, Comparison, Completion, Pair, Project, Prompt, User
+from app.vocabulary import ReviewStatus
 
 PREFERENCE_CHOICES = ("a", "b")
 BATCH = 1000
@@ -73,9 +75,12 @@ def majority(choices: list[str]) -> str | None:
     return ranked[0][0]
 
 
-def comparison_scope(project: Project, sel: Selection) -> list[ColumnElement[bool]]:
+def comparison_scope(
+    project: Project, sel: Selection, *, keep_votes_of: ColumnElement[bool] | None = None
+) -> list[ColumnElement[bool]]:
     """Conditions on Comparison (joined with Prompt) shared by every export and the trainer:
-    project, watermark, window, tag, excluded and simulated annotators, ties."""
+    project, watermark, window, tag, excluded and simulated annotators, ties (tie votes are
+    kept where `keep_votes_of` holds: pairs whose final label comes from elsewhere)."""
     conditions: list[ColumnElement[bool]] = [Comparison.project_id == project.id]
     if sel.up_to is not None:
         conditions.append(Comparison.id <= sel.up_to)
@@ -92,14 +97,17 @@ def comparison_scope(project: Project, sel: Selection) -> list[ColumnElement[boo
     if not sel.include_simulated:
         conditions.append(Comparison.user_id.not_in(select(User.id).where(User.simulated)))
     if not sel.include_ties:
-        conditions.append(Comparison.choice.in_(PREFERENCE_CHOICES))
+        preference = Comparison.choice.in_(PREFERENCE_CHOICES)
+        conditions.append(preference if keep_votes_of is None else or_(preference, keep_votes_of))
     return conditions
 
 
-def training_scope(project: Project, sel: Selection) -> list[ColumnElement[bool]]:
+def training_scope(
+    project: Project, sel: Selection, *, keep_votes_of: ColumnElement[bool] | None = None
+) -> list[ColumnElement[bool]]:
     """`comparison_scope` plus what never trains: deactivated annotators, held-out prompts."""
     return [
-        *comparison_scope(project, sel),
+        *comparison_scope(project, sel, keep_votes_of=keep_votes_of),
         Comparison.user_id.not_in(select(User.id).where(User.active.is_(False))),
         Prompt.held_out.is_(False),
     ]
@@ -137,6 +145,10 @@ def preference_rows(
     """
     counts = Counter() if counts is None else counts
     comp_a, comp_b = aliased(Completion), aliased(Completion)
+    # A reviewer's final label (app.pairs.review); its pair's tie votes are read too, so a
+    # pair all of whose votes were ties still yields the adjudicated row.
+    final = aliased(Adjudication)
+    adjudicated = final.choice.isnot(None) if aggregate else None
     stmt = (
         select(
             Pair.id,
@@ -149,24 +161,34 @@ def preference_rows(
             comp_b.text,
             Comparison.choice,
             Comparison.strength,
+            final.choice.label("final"),
         )
         .join(Pair, Pair.id == Comparison.pair_id)
         .join(Prompt, Prompt.id == Pair.prompt_id)
         .join(comp_a, comp_a.id == Pair.completion_a_id)
         .join(comp_b, comp_b.id == Pair.completion_b_id)
-        .where(*training_scope(project, sel))
+        .outerjoin(final, and_(final.pair_id == Pair.id, final.status == ReviewStatus.decided))
+        .where(*training_scope(project, sel, keep_votes_of=adjudicated))
         .order_by(Pair.id, Comparison.id)
         .execution_options(yield_per=BATCH)
     )
     for pair_id, group in groupby(db.execute(stmt), key=lambda r: r[0]):
         votes = list(group)
         counts["comparisons"] += len(votes)
-        _, prompt_id, kind, gold, text, messages, text_a, text_b, _, _ = votes[0]
+        _, prompt_id, kind, gold, text, messages, text_a, text_b, _, _, final_label = votes[0]
         prompt = prompt_value(text, messages)
         if not aggregate:
             for vote in votes:
                 if vote.choice in PREFERENCE_CHOICES:
                     yield _row(prompt, prompt_id, pair_id, text_a, text_b, vote.choice, [vote])
+            continue
+        if final_label is not None:
+            # A reviewer settled it: the adjudicated label, whatever the votes said.
+            counts["adjudicated"] += 1
+            if final_label in PREFERENCE_CHOICES:
+                yield _row(prompt, prompt_id, pair_id, text_a, text_b, final_label, votes)
+            else:
+                counts["dropped_tie"] += 1
             continue
         # Gold pairs have a known answer; the annotators' votes on them measure the annotators.
         winner = gold if kind == "gold" else majority([v.choice for v in votes])

@@ -7,14 +7,17 @@ from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
 from app.models.prompts import Prompt
+from app.models.review import Adjudication
 from app.models.snapshots import AggregateSnapshot
 from app.models.training import TrainingRun, WorkerHeartbeat
 from app.vocabulary import (
+    Agreement,
     AssignmentStatus,
     Choice,
     InvitationKind,
     PairKind,
     PairStatus,
+    ReviewStatus,
     Role,
     RunKind,
     RunStatus,
@@ -24,6 +27,9 @@ from app.vocabulary import (
 )
 
 __all__ = [
+    "Adjudication",
+    "Agreement",
+    "ReviewStatus",
     "AssignmentStatus",
     "Choice",
     "InvitationKind",

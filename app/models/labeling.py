@@ -95,6 +95,9 @@ class Pair(TimestampMixin, Base):
             postgresql_where=text("status = 'open' AND reward_margin IS NOT NULL"),
             sqlite_where=text("status = 'open' AND reward_margin IS NOT NULL"),
         ),
+        # The data browser: a project's pairs by id, and by reward margin (keyset pages).
+        Index("ix_pairs_project_id_id", "project_id", "id"),
+        Index("ix_pairs_project_margin", "project_id", "reward_margin", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,6 +146,8 @@ class Comparison(TimestampMixin, Base):
             "(strength IS NULL) OR (" + enum_check("strength", STRENGTHS) + ")", name="strength"
         ),
         Index("ix_comparisons_project_id_id", "project_id", "id"),
+        # Votes per pair for the agreement filters and the review queue (index-only scans).
+        Index("ix_comparisons_project_pair_choice", "project_id", "pair_id", "choice"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

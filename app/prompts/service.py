@@ -133,7 +133,8 @@ class PromptPage:
     next_before: int | None  # keyset cursor: the id to continue below
 
 
-def _like(value: str) -> str:
+def like_pattern(value: str) -> str:
+    """A LIKE pattern matching `value` anywhere (use with `escape="\\"`)."""
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -174,11 +175,11 @@ def list_prompts(
             # reads prompts newest first and filters them: a scan of all of them for a rare
             # word. Planned for the actual pattern, the trigram index finds the few matches.
             db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        stmt = stmt.where(Prompt.text.ilike(_like(filt.q.strip()), escape="\\"))
+        stmt = stmt.where(Prompt.text.ilike(like_pattern(filt.q.strip()), escape="\\"))
     if filt.tag.strip():
         # Tags are a JSON list; its text holds each tag JSON-quoted, e.g. ["code", "math"].
         quoted = json.dumps(filt.tag.strip())
-        stmt = stmt.where(cast(Prompt.tags, String).like(_like(quoted), escape="\\"))
+        stmt = stmt.where(cast(Prompt.tags, String).like(like_pattern(quoted), escape="\\"))
     if filt.active is not None:
         stmt = stmt.where(Prompt.active.is_(filt.active))
     if filt.priority_min is not None:
