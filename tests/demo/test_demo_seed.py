@@ -24,7 +24,9 @@ def test_demo_project_trains_on_simulated_labels_and_says_so(tmp_path: Path) -> 
         loop = loop_settings_of(project)
         assert (loop.retrain_every_labels, loop.train_on_simulated) == (50, True)
     (line,) = retraining_lines(settings)
-    assert "retrains every 50 new labels" in line and "labels of simulated evaluators included" in line
+    assert (
+        "retrains every 50 new labels" in line and "labels of simulated evaluators included" in line
+    )
 
     with transaction(factory) as db:  # an admin turns it off; the next start keeps that
         update_settings(db.scalars(select(Project)).one(), train_on_simulated=False)
