@@ -27,8 +27,13 @@ from app.settings import Settings
 from app.supervisor import Child, Supervisor
 
 ADMIN_USERNAME = "admin"
-# The demo project retrains by itself: a person who labels sees a new version go live.
-DEMO_RETRAINING = {"retrain_every_labels": 50, "retrain_min_minutes": 10}
+# The demo project retrains by itself: a person who labels sees a new version go live, and
+# so does one who lets `pairwise simulate` label (its evaluators' labels count here).
+DEMO_RETRAINING = {
+    "retrain_every_labels": 50,
+    "retrain_min_minutes": 10,
+    "train_on_simulated": True,
+}
 READY_SECONDS = 180.0
 
 
@@ -42,8 +47,10 @@ def seed(settings: Settings) -> str | None:
     with transaction(factory) as db:
         project = ensure_default_project(db, settings.policy_base_model)
         seed_demo_prompts(db, project)  # so the sampler has something to sample at once
-        if "retrain_every_labels" not in (project.settings or {}):  # never undo an admin's choice
-            update_settings(project, **DEMO_RETRAINING)
+        stored = project.settings or {}
+        unset = {k: v for k, v in DEMO_RETRAINING.items() if k not in stored}
+        if unset:  # never undo an admin's choice
+            update_settings(project, **unset)
         has_admin = db.scalar(select(UserRole.user_id).where(UserRole.role == "admin").limit(1))
         if (
             has_admin is None
@@ -158,6 +165,7 @@ def _banner(settings: Settings, procs: list[Child], url: str, password: str | No
         _say(f"  {line}")
     _say(f"  Label: {url}/label   Runs: {url}/training/runs   Versions: {url}/training/versions")
     _say(f"  Workers: {url}/system   Settings: {url}/admin/projects")
+    _say(f"  Let simulated evaluators label: pairwise simulate --url {url} --rule concise")
     _say("  Ctrl-C stops all of them; `make run` again resumes where it stopped.")
     _say()
 

@@ -113,13 +113,16 @@ def training_scope(
     ]
 
 
-def count_usable(db: Session, project: Project, after_id: int = 0) -> int:
+def count_usable(
+    db: Session, project: Project, after_id: int = 0, *, include_simulated: bool = False
+) -> int:
     """How many comparisons a run would use have an id above `after_id` (the trigger)."""
+    sel = Selection(include_simulated=include_simulated)
     stmt = (
         select(func.count(Comparison.id))
         .join(Pair, Pair.id == Comparison.pair_id)
         .join(Prompt, Prompt.id == Pair.prompt_id)
-        .where(*training_scope(project, Selection()), Comparison.id > after_id)
+        .where(*training_scope(project, sel), Comparison.id > after_id)
     )
     return int(db.scalar(stmt) or 0)
 

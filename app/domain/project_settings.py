@@ -42,6 +42,11 @@ class LoopSettings(BaseModel):
         description="At most one automatic run per this many minutes; "
         "none = the deployment's RETRAIN_MIN_INTERVAL_MINUTES.",
     )
+    train_on_simulated: bool = Field(
+        False,
+        description="Count simulated evaluators' labels toward the schedule and train the "
+        "scheduled runs on them (for demos and benchmarks; off for real projects).",
+    )
     promotion: Literal["auto", "human_trial"] = Field(
         "auto",
         description="`auto`: a candidate whose gates pass goes live; `human_trial`: it goes on "

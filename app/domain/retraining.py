@@ -4,6 +4,8 @@ A project retrains once `retrain_every_labels` new usable labels (what a run wou
 on) have arrived since the newest run's watermark, at most once per `retrain_min_minutes`,
 and never beside a queued or running run (unless TRAINING_PARALLEL_RUNS). A project that
 sets neither uses the deployment's RETRAIN_EVERY_LABELS / RETRAIN_MIN_INTERVAL_MINUTES.
+Simulated evaluators' labels count, and the scheduled run trains on them, only where the
+project says so (`train_on_simulated`: the demo does, a real project does not).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = ["Schedule", "describe_all", "due", "maybe_enqueue_periodic", "schedul
 class Schedule:
     every_labels: int  # 0: off
     min_minutes: int
+    simulated: bool = False  # simulated evaluators' labels count and train
 
     @property
     def on(self) -> bool:
@@ -35,8 +38,10 @@ class Schedule:
     def describe(self) -> str:
         if not self.on:
             return "automatic retraining off"
+        whose = ", labels of simulated evaluators included" if self.simulated else ""
         return (
-            f"retrains every {self.every_labels} new labels, at most every {self.min_minutes} min"
+            f"retrains every {self.every_labels} new labels, at most every "
+            f"{self.min_minutes} min{whose}"
         )
 
 
@@ -47,17 +52,20 @@ def schedule_of(project: Project, settings: Settings) -> Schedule:
     return Schedule(
         every_labels=settings.retrain_every_labels if every is None else every,
         min_minutes=settings.retrain_min_interval_minutes if minutes is None else minutes,
+        simulated=stored.train_on_simulated,
     )
 
 
 def labels_since_last_run(db: Session, project: Project) -> int:
-    """Usable labels above the newest run's watermark: what the next trigger counts."""
+    """Usable labels above the newest run's watermark: what the next trigger counts
+    (simulated evaluators' too where the project trains on them)."""
     watermark = db.scalar(
         select(func.max(TrainingRun.watermark_comparison_id)).where(
             TrainingRun.project_id == project.id
         )
     )
-    return count_usable(db, project, watermark or 0)
+    simulated = settings_of(project).train_on_simulated
+    return count_usable(db, project, watermark or 0, include_simulated=simulated)
 
 
 def due(db: Session, settings: Settings, project: Project, now: datetime) -> bool:
@@ -88,7 +96,8 @@ def maybe_enqueue_periodic(
         # The project lock makes check-then-insert atomic across concurrent workers.
         project = jobs.lock_project(db, project_id)
         if project is not None and due(db, settings, project, now):
-            run = jobs.enqueue(db, settings, project_id, trigger="schedule")
+            config = {"include_simulated": settings_of(project).train_on_simulated}
+            run = jobs.enqueue(db, settings, project_id, config=config, trigger="schedule")
             created.append(run.id)
     return created
 

@@ -28,6 +28,8 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
+MAX_NOTE = 500  # characters of the reason ML staff give for ending a trial by hand
+
 
 class PromotionError(ValueError):
     """The version cannot be promoted; the message says why."""
@@ -236,7 +238,9 @@ def register_candidate(
     return version
 
 
-def reject(db: Session, version: PolicyVersion, *, reason: str) -> PolicyVersion:
+def reject(
+    db: Session, version: PolicyVersion, *, reason: str, actor_id: int | None = None
+) -> PolicyVersion:
     """A candidate (its gates failed) or a version on trial (evaluators preferred the active
     one) that may not serve; ML staff may still promote it. A trial's open pairs retire."""
     if version.status not in ("candidate", "trial"):
@@ -247,7 +251,7 @@ def reject(db: Session, version: PolicyVersion, *, reason: str) -> PolicyVersion
     audit(
         db,
         "policy.rejected",
-        None,
+        actor_id,
         f"policy_version:{version.id}",
         project_id=version.project_id,
         number=version.number,
@@ -255,6 +259,23 @@ def reject(db: Session, version: PolicyVersion, *, reason: str) -> PolicyVersion
     )
     db.flush()
     return version
+
+
+def reject_trial(
+    db: Session, version: PolicyVersion, actor_id: int, *, note: str = ""
+) -> PolicyVersion:
+    """ML staff end a trial by hand: the candidate is rejected and the active version keeps
+    serving. The decision is stored beside the trial's votes, as an automatic one is."""
+    lock_project(db, version.project_id)
+    db.refresh(version)  # the sampler's review may have decided it meanwhile
+    if version.status != "trial":
+        raise PromotionError(f"Version {version.number} is {version.status}, not on trial.")
+    note = " ".join(note.split())[:MAX_NOTE]
+    why = f"rejected by hand: {note}" if note else "rejected by hand"
+    trial = {**(version.metrics or {}).get("trial", {}), "decision": "rejected by hand"}
+    trial.update(reason=note or "an ML override", decided_at=utcnow().isoformat())
+    version.metrics = {**(version.metrics or {}), "trial": trial}
+    return reject(db, version, reason=f"human trial: {why}", actor_id=actor_id)
 
 
 def start_trial(db: Session, version: PolicyVersion, *, reason: str) -> PolicyVersion:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.errors import CONFLICT
 from app.deps import DbDep, MLStaff, SettingsDep
@@ -44,4 +44,20 @@ def promote(version_id: int, db: DbDep, settings: SettingsDep, principal: MLStaf
     """Make this version active (a rollback when it is an earlier one)."""
     version = visible_version(db, principal, version_id)
     lifecycle.promote(db, settings, version, principal.user.id)
+    return VersionOut.model_validate(version)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=lifecycle.MAX_NOTE, description="Why, for the record.")
+
+
+@router.post("/{version_id}/reject", response_model=VersionOut, responses=CONFLICT)
+def reject(
+    version_id: int, db: DbDep, principal: MLStaff, body: RejectIn | None = None
+) -> VersionOut:
+    """End this version's human trial by hand: it is rejected; the active version serves on."""
+    version = visible_version(db, principal, version_id)
+    lifecycle.reject_trial(db, version, principal.user.id, note=body.note if body else "")
     return VersionOut.model_validate(version)

@@ -1,8 +1,10 @@
-"""ML staff pages for policy versions: lineage, metrics, promote and roll back."""
+"""ML staff pages for policy versions: lineage, metrics, promote, roll back, end a trial."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -63,4 +65,18 @@ def promote_version(
         lifecycle.promote(db, settings, version, principal.user.id)
     except lifecycle.PromotionError as exc:
         raise HTTPException(409, str(exc)) from None
+    return redirect(request, f"/training/versions?project={version.project_id}")
+
+
+@router.post("/versions/{version_id}/reject")
+def reject_version(
+    request: Request,
+    version_id: int,
+    db: DbDep,
+    principal: MLStaff,
+    note: Annotated[str, Form(max_length=lifecycle.MAX_NOTE)] = "",
+) -> Response:
+    """End a version's human trial by hand: rejected, the active version keeps serving."""
+    version = visible_version(db, principal, version_id)
+    lifecycle.reject_trial(db, version, principal.user.id, note=note)
     return redirect(request, f"/training/versions?project={version.project_id}")

@@ -155,6 +155,7 @@ def project_loop(
     project: ProjectDep,
     retrain_every_labels: Annotated[str, Form(max_length=20)] = "",
     retrain_min_minutes: Annotated[str, Form(max_length=20)] = "",
+    train_on_simulated: Annotated[bool, Form()] = False,
     promotion: Annotated[str, Form(max_length=20)] = "auto",
     trial_share: Annotated[float, Form()] = 0.25,
     trial_votes: Annotated[int, Form()] = 30,
@@ -165,6 +166,7 @@ def project_loop(
         changes = {
             "retrain_every_labels": _optional_count("Retrain every", retrain_every_labels),
             "retrain_min_minutes": _optional_count("At most every", retrain_min_minutes),
+            "train_on_simulated": train_on_simulated,
             "promotion": promotion,
             "trial_share": trial_share,
             "trial_votes": trial_votes,

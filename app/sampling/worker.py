@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60.0
 FRUITLESS_ROUNDS = 3  # batches in a row that yield no usable pair before waiting a poll
+# Live batches per refill, in buffers' worth: then head-to-head and trial pairs get their
+# turn, even while evaluators take live pairs as fast as they are made.
+LIVE_BUFFERS_PER_FILL = 2
 
 
 def _generate(backend: Backend, requests: list[SampleRequest]) -> list[Sample]:
@@ -84,6 +88,7 @@ class Sampler:
         self.last_error_at: str | None = None
         self.state = "starting"
         self.failed = False
+        self.cut_short = False  # a refill stopped at its batch limit: step again at once
         self.projects_status: dict[str, dict[str, Any]] = {}
 
     # -- one pass -----------------------------------------------------------------------
@@ -92,6 +97,7 @@ class Sampler:
         """Fill every served project's buffer once; returns the pairs inserted."""
         made = 0
         self.failed = False
+        self.cut_short = False
         with transaction(self.factory) as db:
             stmt = select(Project).order_by(Project.id)
             if self.project_names:
@@ -125,10 +131,11 @@ class Sampler:
             return 0
         self._serve(project, version)
         backend = self._backend_for(project.id, version)
-        made = fruitless = 0
+        made = fruitless = batches = 0
         refilling = False
         per_batch = max(1, self.settings.sample_batch_size // 2)
-        while not self.stop.is_set():
+        most_batches = LIVE_BUFFERS_PER_FILL * math.ceil(self.settings.pair_buffer / per_batch)
+        while not self.stop.is_set() and batches < most_batches:
             with transaction(self.factory) as db:
                 depth = service.buffer_depth(db, project.id, version.id)
                 wanted = (
@@ -171,8 +178,11 @@ class Sampler:
             self.pairs_made += inserted
             self._project_status(project, version, depth + inserted)
             fruitless = fruitless + 1 if inserted == 0 else 0
+            batches += 1
             if fruitless >= FRUITLESS_ROUNDS:
                 break
+        if batches >= most_batches:
+            self.cut_short = True
         if not self.stop.is_set():
             made += self.fill_head_to_head(project, version)
         if not self.stop.is_set():
@@ -296,7 +306,7 @@ class Sampler:
                     status = 1
                 if once:
                     break
-                self.stop.wait(wait)
+                self.stop.wait(0 if self.cut_short and not self.failed else wait)
         finally:
             self.close()
         return status if once else 0

@@ -20,6 +20,7 @@ def test_page_shows_and_saves_the_schedule_and_promotion(
             "csrf_token": csrf,
             "retrain_every_labels": "50",
             "retrain_min_minutes": "10",
+            "train_on_simulated": "true",
             "promotion": "human_trial",
             "trial_share": "0.3",
             "trial_votes": "20",
@@ -38,9 +39,23 @@ def test_page_shows_and_saves_the_schedule_and_promotion(
         60,
     )
     page = client.get(f"/admin/projects/{project.id}")
-    assert "Now: retrains every 50 new labels, at most every 10 min." in page.text
+    assert (
+        "Now: retrains every 50 new labels, at most every 10 min, labels of simulated "
+        "evaluators included." in page.text
+    )
     assert 'value="human_trial" selected' in page.text
+    assert 'name="train_on_simulated" value="true" checked' in page.text
     assert db.query(AuditEvent).filter_by(action="project.loop_updated").count() == 1
+
+    # An unticked box (the browser sends nothing) turns it off again.
+    r = client.post(
+        f"/admin/projects/{project.id}/loop",
+        data={"csrf_token": csrf, "retrain_every_labels": "50"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    db.expire_all()
+    assert loop_settings_of(db.get(Project, project.id)).train_on_simulated is False
 
 
 def test_bad_values_are_refused_with_a_message_and_change_nothing(
@@ -68,14 +83,21 @@ def test_api_reads_and_replaces_the_loop_settings(client, db, project, make_user
     r = client.get(f"/api/v1/projects/{project.id}/loop", headers=headers)
     assert r.status_code == 200
     assert r.json()["promotion"] == "auto" and r.json()["schedule_every_labels"] == 0
+    assert r.json()["train_on_simulated"] is False
 
-    body = {"retrain_every_labels": 25, "promotion": "human_trial", "trial_votes": 10}
+    body = {
+        "retrain_every_labels": 25,
+        "promotion": "human_trial",
+        "trial_votes": 10,
+        "train_on_simulated": True,
+    }
     r = client.put(f"/api/v1/projects/{project.id}/loop", json=body, headers=headers)
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["schedule_every_labels"] == 25 and out["retrain_min_minutes"] is None
     assert out["schedule_min_minutes"] == 30  # the deployment's RETRAIN_MIN_INTERVAL_MINUTES
     assert out["trial_votes"] == 10 and out["trial_max_votes"] == 90
+    assert out["train_on_simulated"] is True
     listed = client.get("/api/v1/projects", headers=headers).json()
     assert listed[0]["loop"]["promotion"] == "human_trial"
 

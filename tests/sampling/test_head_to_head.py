@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.models import Completion, Pair, PolicyVersion, Project, utcnow
 from app.sampling import service
-from app.sampling.backend import SampleRequest
+from app.sampling.backend import Sample, SampleRequest
 from app.sampling.worker import Sampler
 from tests.sampling.helpers import FakeBackend, add_prompt, add_version, sampler_settings
 
@@ -134,3 +134,37 @@ def test_promotion_frees_the_opponents_that_no_longer_play(
     }
     assert numbers == {0, 2}
     assert {b for _, b, p in h2h_pairs(db, project) if p.policy_version_id == v3.id} == {"v0", "v2"}
+
+
+def test_head_to_head_pairs_are_made_while_evaluators_drain_the_live_ones(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=2, sample_batch_size=4)
+    project.head_to_head_share = 0.2
+    for i in range(8):
+        add_prompt(db, project, f"Question {i}?")
+    promoted(db, project, 0)
+    promoted(db, project, 1)
+    db.commit()
+    sampler: Sampler
+
+    class Drained(VersionedFake):
+        """Evaluators take every open live pair as soon as the next batch is asked for."""
+
+        def generate(self, requests: list[SampleRequest]) -> list[Sample]:
+            if len(self.calls) > 50:  # the refill never let go: stop rather than hang
+                sampler.stop.set()
+            with session_factory() as s:
+                s.execute(
+                    update(Pair)
+                    .where(Pair.kind == "live", Pair.status == "open")
+                    .values(status="complete")
+                )
+                s.commit()
+            return super().generate(requests)
+
+    sampler = Sampler(session_factory, settings, backend_factory=Drained)
+    sampler.step()
+    assert not sampler.stop.is_set()
+    assert len(h2h_pairs(db, project)) == service.head_to_head_buffer(0.2, settings)
+    assert sampler.cut_short  # the live buffer still wants pairs: the next step comes at once

@@ -266,3 +266,64 @@ def test_the_versions_page_shows_each_trial_decision_with_its_votes(
     assert f"{VOTES} votes vs v0: {VOTES} won, 0 lost, 0 tied" in cell
     assert "win rate 100 %" in cell and "<strong>promoted</strong>" in cell
     assert 'id="trial-0">—' in page.text
+
+
+def test_ml_staff_reject_a_version_on_trial_by_hand_on_the_versions_page(
+    client, logged_in, db: Session, settings: Settings, project: Project, make_user
+) -> None:
+    v0, v1 = on_trial(db, project)
+    h2h.judgements(db, project, make_user("evaluator"), v1, v0, "abb")
+    trial.review(db, settings, project.id)  # the sampler's review: the live tally, 3 votes
+    waiting = h2h.pair(db, project, v0, v1)  # an open trial pair nobody labelled yet
+    db.commit()
+    staff, csrf = logged_in("ml")
+    page = client.get(f"/training/versions?project={project.id}")
+    assert 'id="reject-1"' in page.text and 'id="reject-0"' not in page.text
+
+    url = f"/training/versions/{v1.id}/reject"
+    assert client.post(url, data={"note": "x"}).status_code == 403  # no CSRF token
+    r = client.post(
+        url, data={"csrf_token": csrf, "note": "answers are rude"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    db.expire_all()
+    v1, v0 = db.get_one(PolicyVersion, v1.id), db.get_one(PolicyVersion, v0.id)
+    assert (v1.status, v0.status) == ("rejected", "active")
+    record = v1.metrics["trial"]
+    assert record["decision"] == "rejected by hand" and record["reason"] == "answers are rude"
+    assert (record["votes"], record["wins"], record["losses"]) == (3, 1, 2)  # kept with it
+    assert "decided_at" in record
+    assert db.get_one(Pair, waiting.id).status == "retired"
+    event = db.scalars(select(AuditEvent).where(AuditEvent.action == "policy.rejected")).one()
+    assert event.actor_id == staff.id and "rejected by hand: answers are rude" in str(event.details)
+    page = client.get(f"/training/versions?project={project.id}")
+    assert "rejected by hand" in page.text and 'id="reject-1"' not in page.text
+
+    again = client.post(url, data={"csrf_token": csrf})
+    assert again.status_code == 409 and "not on trial" in again.text
+
+
+def test_the_api_rejects_only_a_version_on_trial_and_only_for_ml_staff(
+    client, logged_in, db: Session, project: Project, make_user
+) -> None:
+    from app.auth.service import create_api_token
+
+    v0, v1 = on_trial(db, project)
+    evaluator = make_user("evaluator")
+    bearer = {"Authorization": f"Bearer {create_api_token(db, evaluator, 'e')[0]}"}
+    db.commit()
+    url = f"/api/v1/policy-versions/{v1.id}/reject"
+    assert client.post(url, headers=bearer).status_code == 403
+    _, csrf = logged_in("ml")
+    h = {"X-CSRF-Token": csrf}
+    assert client.post(url, json={"note": "n" * 501}, headers=h).status_code == 422
+    assert client.post(f"/api/v1/policy-versions/{v0.id}/reject", headers=h).status_code == 409
+    r = client.post(url, json={"note": "not better"}, headers=h)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["status"] == "rejected" and out["metrics"]["trial"]["reason"] == "not better"
+    r = client.post(url, headers=h)
+    assert r.status_code == 409 and "not on trial" in r.json()["detail"]
+    assert client.post("/api/v1/policy-versions/999999/reject", headers=h).status_code == 404
+    db.expire_all()
+    assert db.get_one(PolicyVersion, v0.id).status == "active"

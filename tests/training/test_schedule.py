@@ -114,3 +114,42 @@ def test_schedule_settings_are_checked(project: Project) -> None:
     with pytest.raises(ProjectSettingsError, match="trial_max_votes"):
         update_settings(project, trial_votes=40, trial_max_votes=20)
     assert settings_of(project).trial_votes == 30  # nothing stored by the refused change
+
+
+def test_simulated_labels_count_and_train_only_where_the_project_says_so(
+    db: Session,
+    settings: Settings,
+    project: Project,
+    tmp_path: Path,
+    tiny_policy_dir: Path,
+    make_user: Callable[..., User],
+) -> None:
+    update_settings(project, retrain_every_labels=3, retrain_min_minutes=0)
+    v0 = version_zero(db, project, tmp_path, tiny_policy_dir)
+    bot = make_user("evaluator")
+    bot.simulated = True
+    labelled_pairs(db, project, v0, bot, 4)
+    assert labels_since_last_run(db, project) == 0
+    assert maybe_enqueue_periodic(db, settings) == []  # a real project ignores simulated labels
+
+    update_settings(project, train_on_simulated=True)
+    assert labels_since_last_run(db, project) == 4
+    (run_id,) = maybe_enqueue_periodic(db, settings)
+    run = db.get(TrainingRun, run_id)
+    assert run is not None and run.config["include_simulated"] is True  # the run trains on them
+
+
+def test_scheduled_runs_of_a_real_project_leave_simulated_labels_out(
+    db: Session,
+    settings: Settings,
+    project: Project,
+    tmp_path: Path,
+    tiny_policy_dir: Path,
+    make_user: Callable[..., User],
+) -> None:
+    update_settings(project, retrain_every_labels=2, retrain_min_minutes=0)
+    v0 = version_zero(db, project, tmp_path, tiny_policy_dir)
+    labelled_pairs(db, project, v0, make_user("evaluator"), 2)
+    (run_id,) = maybe_enqueue_periodic(db, settings)
+    run = db.get(TrainingRun, run_id)
+    assert run is not None and run.config["include_simulated"] is False

@@ -1,0 +1,1 @@
+from tests.demo.running import demo_env, started  # noqa: F401 - shared fixtures

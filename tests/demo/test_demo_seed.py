@@ -1,0 +1,36 @@
+"""The demo project is seeded to retrain on simulated labels too, says so at start, and a
+second start never undoes what an admin changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.db import make_engine, make_sessionmaker, transaction
+from app.demo import retraining_lines, seed
+from app.domain.project_settings import loop_settings_of, update_settings
+from app.models import Project
+from app.settings import Settings
+
+
+def test_demo_project_trains_on_simulated_labels_and_says_so(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="")  # type: ignore[call-arg]
+    assert seed(settings) is not None  # the admin's password, shown once
+    engine = make_engine(settings.resolved_database_url)
+    factory = make_sessionmaker(engine)
+    with transaction(factory) as db:
+        project = db.scalars(select(Project)).one()
+        loop = loop_settings_of(project)
+        assert (loop.retrain_every_labels, loop.train_on_simulated) == (50, True)
+    (line,) = retraining_lines(settings)
+    assert (
+        "retrains every 50 new labels" in line and "labels of simulated evaluators included" in line
+    )
+
+    with transaction(factory) as db:  # an admin turns it off; the next start keeps that
+        update_settings(db.scalars(select(Project)).one(), train_on_simulated=False)
+    assert seed(settings) is None
+    with transaction(factory) as db:
+        assert loop_settings_of(db.scalars(select(Project)).one()).train_on_simulated is False
+    engine.dispose()
