@@ -36,7 +36,9 @@ def test_demo_project_retrains_by_itself_unless_an_admin_changed_it(tmp_path: Pa
     factory = make_sessionmaker(make_engine(settings.resolved_database_url))
     with transaction(factory) as db:
         project = db.scalars(select(Project)).one()
-        assert schedule_of(project, settings) == Schedule(every_labels=50, min_minutes=10)
+        assert schedule_of(project, settings) == Schedule(
+            every_labels=50, min_minutes=10, simulated=True
+        )
         update_settings(project, retrain_every_labels=0)  # an admin turns it off
     seed(settings)  # the next start leaves that alone
     with transaction(factory) as db:

@@ -42,6 +42,7 @@ def sampler_env(tmp: Path, url: str, server: HoldingServer) -> dict[str, str]:
         SAMPLER_BACKEND="openai",
         OPENAI_BASE_URL=server.url,
         OPENAI_TIMEOUT_SECONDS="2",
+        OPENAI_MANAGE_ADAPTERS="false",  # a plain completions server: no adapters, no /v1/models
         OPENAI_MAX_RETRIES="1",
         PAIR_BUFFER=str(BUFFER),
         PAIR_LOW_WATER="3",

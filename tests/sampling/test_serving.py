@@ -205,10 +205,11 @@ def test_a_full_weight_version_without_a_server_is_refused_until_one_is_named(
 
     sampler = Sampler(session_factory, settings)
     assert sampler.step() == 0
-    assert sampler.last_error is not None
-    assert f"v1 ({uri(project, 1)}) has full weights" in sampler.last_error
-    assert "no server is configured for it" in sampler.last_error
-    assert f"OPENAI_VERSION_SERVERS as {uri(project, 1)}=<url>" in sampler.last_error
+    error = sampler.projects_status[str(project.id)]["last_error"]  # kept per project
+    assert error is not None
+    assert f"v1 ({uri(project, 1)}) has full weights" in error
+    assert "no server is configured for it" in error
+    assert f"OPENAI_VERSION_SERVERS as {uri(project, 1)}=<url>" in error
     assert vllm.asked(uri(project, 1)) == []  # refused before any request could fail
     sampler.close()
 

@@ -27,6 +27,7 @@ from app.access import ANY_USER, PUBLIC, route_roles
 from app.auth.service import create_api_token
 from app.main import create_app
 from app.models import (
+    ROLES,
     ApiToken,
     Assignment,
     Comparison,
@@ -177,7 +178,7 @@ def snapshot(db: Session, rows: list[Any]) -> list[Any]:
 def attacker_token(db: Session, world: World, scope: str) -> str:
     """A user with every role but admin, in another project; in A too when only ownership guards."""
     user = User(username="intruder", password_hash="!unusable")
-    user.role_rows.extend([UserRole(role="evaluator"), UserRole(role="ml")])
+    user.role_rows.extend(UserRole(role=r) for r in ROLES if r != "admin")
     db.add(user)
     db.flush()
     db.add(ProjectMember(project_id=make_project(db, name="project B").id, user_id=user.id))
