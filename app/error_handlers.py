@@ -60,8 +60,6 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (AuditFilterError, 422),
 )
 
-FILE_FIELD: dict[type[Exception], str] = {ImportFileError: "file"}
-
 
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz"
@@ -118,7 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         status = domain_status(exc)
         detail = str(getattr(exc, "message", "") or exc)
-        field = getattr(exc, "field", None) or FILE_FIELD.get(type(exc))
+        field = getattr(exc, "field", None)
         if wants_json(request):
             errors = [FieldError(field=field, message=detail)] if field else []
             return problem_response(status, detail, errors)

@@ -106,3 +106,7 @@ class RunStatus(StrEnum):
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     """The members' stored text, in declaration order."""
     return tuple(member.value for member in enum)
+
+
+CHOICES = values(Choice)  # a label's choice, in completion terms
+STRENGTHS = values(Strength)

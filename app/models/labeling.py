@@ -22,21 +22,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
 from app.vocabulary import (
+    CHOICES,
+    STRENGTHS,
     AssignmentStatus,
-    Choice,
     FinishReason,
     PairKind,
     PairStatus,
     Side,
-    Strength,
     values,
 )
 
 PAIR_KINDS = values(PairKind)
 PAIR_STATUSES = values(PairStatus)
 ASSIGNMENT_STATUSES = values(AssignmentStatus)
-CHOICES = values(Choice)
-STRENGTHS = values(Strength)
 SIDES = values(Side)
 FINISH_REASONS = values(FinishReason)
 

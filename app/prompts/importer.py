@@ -23,6 +23,8 @@ CSV_COLUMNS = ("prompt", "tags", "priority", "held_out")
 class ImportFileError(ValueError):
     """The file as a whole cannot be read (binary, unknown format, no `prompt` column)."""
 
+    field = "file"  # the form field an API error names
+
 
 @dataclass(frozen=True)
 class Problem:

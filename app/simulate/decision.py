@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.vocabulary import Choice, Strength, values
-
-CHOICES = values(Choice)
-STRENGTHS = values(Strength)
+from app.vocabulary import CHOICES, STRENGTHS
 
 __all__ = ["CHOICES", "STRENGTHS", "Decision", "RuleError", "RuleFn"]
 
