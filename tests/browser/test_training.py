@@ -14,13 +14,18 @@ from app.db import transaction
 from app.projects.service import ensure_default_project
 from tests.browser.conftest import LiveServer, log_in
 from tests.training.factories import labelled_pairs, version_zero
+from trainer.progress import RunState
 from trainer.worker import Worker
 
 pytestmark = pytest.mark.browser
 
 
 def test_ml_staff_trains_promotes_and_rolls_back(
-    page, live_server: LiveServer, tiny_policy_dir: Path, tiny_reward_dir: Path
+    page,
+    live_server: LiveServer,
+    tiny_policy_dir: Path,
+    tiny_reward_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -50,6 +55,19 @@ def test_ml_staff_trains_promotes_and_rolls_back(
     page.wait_for_selector("#run-progress")
     assert page.inner_text("#run-status") == "queued"
 
+    # A tiny run can finish between two polls of the page: the evaluation stage waits (up to
+    # a minute) until the page has shown the bar part-way, so the test sees what a user sees.
+    shown_midway = threading.Event()
+    enter = RunState.enter
+
+    def enter_then_wait(self: RunState, stage: str) -> None:
+        enter(self, stage)
+        if stage == "evaluate":
+            self.changed.set()
+            shown_midway.wait(timeout=60)
+
+    monkeypatch.setattr(RunState, "enter", enter_then_wait)
+
     # The trainer: a worker thread on the live server's database, promotion left to the user.
     worker = Worker(
         settings.model_copy(update={"auto_promote": False}),
@@ -63,6 +81,8 @@ def test_ml_staff_trains_promotes_and_rolls_back(
     while time.monotonic() < deadline:
         value = page.eval_on_selector("#run-progress", "el => el.value")
         seen.append(float(value))
+        if 0 < seen[-1] < 1:
+            shown_midway.set()
         if page.inner_text("#run-status") in ("succeeded", "failed", "cancelled"):
             break
         time.sleep(0.5)
