@@ -34,6 +34,10 @@ DEMO_RETRAINING = {
     "retrain_min_minutes": 10,
     "train_on_simulated": True,
 }
+# Runs enqueued without a recipe (the scheduled ones too) use this one unless the deployment
+# names its own (TRAINING_DEFAULT_RECIPE): a first new version minutes after 50 labels on
+# 2 CPU cores (docs/benchmarks.md, "The first loop").
+DEMO_RECIPE = "demo"
 READY_SECONDS = 180.0
 
 
@@ -74,7 +78,10 @@ def children(settings: Settings, host: str, port: int) -> list[Child]:
         does=f"pages and API at http://{host}:{port}/",
     )
     sampler = Child(
-        "sampler", ["worker", "sample"], logs / "sampler.log", does="keeps pairs ready to label"
+        "sampler",
+        ["worker", "sample"],
+        logs / "sampler.log",
+        does="keeps pairs ready to label (paused while a run trains)",
     )
     trainer = Child(
         "trainer",
@@ -94,6 +101,12 @@ def child_env(settings: Settings) -> dict[str, str]:
         "MODEL_DIR": str(settings.resolved_model_dir),
         "PYTHONUNBUFFERED": "1",
     }
+    # The demo's defaults where the deployment sets nothing itself.
+    if "training_default_recipe" not in settings.model_fields_set:
+        env["TRAINING_DEFAULT_RECIPE"] = DEMO_RECIPE
+    if "sampler_pause_during_runs" not in settings.model_fields_set:
+        # One machine: while a run trains, the trainer gets the cores the sampler would use.
+        env["SAMPLER_PAUSE_DURING_RUNS"] = "true"
     if not settings.torch_threads:
         # Sampler and trainer share the machine: half the cores each (TRAINING-NOTES.md).
         env["TORCH_THREADS"] = str(max(1, (os.cpu_count() or 2) // 2))

@@ -164,6 +164,12 @@ class Settings(BaseSettings):
     sampler_poll_seconds: float = Field(
         2.0, gt=0, le=300, description="How often an idle sampler checks buffer and version."
     )
+    sampler_pause_during_runs: bool = Field(
+        False,
+        description="Make no new pairs for a project while one of its training runs is queued "
+        "or running, so that a trainer on the same machine gets the CPU (`pairwise demo` sets "
+        "it); the pairs already open stay open.",
+    )
     openai_api: Literal["chat", "completions"] = Field(
         "chat", description="`chat` (/v1/chat/completions) or `completions` (/v1/completions)."
     )

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.domain.project_settings import recipe_of
 from app.models import Project, TrainingRun, utcnow
 from app.models.training import RUN_KINDS
 from app.settings import Settings
@@ -97,7 +98,8 @@ def enqueue(
     """Queue a run; refuses a second queued/running run of the project unless configured."""
     if kind not in RUN_KINDS:
         raise JobError(f"Unknown run kind {kind!r}; use one of {', '.join(RUN_KINDS)}.")
-    if lock_project(db, project_id) is None:
+    project = lock_project(db, project_id)
+    if project is None:
         raise JobError(f"Project {project_id} does not exist.")
     if not settings.training_parallel_runs:
         busy = active_run(db, project_id)
@@ -109,7 +111,7 @@ def enqueue(
     run = TrainingRun(
         project_id=project_id,
         kind=kind,
-        recipe=recipe or settings.training_default_recipe,
+        recipe=recipe or recipe_of(project, settings),
         config=config or {},
         status="queued",
         requested_by_id=requested_by_id,

@@ -7,11 +7,15 @@ the only place that knows its shape. Values stored by older versions are read le
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from app.domain.recipe import available_recipes
 from app.models import Project
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 MAX_OVERLAP = 10
 MAX_HELD_OUT_SHARE = 0.5
@@ -61,6 +65,18 @@ class LoopSettings(BaseModel):
     trial_max_votes: int = Field(
         90, ge=5, le=100_000, description="Judged votes after which an undecided trial fails."
     )
+    recipe: str | None = Field(
+        None,
+        description="Recipe of the project's scheduled runs and of runs enqueued for it "
+        "without one; none = the deployment's TRAINING_DEFAULT_RECIPE.",
+    )
+
+    @field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, value: str | None) -> str | None:
+        if value is not None and value not in available_recipes():
+            raise ValueError(f"no recipe {value!r}; available: {', '.join(available_recipes())}")
+        return value
 
     @model_validator(mode="after")
     def _trial_bounds(self) -> LoopSettings:
@@ -113,6 +129,12 @@ def settings_of(project: Project) -> ProjectSettings:
 def loop_settings_of(project: Project) -> LoopSettings:
     """Only the loop's settings of the project."""
     return LoopSettings.model_validate(settings_of(project).model_dump(include=set(LOOP_FIELDS)))
+
+
+def recipe_of(project: Project, settings: Settings) -> str:
+    """The recipe a run of this project uses when none is named: the project's, else the
+    deployment's default."""
+    return settings_of(project).recipe or settings.training_default_recipe
 
 
 def update_settings(project: Project, **changes: Any) -> ProjectSettings:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import jobs
 from app.domain import versions as lifecycle
+from app.domain.project_settings import recipe_of
 from app.domain.recipe import load_recipe
 from app.domain.retraining import labels_since_last_run, schedule_of
 from app.models import (
@@ -50,11 +51,12 @@ def retrain_threshold(project: Project, settings: Settings) -> Threshold:
     schedule = schedule_of(project, settings)
     if schedule.on:
         return Threshold(schedule.every_labels, schedule.describe())
+    recipe = recipe_of(project, settings)
     try:
-        minimum = load_recipe(settings.training_default_recipe).min_comparisons
+        minimum = load_recipe(recipe).min_comparisons
     except (OSError, ValueError):
         minimum = 0
-    return Threshold(minimum, f"recipe {settings.training_default_recipe}: min_comparisons")
+    return Threshold(minimum, f"recipe {recipe}: min_comparisons")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.deps import Admin, Authenticated, DbDep, Principal
 from app.domain.project_settings import loop_settings_of, settings_of
+from app.domain.recipe import available_recipes
 from app.domain.retraining import schedule_of
 from app.models import Project
 from app.projects import manage
@@ -89,6 +90,8 @@ def _detail(
         "held_out_share": settings_of(project).held_out_share,
         "loop": loop_settings_of(project),
         "schedule": schedule_of(project, request.app.state.settings),
+        "recipes": available_recipes(),
+        "default_recipe": request.app.state.settings.training_default_recipe,
         **extra,
     }
     return render(
@@ -160,6 +163,7 @@ def project_loop(
     trial_share: Annotated[float, Form()] = 0.25,
     trial_votes: Annotated[int, Form()] = 30,
     trial_max_votes: Annotated[int, Form()] = 90,
+    recipe: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Retraining schedule and promotion rule (the "Training loop" form)."""
     try:
@@ -171,6 +175,7 @@ def project_loop(
             "trial_share": trial_share,
             "trial_votes": trial_votes,
             "trial_max_votes": trial_max_votes,
+            "recipe": recipe or None,
         }
         manage.set_loop_settings(db, project, changes, principal.user.id)
     except manage.ProjectError as exc:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
-from app.domain import trial, versions
+from app.domain import jobs, trial, versions
 from app.domain.project_settings import loop_settings_of
 from app.domain.serving import Serving
 from app.domain.store import ModelStore
@@ -128,6 +128,8 @@ class Sampler:
         version = self._active_version(project)
         if version is None:
             self._project_status(project, None, 0, note="no active policy version")
+            return 0
+        if self._paused_for_training(project, version):
             return 0
         self._serve(project, version)
         backend = self._backend_for(project.id, version)
@@ -347,6 +349,19 @@ class Sampler:
             with transaction(self.factory) as db:
                 version = versions.active_ref(db, project.id)
         return version
+
+    def _paused_for_training(self, project: Project, version: VersionRef) -> bool:
+        """SAMPLER_PAUSE_DURING_RUNS: while the project trains, leave the CPU to the trainer."""
+        if not self.settings.sampler_pause_during_runs:
+            return False
+        with transaction(self.factory) as db:
+            run = jobs.active_run(db, project.id)
+            depth = service.buffer_depth(db, project.id, version.id) if run else 0
+            note = f"paused while run #{run.id} trains (SAMPLER_PAUSE_DURING_RUNS)" if run else ""
+        if run is None:
+            return False
+        self._project_status(project, version, depth, note=note)
+        return True
 
     def _serve(self, project: Project, active: VersionRef) -> None:
         """Before asking the server: every version this pass needs is loaded there (a new

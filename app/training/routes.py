@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from app.deps import DbDep, MLStaff, SettingsDep
+from app.domain.project_settings import recipe_of
 from app.models import TrainingRun
 from app.projects.service import visible_projects
 from app.training import service
@@ -54,7 +55,7 @@ def _list_page(
         "pages": max(1, -(-total // service.PAGE_SIZE)),
         "recipes": _recipes(),
         "kinds": KINDS,
-        "default_recipe": settings.training_default_recipe,
+        "default_recipe": recipe_of(project, settings),
         "error": error,
         "form": form or {},
     }

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import jobs
 from app.domain.audit import audit
+from app.domain.project_settings import recipe_of
 from app.models import Project, TrainingRun, User
 from app.models.training import RUN_KINDS
 from app.projects.service import find_visible_project, get_visible_project
@@ -108,7 +109,7 @@ def request_run(
             f"Unknown run kind {kind!r}; use one of {', '.join(RUN_KINDS)}.", "kind"
         )
     target = resolve_project(db, user, project)
-    recipe = recipe or settings.training_default_recipe
+    recipe = recipe or recipe_of(target, settings)
     overrides = overrides or {}
     check_config(settings, recipe, overrides)
     config = {"overrides": overrides, "include_simulated": include_simulated}

@@ -25,12 +25,14 @@ def test_page_shows_and_saves_the_schedule_and_promotion(
             "trial_share": "0.3",
             "trial_votes": "20",
             "trial_max_votes": "60",
+            "recipe": "tiny",
         },
         follow_redirects=False,
     )
     assert r.status_code == 303
     db.expire_all()
     loop = loop_settings_of(db.get(Project, project.id))
+    assert loop.recipe == "tiny"
     assert (loop.retrain_every_labels, loop.retrain_min_minutes) == (50, 10)
     assert (loop.promotion, loop.trial_share, loop.trial_votes, loop.trial_max_votes) == (
         "human_trial",
@@ -44,6 +46,7 @@ def test_page_shows_and_saves_the_schedule_and_promotion(
         "evaluators included." in page.text
     )
     assert 'value="human_trial" selected' in page.text
+    assert '<option value="tiny" selected>' in page.text
     assert 'name="train_on_simulated" value="true" checked' in page.text
     assert db.query(AuditEvent).filter_by(action="project.loop_updated").count() == 1
 
@@ -126,3 +129,14 @@ def test_evaluators_and_ml_staff_may_not_change_them(client, db, project, make_u
             f"/api/v1/projects/{project.id}/loop", json={"promotion": "auto"}, headers=headers
         )
         assert r.status_code == 403
+
+
+def test_runs_enqueued_without_a_recipe_use_the_projects_recipe(db, project, settings) -> None:
+    from app.domain import jobs
+    from app.domain.project_settings import update_settings
+
+    assert jobs.enqueue(db, settings, project.id).recipe == settings.training_default_recipe
+    db.rollback()
+    update_settings(project, recipe="tiny")
+    db.flush()
+    assert jobs.enqueue(db, settings, project.id, trigger="schedule").recipe == "tiny"

@@ -34,3 +34,25 @@ def test_demo_project_trains_on_simulated_labels_and_says_so(tmp_path: Path) -> 
     with transaction(factory) as db:
         assert loop_settings_of(db.scalars(select(Project)).one()).train_on_simulated is False
     engine.dispose()
+
+
+def test_demo_children_train_with_the_demo_recipe_and_pause_sampling_unless_told_otherwise(
+    tmp_path: Path,
+) -> None:
+    from app.demo import DEMO_RECIPE, child_env
+    from app.domain.recipe import load_recipe
+
+    env = child_env(Settings(data_dir=tmp_path, database_url=""))  # type: ignore[call-arg]
+    assert env["TRAINING_DEFAULT_RECIPE"] == DEMO_RECIPE
+    assert env["SAMPLER_PAUSE_DURING_RUNS"] == "true"
+    assert load_recipe(DEMO_RECIPE).policy.method == "dpo"  # no rollouts to generate
+
+    chosen = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url="",
+        training_default_recipe="cpu-small",
+        sampler_pause_during_runs=False,
+    )
+    env = child_env(chosen)
+    assert env.get("TRAINING_DEFAULT_RECIPE") != DEMO_RECIPE
+    assert env.get("SAMPLER_PAUSE_DURING_RUNS") != "true"

@@ -59,3 +59,17 @@ def test_a_bad_value_names_the_setting_and_changes_nothing(changes, message) -> 
     with pytest.raises(ProjectSettingsError, match=message):
         update_settings(project, **changes)
     assert project.settings == {"overlap_by_tag": {"code": 2}}
+
+
+def test_the_project_recipe_names_a_shipped_recipe_and_wins_over_the_default() -> None:
+    from app.domain.project_settings import recipe_of
+    from app.settings import Settings
+
+    settings = Settings(pairwise_env="test", secret_key="t" * 48, training_default_recipe="tiny")
+    project = Project(name="p", settings={})
+    assert recipe_of(project, settings) == "tiny"
+    with pytest.raises(ProjectSettingsError, match="recipe.*no recipe 'nope'"):
+        update_settings(project, recipe="nope")
+    assert recipe_of(project, settings) == "tiny"
+    update_settings(project, recipe="demo")
+    assert recipe_of(project, settings) == "demo"

@@ -224,3 +224,45 @@ def test_a_prompt_held_out_while_its_samples_were_generated_gets_no_pair(
     assert fake.calls, "it did generate"
     assert open_pairs(db, project.id, version.id) == 0
     assert db.scalar(select(Pair.id).where(Pair.prompt_id == prompt.id)) is None
+
+
+def test_pauses_while_the_project_trains_when_told_to(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    from app.domain import jobs
+
+    settings = sampler_settings(
+        tmp_path, pair_buffer=2, pair_low_water=2, sampler_pause_during_runs=True
+    )
+    version = add_version(db, project, 0, "unused")
+    for n in range(4):
+        add_prompt(db, project, f"prompt {n}")
+    run = jobs.enqueue(db, settings, project.id)
+    db.commit()
+    fake = FakeBackend(lambda request, index: f"answer {request.seed}")
+    sampler = Sampler(session_factory, settings, backend_factory=lambda: fake)
+
+    assert sampler.step() == 0  # the run is queued: nothing generated
+    assert fake.calls == []
+    note = sampler.status()["projects"][str(project.id)]["note"]
+    assert f"run #{run.id}" in note and "SAMPLER_PAUSE_DURING_RUNS" in note
+
+    run.status = "succeeded"
+    db.commit()
+    assert sampler.step() == 2  # the run is over: the buffer fills again
+    assert open_pairs(db, project.id, version.id) == 2
+
+
+def test_keeps_sampling_during_a_run_by_default(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    from app.domain import jobs
+
+    settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=2)
+    add_version(db, project, 0, "unused")
+    for n in range(3):
+        add_prompt(db, project, f"prompt {n}")
+    jobs.enqueue(db, settings, project.id)
+    db.commit()
+    fake = FakeBackend(lambda request, index: f"answer {request.seed}")
+    assert Sampler(session_factory, settings, backend_factory=lambda: fake).step() == 2
