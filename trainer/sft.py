@@ -37,6 +37,21 @@ def sft_dataset(rows: list[DemonstrationRow], system_prompt: str | None) -> Data
     )
 
 
+def answer_logprob(model: Any, tokenizer: Any, row: DemonstrationRow, system: str | None) -> float:
+    """Mean log-probability per token of the demonstration's answer after its prompt (the
+    chat template's rendering, as SFT and sampling see it): the figure SFT should raise."""
+    turns = row.messages(system)
+    prompt = tokenizer.apply_chat_template(turns[:-1], add_generation_prompt=True, tokenize=False)
+    full = tokenizer.apply_chat_template(turns, tokenize=False)
+    start = len(tokenizer(prompt, add_special_tokens=False).input_ids)
+    ids = tokenizer(full, return_tensors="pt", add_special_tokens=False).input_ids
+    with torch.no_grad():
+        logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)  # (seq-1, vocab)
+    targets = ids[0, 1:]
+    picked = logp[torch.arange(len(targets)), targets][start - 1 :]  # the answer's tokens
+    return float(picked.mean())
+
+
 def sft_steps(rows: int, cfg: SftSection) -> int:
     """Optimiser steps the stage takes: the epochs over the rows, capped by `max_steps`."""
     steps = max(1, math.ceil(cfg.epochs * math.ceil(rows / cfg.batch_size)))

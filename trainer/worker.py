@@ -3,7 +3,8 @@
 Reads top to bottom: `Worker.serve` loops (periodic trigger, claim, process); `process`
 runs data → sft (when the recipe asks) → reward → policy (RL or DPO) → evaluate with a
 heartbeat thread beside it, then `_register` publishes the checkpoints and records them in ONE
-transaction, only while the lease token still holds. A run that fails, is cancelled or loses its lease registers nothing.
+transaction, only while the lease token still holds. A run that fails, is cancelled or loses
+its lease registers nothing.
 """
 
 from __future__ import annotations

@@ -4,12 +4,11 @@ raises the likelihood of the demonstrated wording."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from app.domain.demonstrations import DemonstrationRow
 from tests.trainer.test_policy import changed_tensors
 from trainer.policy import load_policy
-from trainer.sft import sft_dataset, sft_policy, sft_steps
+from trainer.sft import answer_logprob, sft_dataset, sft_policy, sft_steps
 from trainer.types import Cancelled, never_stop, no_progress
 
 pytestmark = pytest.mark.trainer
@@ -23,19 +22,9 @@ ROWS = [
 ]
 
 
-def answer_logprob(folder, row: DemonstrationRow, system: str | None) -> float:
-    """Summed log-probability of the demonstration's tokens after its prompt."""
+def answer_logprob_of(folder, row: DemonstrationRow, system: str | None) -> float:
     model, tok = load_policy(folder)
-    turns = row.messages(system)
-    prompt = tok.apply_chat_template(turns[:-1], add_generation_prompt=True, tokenize=False)
-    full = tok.apply_chat_template(turns, tokenize=False)
-    p_ids = tok(prompt, return_tensors="pt", add_special_tokens=False).input_ids
-    ids = tok(full, return_tensors="pt", add_special_tokens=False).input_ids
-    with torch.no_grad():
-        logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
-    targets = ids[0, 1:]
-    picked = logp[torch.arange(len(targets)), targets]
-    return float(picked[p_ids.shape[1] - 1 :].sum())
+    return answer_logprob(model, tok, row, system)
 
 
 def test_dataset_is_prompt_and_completion_of_the_messages() -> None:
@@ -53,7 +42,7 @@ def test_sft_changes_weights_and_makes_the_demonstration_likelier(
 ) -> None:
     out = tmp_path / "sft"
     seen: list[float] = []
-    before = answer_logprob(tiny_policy_dir, ROWS[0], tiny_cfg.policy.system_prompt)
+    before = answer_logprob_of(tiny_policy_dir, ROWS[0], tiny_cfg.policy.system_prompt)
     metrics = sft_policy(
         ROWS,
         tiny_policy_dir,
@@ -64,7 +53,7 @@ def test_sft_changes_weights_and_makes_the_demonstration_likelier(
         never_stop,
     )
     assert changed_tensors(tiny_policy_dir, out) > 0
-    after = answer_logprob(out, ROWS[0], tiny_cfg.policy.system_prompt)
+    after = answer_logprob_of(out, ROWS[0], tiny_cfg.policy.system_prompt)
     assert after > before
     assert metrics["steps"] == sft_steps(len(ROWS), tiny_cfg.sft) == 4
     assert metrics["loss_curve"] and metrics["demonstrations"] == 3
