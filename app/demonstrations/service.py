@@ -96,29 +96,48 @@ def draft(db: Session, user: User, assignment_id: int, start: str) -> Draft:
     return Draft(assignment_id, start, source, source.text if source else "")
 
 
-def write(
-    db: Session, user: User, assignment_id: int, text: str, start: str
-) -> tuple[Demonstration, Completion | None]:
-    """Store the caller's demonstration for the pair's prompt (replacing an earlier one)."""
-    if start not in STARTS:
-        raise DemonstrationError("Start from the left response, the right one or blank.", "start")
+def _clean(text: str) -> str:
     text = text.replace("\r\n", "\n").strip()
     if not text:
         raise DemonstrationError("Write the answer you would want.", "text")
     if len(text) > TEXT_MAX:
         raise DemonstrationError(f"The answer is longer than {TEXT_MAX} characters.", "text")
-    pair, left_side = _pair_of(db, user, assignment_id)
-    source_id = _side(pair, left_side, start)
-    demo = existing(db, user, pair.prompt_id)
+    return text
+
+
+def _store(
+    db: Session, user: User, prompt: Prompt, text: str, pair_id: int | None, source_id: int | None
+) -> Demonstration:
+    """The caller's one demonstration for `prompt`, written or replaced; back to review."""
+    demo = existing(db, user, prompt.id)
     if demo is None:
-        demo = Demonstration(project_id=pair.project_id, prompt_id=pair.prompt_id, user_id=user.id)
+        demo = Demonstration(project_id=prompt.project_id, prompt_id=prompt.id, user_id=user.id)
         db.add(demo)
-    demo.pair_id, demo.source_completion_id, demo.text = pair.id, source_id, text
+    demo.pair_id, demo.source_completion_id, demo.text = pair_id, source_id, text
     demo.status, demo.review_note = DemonstrationStatus.pending, ""
     demo.reviewed_by_id, demo.reviewed_at, demo.updated_at = None, None, utcnow()
     db.flush()
-    audit(db, "demonstration.written", user.id, f"demonstration:{demo.id}", pair=pair.id)
+    audit(db, "demonstration.written", user.id, f"demonstration:{demo.id}", pair=pair_id)
+    return demo
+
+
+def write(
+    db: Session, user: User, assignment_id: int, text: str, start: str
+) -> tuple[Demonstration, Completion | None]:
+    """Store the caller's demonstration on their assigned pair (replacing an earlier one for
+    its prompt); `start` names the response it was edited from."""
+    if start not in STARTS:
+        raise DemonstrationError("Start from the left response, the right one or blank.", "start")
+    text = _clean(text)
+    pair, left_side = _pair_of(db, user, assignment_id)
+    source_id = _side(pair, left_side, start)
+    demo = _store(db, user, db.get_one(Prompt, pair.prompt_id), text, pair.id, source_id)
     return demo, db.get(Completion, source_id) if source_id else None
+
+
+def write_on_prompt(db: Session, user: User, prompt: Prompt, text: str) -> Demonstration:
+    """Store the caller's demonstration for a prompt of a project they label (no pair)."""
+    return _store(db, user, prompt, _clean(text), None, None)
 
 
 def review(

@@ -122,3 +122,41 @@ def test_reviews_and_the_preferred_option_decide_the_rows(db, project) -> None:
     author.active = False
     db.flush()
     assert list(demonstration_rows(db, project, DemonstrationSelection())) == []
+
+
+def test_api_writes_on_a_prompt_and_on_a_pair_and_reviews(client, db, project, logged_in):
+    pair = make_pair(db, project, text_a="first", text_b="second")
+    hidden = make_pair(db, make_project(db))
+    db.commit()
+    _, csrf = logged_in("evaluator")
+    headers = {"X-CSRF-Token": csrf}
+    r = client.post(
+        f"/api/v1/prompts/{pair.prompt_id}/demonstration", json={"text": "Mine."}, headers=headers
+    )
+    assert r.status_code == 200 and r.json()["pair_id"] is None and r.json()["status"] == "pending"
+    other = client.post(
+        f"/api/v1/prompts/{hidden.prompt_id}/demonstration", json={"text": "x"}, headers=headers
+    )
+    assert other.status_code == 404
+    assignment_id = _assignment(client)
+    r = client.post(
+        f"/api/v1/assignments/{assignment_id}/demonstration",
+        json={"text": "Edited.", "start": "left"},
+        headers=headers,
+    )
+    body = r.json()
+    assert r.status_code == 200 and body["pair_id"] == pair.id and body["source_completion_id"]
+    # Same prompt, same annotator: the pair's answer replaced the one written on the prompt.
+    assert db.scalars(select(Demonstration.id)).all() == [body["id"]]
+    bad = client.post(
+        f"/api/v1/prompts/{pair.prompt_id}/demonstration", json={"text": " "}, headers=headers
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "text"
+    assert (
+        client.post(
+            f"/api/v1/demonstrations/{body['id']}/review",
+            json={"decision": "accepted"},
+            headers=headers,
+        ).status_code
+        == 403
+    )
