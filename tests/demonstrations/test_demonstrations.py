@@ -71,7 +71,13 @@ def test_no_demonstration_on_someone_elses_assignment(client, db, project, logge
 def test_review_needs_the_reviewer_role_and_the_project(client, db, project, logged_in) -> None:
     pair = make_pair(db, project)
     author = make_evaluator(db, project)
-    demo = demonstration(db, db.get_one(Prompt, pair.prompt_id), author.id, "An answer.", pair=pair)
+    demo = demonstration(
+        db,
+        db.get_one(Prompt, pair.prompt_id),
+        author.id,
+        "An answer. <script>x()</script>",
+        pair=pair,
+    )
     other = make_project(db)
     foreign = make_pair(db, other)
     hidden = demonstration(db, db.get_one(Prompt, foreign.prompt_id), author.id, "Hidden.")
@@ -86,6 +92,7 @@ def test_review_needs_the_reviewer_role_and_the_project(client, db, project, log
     db.commit()
     page = client.get(f"/review/demonstrations?project={project.id}")
     assert "An answer." in page.text and "Hidden." not in page.text
+    assert "<script>x()" not in page.text and "&lt;script&gt;x()" in page.text
     r = client.post(
         f"/review/demonstrations/{hidden.id}", data={"csrf_token": csrf, "decision": "accepted"}
     )
