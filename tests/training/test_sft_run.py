@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.service import create_user
 from app.db import make_sessionmaker, transaction
 from app.domain import jobs
+from app.domain.store import ModelStore
 from app.models import Pair, PolicyVersion, Prompt, TrainingRun
 from app.projects.service import ensure_default_project
 from app.settings import Settings
@@ -85,3 +86,26 @@ def test_sft_without_demonstrations_fails_fast(
     with transaction(factory) as db:
         run = db.get_one(TrainingRun, run_id)
         assert run.status == "failed" and "Not enough demonstrations" in (run.error or "")
+
+
+def test_sft_then_rl_with_lora_keeps_one_adapter_on_the_base(
+    committed_engine: Engine, settings: Settings, tiny_policy_dir: Path, tiny_reward_dir: Path
+) -> None:
+    factory = make_sessionmaker(committed_engine)
+    project_id = seed(factory, settings, tiny_policy_dir)
+    overrides = {
+        "reward.base_model": str(tiny_reward_dir),
+        "gates.min_reward_gain": -1e9,
+        "sft.enabled": True,
+        "policy.lora.enabled": True,
+    }
+    with transaction(factory) as db:
+        config = {"overrides": overrides}
+        run_id = jobs.enqueue(db, settings, project_id, recipe="tiny", config=config).id
+    assert Worker(settings, factory, heartbeat_seconds=0.2).serve(once=True) == 1
+    with transaction(factory) as db:
+        run = db.get_one(TrainingRun, run_id)
+        assert run.status == "succeeded", (run.error, run.log)
+        version = db.get_one(PolicyVersion, run.policy_version_id)
+        store = ModelStore(settings.resolved_model_dir)
+        assert store.is_adapter(version.checkpoint_uri)  # served on v0's weights
