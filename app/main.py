@@ -23,6 +23,8 @@ from app.auth.ratelimit import LoginThrottle, TokenRateLimit
 from app.body_limit import BodyLimitMiddleware
 from app.dashboard import routes as dashboard_routes
 from app.db import make_engine, make_sessionmaker
+from app.demonstrations import api as demonstrations_api
+from app.demonstrations import routes as demonstrations_routes
 from app.error_handlers import install_error_handlers
 from app.export import routes as export_routes
 from app.labeling import api as labeling_api
@@ -71,6 +73,7 @@ def api_router() -> APIRouter:
     router.include_router(winrates_api.router)
     router.include_router(pairs_api.router)
     router.include_router(pairs_api.review_router)
+    router.include_router(demonstrations_api.router)
     router.include_router(auditlog_routes.api_router)
     return router
 
@@ -96,6 +99,7 @@ def page_routers() -> list[APIRouter]:
         loop_routes.router,
         pairs_routes.router,
         review_routes.router,
+        demonstrations_routes.router,
         auditlog_routes.router,
     ]
 

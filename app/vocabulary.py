@@ -89,6 +89,14 @@ class ReviewStatus(StrEnum):
     decided = "decided"  # a reviewer set the final label
 
 
+class DemonstrationStatus(StrEnum):
+    """A written answer's review (app.demonstrations): rejected ones never train."""
+
+    pending = "pending"
+    accepted = "accepted"
+    rejected = "rejected"
+
+
 class RunKind(StrEnum):
     full = "full"
     reward = "reward"

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.models import Completion, Pair, PolicyVersion, Project, Prompt
+from app.models import Completion, Demonstration, Pair, PolicyVersion, Project, Prompt
 
 
 def completion_pair(
@@ -43,3 +43,27 @@ def completion_pair(
     db.add(pair)
     db.flush()
     return pair
+
+
+def demonstration(
+    db: Session,
+    prompt: Prompt,
+    user_id: int,
+    text: str,
+    *,
+    pair: Pair | None = None,
+    **fields: Any,
+) -> Demonstration:
+    """`user_id`'s written answer to `prompt` (on `pair` when given); `fields` set other
+    columns (status, source_completion_id, ...)."""
+    demo = Demonstration(
+        project_id=prompt.project_id,
+        prompt_id=prompt.id,
+        user_id=user_id,
+        pair_id=pair.id if pair else None,
+        text=text,
+        **fields,
+    )
+    db.add(demo)
+    db.flush()
+    return demo

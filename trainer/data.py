@@ -5,6 +5,10 @@ gold answers, exclusions, deactivated and simulated annotators, held-out prompts
 watermark: the project's highest comparison id when the run first started, recorded on
 the run so a retry sees the same data. The split into train/validation is by prompt with
 a fixed seed; the prompts left for RL and for evaluation come from the prompt set.
+
+Demonstrations (app/domain/demonstrations.py) have a watermark of their own, recorded the
+same way: the `sft` stage trains on them, and with `demonstrations_preferred` each one
+written on a pair adds two preference rows (preferred over both responses).
 """
 
 from __future__ import annotations
@@ -17,11 +21,30 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.demonstrations import (
+    DemonstrationRow,
+    DemonstrationSelection,
+    current_demonstration_watermark,
+    demonstration_rows,
+)
 from app.domain.messages import PromptValue, prompt_value
-from app.domain.preferences import PreferenceRow, Selection, current_watermark, preference_rows
+from app.domain.preferences import (
+    PreferenceRow,
+    Selection,
+    current_watermark,
+    demonstration_preference_rows,
+    preference_rows,
+)
 from app.models import Project, Prompt
 
-__all__ = ["NotEnoughData", "Snapshot", "current_watermark", "snapshot", "snapshot_for_config"]
+__all__ = [
+    "NotEnoughData",
+    "Snapshot",
+    "current_demonstration_watermark",
+    "current_watermark",
+    "snapshot",
+    "snapshot_for_config",
+]
 
 
 class NotEnoughData(ValueError):
@@ -36,6 +59,7 @@ class Snapshot:
     rl_prompts: list[PromptValue]
     heldout_prompts: list[PromptValue]
     counts: dict[str, int] = field(default_factory=dict)
+    demonstrations: list[DemonstrationRow] = field(default_factory=list)
 
     @property
     def rows(self) -> list[PreferenceRow]:
@@ -54,6 +78,9 @@ def snapshot(
     split_seed: int = 0,
     heldout_prompts: int = 16,
     rl_prompts: int | None = None,
+    demonstrations: DemonstrationSelection | None = None,
+    demonstrations_preferred: bool = False,
+    min_demonstrations: int = 0,
 ) -> Snapshot:
     """Build the run's data; raises NotEnoughData when fewer than `min_comparisons` are usable."""
     project = db.get(Project, project_id)
@@ -64,6 +91,20 @@ def snapshot(
         up_to=watermark, include_simulated=include_simulated, include_ties=include_ties
     )
     decided = list(preference_rows(db, project, selection, counts=counts))
+    demos: list[DemonstrationRow] = []
+    if demonstrations is not None:
+        demos = list(demonstration_rows(db, project, demonstrations))
+        if len(demos) < min_demonstrations:
+            raise NotEnoughData(
+                f"Not enough demonstrations: the sft stage needs at least {min_demonstrations} "
+                f"and {len(demos)} exist (rejected ones and held-out prompts left out). "
+                "Collect more or lower sft.min_demonstrations."
+            )
+        counts["demonstrations"] = len(demos)
+        if demonstrations_preferred:
+            preferred = list(demonstration_preference_rows(db, project, demonstrations))
+            counts["demonstration_pairs"] = len(preferred)
+            decided += preferred
 
     usable = len(decided)
     if usable < min_comparisons:
@@ -120,13 +161,29 @@ def snapshot(
         rl_prompts=[prompt_value(p.text, p.messages) for p in rl],
         heldout_prompts=[prompt_value(p.text, p.messages) for p in heldout],
         counts=dict(counts),
+        demonstrations=demos,
     )
 
 
 def snapshot_for_config(
-    db: Session, project_id: int, watermark: int, cfg: Any, *, include_simulated: bool
+    db: Session,
+    project_id: int,
+    watermark: int,
+    cfg: Any,
+    *,
+    include_simulated: bool,
+    demonstration_watermark: int | None = None,
 ) -> Snapshot:
-    """`snapshot` with the data fields of a TrainingConfig."""
+    """`snapshot` with the data fields of a TrainingConfig (demonstrations are read when a
+    `demonstration_watermark` is given and the sft stage or `demonstrations_preferred` is on)."""
+    wants_demos = cfg.sft.enabled or cfg.demonstrations_preferred
+    demos = None
+    if demonstration_watermark is not None and wants_demos:
+        demos = DemonstrationSelection(
+            up_to=demonstration_watermark,
+            accepted_only=cfg.sft.accepted_only,
+            include_simulated=include_simulated,
+        )
     return snapshot(
         db,
         project_id,
@@ -138,4 +195,7 @@ def snapshot_for_config(
         split_seed=cfg.split_seed,
         heldout_prompts=cfg.heldout_prompts,
         rl_prompts=getattr(cfg, "rl_prompts", None),
+        demonstrations=demos,
+        demonstrations_preferred=cfg.demonstrations_preferred,
+        min_demonstrations=cfg.sft.min_demonstrations if cfg.sft.enabled else 0,
     )

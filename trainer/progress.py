@@ -22,7 +22,7 @@ from typing import Any
 from trainer.types import Progress
 
 # Share of the overall progress bar each stage takes (re-normalised over the stages a run has).
-STAGE_WEIGHTS = {"data": 0.05, "reward": 0.35, "policy": 0.45, "evaluate": 0.15}
+STAGE_WEIGHTS = {"data": 0.05, "sft": 0.2, "reward": 0.35, "policy": 0.45, "evaluate": 0.15}
 MAX_CURVE_POINTS = 400
 LOG_LINES = 200
 
@@ -31,13 +31,8 @@ class RunState:
     """Shared between the stage thread and the heartbeat thread (guarded by a lock)."""
 
     def __init__(self, stages: list[str], bar: Any = None) -> None:
-        total = sum(STAGE_WEIGHTS[s] for s in stages)
         self.offsets: dict[str, tuple[float, float]] = {}
-        start = 0.0
-        for s in stages:
-            width = STAGE_WEIGHTS[s] / total
-            self.offsets[s] = (start, width)
-            start += width
+        self.plan(stages)
         self.lock = threading.Lock()
         self.progress = 0.0
         self.stage = "starting"
@@ -56,6 +51,18 @@ class RunState:
         self.bar = bar
         self._last_message = ""
         self._stage_started = time.monotonic()
+
+    def plan(self, stages: list[str]) -> None:
+        """Each stage's share of the bar; set again once the recipe is read (it may add
+        `sft`), while the run is still in its first stage."""
+        total = sum(STAGE_WEIGHTS[s] for s in stages)
+        offsets: dict[str, tuple[float, float]] = {}
+        start = 0.0
+        for s in stages:
+            width = STAGE_WEIGHTS[s] / total
+            offsets[s] = (start, width)
+            start += width
+        self.offsets = offsets
 
     def should_stop(self) -> bool:
         return self.cancel_requested or self.lease_lost or self.terminating.is_set()

@@ -1,9 +1,10 @@
 """`pairwise worker train`: claim a run, train it stage by stage, register what it made.
 
 Reads top to bottom: `Worker.serve` loops (periodic trigger, claim, process); `process`
-runs data → reward → policy (RL or DPO) → evaluate with a heartbeat thread beside it, then
-`_register` publishes the checkpoints and records them in ONE transaction, only while the
-lease token still holds. A run that fails, is cancelled or loses its lease registers nothing.
+runs data → sft (when the recipe asks) → reward → policy (RL or DPO) → evaluate with a
+heartbeat thread beside it, then `_register` publishes the checkpoints and records them in ONE
+transaction, only while the lease token still holds. A run that fails, is cancelled or loses
+its lease registers nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ log = logging.getLogger("pairwise.trainer")
 PROGRESS_WRITE_SECONDS = 1.0  # at most one progress write per second, however fast the steps
 STAGES = {"full": ["data", "reward", "policy", "evaluate"], "reward": ["data", "reward"]}
 STAGES["policy"] = ["data", "policy", "evaluate"]
+
+
+def stages_of(kind: str, sft: bool) -> list[str]:
+    """A run's stages: its kind's, with `sft` first among the training stages of a run that
+    trains a policy when the recipe enables it."""
+    stages = list(STAGES[kind])
+    if sft and "policy" in stages:
+        stages.insert(1, "sft")
+    return stages
 
 
 class RunFailed(RuntimeError):
@@ -176,7 +186,15 @@ class Worker:
             # The first attempt fixes the watermark; a retry trains on the same snapshot.
             if run.watermark_comparison_id is None:
                 run.watermark_comparison_id = datamod.current_watermark(db, claim.project_id)
-            run.config = {**options, "resolved": config_to_dict(cfg)}
+            demo_mark = options.get("demonstration_watermark")
+            if not isinstance(demo_mark, int):
+                demo_mark = datamod.current_demonstration_watermark(db, claim.project_id)
+            run.config = {
+                **options,
+                "demonstration_watermark": demo_mark,
+                "resolved": config_to_dict(cfg),
+            }
+            state.plan(stages_of(claim.kind, cfg.sft.enabled))
             try:
                 snap = datamod.snapshot_for_config(
                     db,
@@ -184,6 +202,7 @@ class Worker:
                     run.watermark_comparison_id,
                     cfg,
                     include_simulated=bool(options.get("include_simulated", False)),
+                    demonstration_watermark=demo_mark,
                 )
             except datamod.NotEnoughData as exc:
                 raise RunFailed(str(exc)) from None
@@ -202,6 +221,17 @@ class Worker:
         out: dict[str, Any] = {"cfg": cfg, "config": config_to_dict(cfg), "base": base_model}
         out["adapter_of"] = adapter_of  # what a new LoRA version applies to
 
+        # Where the policy stage starts (and anchors its KL): the active version, or the
+        # sft stage's model trained from it.
+        start, start_base = reference, reference_base
+        if "sft" in state.offsets:
+            if reference is None:
+                raise RunFailed("The project has no active policy version to start from.")
+            start = self._sft_stage(claim, state, staged, snap, cfg, reference, reference_base)
+            start_base = (
+                self.store.path(adapter_of) if adapter_of and is_adapter_folder(start) else None
+            )
+
         reward_path = previous_rm
         if "reward" in state.offsets:
             reward_path = self._reward_stage(claim, state, staged, snap, cfg, previous_rm)
@@ -212,8 +242,10 @@ class Worker:
             raise RunFailed("The project has no active policy version to start from.")
         if reward_path is None:
             raise RunFailed("No reward model yet: run a `full` or `reward` run first.")
+        if start is None:
+            raise RunFailed("The project has no active policy version to start from.")
         out["policy_dir"] = self._policy_stage(
-            claim, state, staged, snap, cfg, reference, reward_path, reference_base
+            claim, state, staged, snap, cfg, start, reward_path, start_base
         )
         out["reward_used"] = reward_path
         self._checkpoint(state)
@@ -244,6 +276,36 @@ class Worker:
     def _reward_accuracy(state: RunState) -> dict[str, Any]:
         reward = state.results.get("reward") or {}
         return {"reward_val_accuracy": reward.get("val_accuracy")}
+
+    def _sft_stage(
+        self,
+        claim: jobs.Claim,
+        state: RunState,
+        staged: list[Path],
+        snap: datamod.Snapshot,
+        cfg: Any,
+        reference: Path,
+        reference_base: Path | None,
+    ) -> Path:
+        from trainer.sft import sft_policy
+
+        self._checkpoint(state)
+        state.enter("sft")
+        folder = self.store.staging(
+            self.store.policy_run_uri(claim.project_id, claim.run_id) + "-sft"
+        )
+        staged.append(folder)
+        state.results["sft"] = sft_policy(
+            snap.demonstrations,
+            reference,
+            folder,
+            cfg.sft,
+            cfg.policy,
+            state.reporter("sft"),
+            state.should_stop,
+            base=reference_base,
+        )
+        return folder
 
     def _reward_stage(
         self,
@@ -347,7 +409,9 @@ class Worker:
                 number = versions.next_number(db, claim.project_id)
                 uri = self.store.policy_uri(claim.project_id, number)
                 version_metrics: dict[str, Any] = {
-                    k: metrics[k] for k in ("data", "policy", "evaluation", "gates") if k in metrics
+                    k: metrics[k]
+                    for k in ("data", "sft", "policy", "evaluation", "gates")
+                    if k in metrics
                 }
                 policy_meta = {**meta, "metrics": version_metrics}
                 if is_adapter_folder(out["policy_dir"]):  # served on its base (app.domain.serving)

@@ -13,6 +13,10 @@ so an exported file holds exactly what a run at the same watermark trains on:
   otherwise an overlapped pair is decided by majority (a split vote is dropped), a gold
   pair by its gold answer, whatever its annotators said;
 - the strength of a row is the most common strength among the winning votes.
+
+With the recipe option `demonstrations_preferred`, a demonstration written on a pair also
+counts as preferred over both of that pair's responses (`demonstration_preference_rows`:
+two rows, one per response, unless the demonstration is that response unchanged).
 """
 
 from __future__ import annotations
@@ -28,9 +32,19 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from app.domain.demonstrations import DemonstrationSelection, demonstration_scope
 from app.domain.messages import PromptValue, prompt_value
 from app.domain.project_settings import settings_of
-from app.models import Adjudication, Comparison, Completion, Pair, Project, Prompt, User
+from app.models import (
+    Adjudication,
+    Comparison,
+    Completion,
+    Demonstration,
+    Pair,
+    Project,
+    Prompt,
+    User,
+)
 from app.vocabulary import ReviewStatus
 
 PREFERENCE_CHOICES = ("a", "b")
@@ -217,3 +231,33 @@ def _row(
     strength = Counter(strengths).most_common(1)[0][0] if strengths else None
     chosen, rejected = (text_a, text_b) if winner == "a" else (text_b, text_a)
     return PreferenceRow(prompt, chosen, rejected, strength, prompt_id, pair_id)
+
+
+def demonstration_preference_rows(
+    db: Session, project: Project, sel: DemonstrationSelection
+) -> Iterator[PreferenceRow]:
+    """Each demonstration written on a pair, preferred over both of the pair's responses."""
+    comp_a, comp_b = aliased(Completion), aliased(Completion)
+    stmt = (
+        select(
+            Demonstration.pair_id,
+            Demonstration.prompt_id,
+            Demonstration.text,
+            Prompt.text,
+            Prompt.messages,
+            comp_a.text,
+            comp_b.text,
+        )
+        .join(Prompt, Prompt.id == Demonstration.prompt_id)
+        .join(Pair, Pair.id == Demonstration.pair_id)
+        .join(comp_a, comp_a.id == Pair.completion_a_id)
+        .join(comp_b, comp_b.id == Pair.completion_b_id)
+        .where(*demonstration_scope(project, sel))
+        .order_by(Demonstration.id)
+        .execution_options(yield_per=BATCH)
+    )
+    for pair_id, prompt_id, demo, text, messages, text_a, text_b in db.execute(stmt):
+        prompt = prompt_value(text, messages)
+        for response in (text_a, text_b):
+            if response.strip() != demo.strip():  # an unchanged response teaches nothing
+                yield PreferenceRow(prompt, demo, response, None, prompt_id, pair_id)

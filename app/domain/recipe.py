@@ -26,6 +26,7 @@ __all__ = [
     "ModelSources",
     "PolicySection",
     "RewardSection",
+    "SftSection",
     "TrainingConfig",
     "available_recipes",
     "config_from_dict",
@@ -89,6 +90,34 @@ def _model_ref(default: str, help: str, bundled: tuple[str, ...]) -> Any:
         max_length=500,
         json_schema_extra={"bundled": list(bundled)},
     )
+
+
+class SftSection(Section):
+    enabled: Bool = Field(
+        False,
+        description="run the sft stage first: supervised fine-tuning of the starting policy on "
+        "the evaluators' demonstrations (TRL SFTTrainer); RL and DPO then start from it, and "
+        "it is their KL reference",
+    )
+    lr: Float = Field(2e-5, gt=0, le=1, description="learning rate of supervised fine-tuning")
+    epochs: Float = Field(3.0, gt=0, le=100, description="passes over the demonstrations")
+    max_steps: OptInt = Field(
+        None, ge=1, le=100_000, description="cap on optimiser steps (None: the epochs decide)"
+    )
+    batch_size: Int = Field(4, ge=1, le=BATCH_MAX, description="demonstrations per optimiser step")
+    max_length: Int = Field(
+        512,
+        ge=1,
+        le=TOKENS_MAX,
+        description="tokens per prompt+demonstration; longer rows are cut from the right",
+    )
+    accepted_only: Bool = Field(
+        False, description="train only on demonstrations a reviewer accepted (else pending too)"
+    )
+    min_demonstrations: Int = Field(
+        1, ge=1, le=COUNT_MAX, description="a run with fewer usable demonstrations fails fast"
+    )
+    seed: Int = Field(0, ge=0, le=SEED_MAX, description="seed of the data order")
 
 
 class RewardSection(Section):
@@ -258,6 +287,7 @@ class GateSection(Section):
 
 
 class TrainingConfig(Section):
+    sft: SftSection = Field(default_factory=SftSection, description="supervised fine-tuning")
     reward: RewardSection = Field(default_factory=RewardSection, description="reward model")
     policy: PolicySection = Field(default_factory=PolicySection, description="policy")
     eval: EvalSection = Field(default_factory=EvalSection, description="evaluation")
@@ -267,6 +297,11 @@ class TrainingConfig(Section):
     )
     include_ties: Bool = Field(
         False, description="keep tie / both-bad judgements (they are dropped by default)"
+    )
+    demonstrations_preferred: Bool = Field(
+        False,
+        description="a demonstration written on a pair counts as preferred over both of its "
+        "responses (reward model and DPO rows)",
     )
     validation_share: Float = Field(
         0.2, ge=0, lt=1, description="share of prompts held out for reward validation"

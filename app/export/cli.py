@@ -1,4 +1,4 @@
-"""`pairwise export --format trl|raw --out FILE`."""
+"""`pairwise export --format trl|raw|sft --out FILE`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ DAY = ["%Y-%m-%d"]
 @commands.command()
 def export(
     out: Annotated[Path, typer.Option(help="file to write", show_default=False)],
-    format_: Annotated[Literal["trl", "raw"], typer.Option("--format")] = "trl",
+    format_: Annotated[Literal["trl", "raw", "sft"], typer.Option("--format")] = "trl",
     csv: Annotated[bool, typer.Option("--csv", help="raw format as CSV instead of JSONL")] = False,
     parquet: Annotated[bool, typer.Option("--parquet", help="Parquet instead of JSONL")] = False,
     project: Annotated[
@@ -46,7 +46,7 @@ def export(
         bool, typer.Option("--pseudonymise", help="raw: hashed annotator ids")
     ] = False,
 ) -> None:
-    """export comparisons for training (TRL) or analysis (raw)"""
+    """export comparisons for training (TRL) or analysis (raw), or demonstrations (sft)"""
     from app.db import make_sessionmaker, transaction
     from app.export.service import ExportOptions, iter_lines
     from app.projects.deps import project_by_name

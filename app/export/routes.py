@@ -22,7 +22,7 @@ router = APIRouter(tags=["export"])
 
 
 def options(
-    format: Literal["trl", "raw"] = "trl",
+    format: Literal["trl", "raw", "sft"] = "trl",
     file_format: Literal["jsonl", "csv", "parquet"] = "jsonl",
     since: Annotated[str, Query(max_length=10, description="YYYY-MM-DD")] = "",
     until: Annotated[str, Query(max_length=10, description="YYYY-MM-DD, inclusive.")] = "",
@@ -59,7 +59,7 @@ def download(
     request: Request, project: Project, opts: ExportOptions, settings: Settings
 ) -> Response:
     factory, secret = request.app.state.sessionmaker, settings.resolved_secret_key()
-    if opts.file_format == "parquet":
+    if opts.file_format == "parquet" and opts.kind != "sft":
         media, body = (
             "application/vnd.apache.parquet",
             stream_parquet(factory, project.id, opts, secret),
@@ -125,5 +125,6 @@ def api_export(
 ) -> Response:
     """`format=trl`: TRL preference JSONL (`prompt`, `chosen`, `rejected`; chat prompts as
     message lists), majority per pair unless `aggregate=false`. `format=raw`: one row per
-    comparison (JSONL or `file_format=csv`). Streamed."""
+    comparison (JSONL or `file_format=csv`). `format=sft`: the demonstrations as TRL
+    conversational rows (`messages`: the prompt's turns, then the answer; JSONL). Streamed."""
     return download(request, chosen_project(db, principal, project), opts, settings)

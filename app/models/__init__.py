@@ -3,6 +3,7 @@
 from app.models.accounts import ROLES, ApiToken, AuditEvent, User, UserRole, UserSession
 from app.models.admin import GuidelineVersion, Invitation
 from app.models.base import Base, utcnow
+from app.models.demonstrations import Demonstration
 from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
@@ -14,6 +15,7 @@ from app.vocabulary import (
     Agreement,
     AssignmentStatus,
     Choice,
+    DemonstrationStatus,
     InvitationKind,
     PairKind,
     PairStatus,
@@ -32,6 +34,8 @@ __all__ = [
     "ReviewStatus",
     "AssignmentStatus",
     "Choice",
+    "Demonstration",
+    "DemonstrationStatus",
     "InvitationKind",
     "PairKind",
     "PairStatus",

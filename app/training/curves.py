@@ -27,7 +27,12 @@ METRIC_NAMES = {
     "rewards/accuracies": "accuracy",
     "rewards/margins": "margin",
 }
-STAGE_NAMES = {"reward": "reward model", "policy": "policy", "evaluate": "evaluation"}
+STAGE_NAMES = {
+    "sft": "supervised fine-tuning",
+    "reward": "reward model",
+    "policy": "policy",
+    "evaluate": "evaluation",
+}
 
 
 def run_charts(curves: dict[str, list[list[float]]]) -> list[Markup]:

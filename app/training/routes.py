@@ -129,6 +129,7 @@ def run_page(request: Request, run_id: int, db: DbDep, principal: MLStaff) -> Re
         "evaluation": {
             k: v for k, v in (metrics.get("evaluation") or {}).items() if k != "examples"
         },
+        "sft": {k: v for k, v in (metrics.get("sft") or {}).items() if isinstance(v, int | float)},
         "policy": {
             k: v for k, v in (metrics.get("policy") or {}).items() if isinstance(v, int | float)
         },

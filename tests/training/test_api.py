@@ -257,3 +257,26 @@ def test_allow_list_setting_admits_a_hub_id(
     allowing = settings.model_copy(update={"training_model_allowlist": "org/other, org/scorer"})
     run = request_run(db, allowing, project.id, None, recipe="tiny", overrides=hub)
     assert run.config["overrides"] == hub
+
+
+def test_run_page_shows_the_sft_stage(
+    client: TestClient, logged_in, db: Session, project: Project
+) -> None:
+    run = TrainingRun(
+        project_id=project.id,
+        kind="full",
+        recipe="tiny",
+        status="succeeded",
+        progress=1.0,
+        config={"demonstration_watermark": 7},
+        metrics={
+            "curves": {"sft:loss": [[1, 2.5], [2, 1.5]]},
+            "sft": {"steps": 2, "demonstrations": 5, "loss_curve": [[1, 2.5]]},
+        },
+    )
+    db.add(run)
+    db.commit()
+    logged_in("ml")
+    page = client.get(f"/training/runs/{run.id}").text
+    assert 'id="run-sft"' in page and "up to #7" in page
+    assert "supervised fine-tuning · loss" in page
