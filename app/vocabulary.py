@@ -89,6 +89,18 @@ class ReviewStatus(StrEnum):
     decided = "decided"  # a reviewer set the final label
 
 
+class ImportStatus(StrEnum):
+    """A batch of imported preference data (app.imports): in use, or taken back out."""
+
+    active = "active"
+    reverted = "reverted"
+
+
+class ImportFormat(StrEnum):
+    trl = "trl"  # prompt / chosen / rejected, plain or conversational
+    pairwise = "pairwise"  # prompt / response_a / response_b / choice
+
+
 class RunKind(StrEnum):
     full = "full"
     reward = "reward"

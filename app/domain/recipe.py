@@ -268,6 +268,11 @@ class TrainingConfig(Section):
     include_ties: Bool = Field(
         False, description="keep tie / both-bad judgements (they are dropped by default)"
     )
+    include_imported: Bool = Field(
+        False,
+        description="train on imported preference data too (the Imports page; each imported "
+        "choice a row of its own)",
+    )
     validation_share: Float = Field(
         0.2, ge=0, lt=1, description="share of prompts held out for reward validation"
     )

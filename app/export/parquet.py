@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -43,7 +43,14 @@ RAW_SCHEMA = pa.schema(
 )
 
 
-def write_parquet(db: Session, project: Project, opts: ExportOptions, secret: str, out: Any) -> int:
+def write_parquet(
+    db: Session,
+    project: Project,
+    opts: ExportOptions,
+    secret: str,
+    out: Any,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Write the export as Parquet to a binary file object; returns the row count."""
     records = iter_records(db, project, opts, secret)
     writer: pq.ParquetWriter | None = None
@@ -60,6 +67,8 @@ def write_parquet(db: Session, project: Project, opts: ExportOptions, secret: st
             writer = pq.ParquetWriter(out, schema)
         writer.write_table(table)
         rows += len(batch)
+        if progress is not None:
+            progress(len(batch))
     if writer is None:
         if opts.kind == "raw":
             pq.write_table(RAW_SCHEMA.empty_table(), out)

@@ -59,6 +59,7 @@ class ExportOptions:
     include_simulated: bool = False
     aggregate: bool = True
     pseudonymise: bool = False
+    include_imported: bool = False  # TRL rows: add imported preference data (app/imports)
 
 
 def pseudonym(secret: str, user_id: int) -> str:
@@ -83,6 +84,7 @@ def selection(opts: ExportOptions) -> Selection:
         since=opts.since,
         until=opts.until,
         tag=opts.tag,
+        include_imported=opts.include_imported and opts.kind == "trl",
     )
 
 

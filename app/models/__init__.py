@@ -3,6 +3,7 @@
 from app.models.accounts import ROLES, ApiToken, AuditEvent, User, UserRole, UserSession
 from app.models.admin import GuidelineVersion, Invitation
 from app.models.base import Base, utcnow
+from app.models.imports import ImportedComparison, PreferenceImport
 from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
@@ -50,9 +51,11 @@ __all__ = [
     "Comparison",
     "Completion",
     "GuidelineVersion",
+    "ImportedComparison",
     "Invitation",
     "Pair",
     "PolicyVersion",
+    "PreferenceImport",
     "Project",
     "ProjectMember",
     "Prompt",

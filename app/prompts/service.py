@@ -33,7 +33,8 @@ class ImportSummary:
         return len(self.duplicates)
 
 
-def _stored_hashes(db: Session, project_id: int, hashes: list[str]) -> dict[str, int]:
+def stored_hashes(db: Session, project_id: int, hashes: list[str]) -> dict[str, int]:
+    """Prompt ids by content hash, for the hashes already stored in the project."""
     found: dict[str, int] = {}
     for i in range(0, len(hashes), LOOKUP_CHUNK):
         chunk = hashes[i : i + LOOKUP_CHUNK]
@@ -68,7 +69,7 @@ def import_prompts(
     summary = ImportSummary(parsed.unit, rejected=list(parsed.problems))
     if parsed.problems and not skip_bad:
         return summary
-    stored = _stored_hashes(db, project.id, [r.content_hash for r in parsed.records])
+    stored = stored_hashes(db, project.id, [r.content_hash for r in parsed.records])
     share = settings_of(project).held_out_share
     first_line: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
@@ -91,6 +92,8 @@ def import_prompts(
                 "tags": record.tags,
                 "priority": record.priority,
                 "held_out": _held_out(record, share),
+                "meta": record.meta,
+                "external_id": record.external_id,
             }
         )
     for i in range(0, len(rows), INSERT_CHUNK):
