@@ -32,8 +32,13 @@ def write_hf_dataset(
         parquet = Path(scratch) / "rows.parquet"
         with parquet.open("wb") as out:
             rows = write_parquet(db, project, opts, secret, out, progress)
-        cache = Path(scratch) / "cache"
-        dataset = datasets.Dataset.from_parquet(str(parquet), cache_dir=str(cache))
+        if rows:
+            cache = Path(scratch) / "cache"
+            dataset = datasets.Dataset.from_parquet(str(parquet), cache_dir=str(cache))
+        else:  # `from_parquet` refuses a file without rows; the columns still come out
+            import pyarrow.parquet as pq
+
+            dataset = datasets.Dataset(datasets.table.InMemoryTable(pq.read_table(parquet)))
         assert isinstance(dataset, datasets.Dataset)
         dataset.save_to_disk(str(folder))
     return rows

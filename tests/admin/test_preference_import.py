@@ -155,9 +155,7 @@ def test_imported_rows_train_and_export_only_when_asked_then_revert(
     assert {r.prompt_id for r in used} >= {existing.id}  # linked to the stored prompt
     new = db.scalars(select(Prompt).where(Prompt.id != existing.id)).all()
     assert new and not any(p.active for p in new)  # never sampled
-    exported = list(
-        iter_records(db, project, ExportOptions(include_imported=True), secret="s")
-    )
+    exported = list(iter_records(db, project, ExportOptions(include_imported=True), secret="s"))
     assert {"prompt": "question 1", "chosen": "good answer 1", "rejected": "bad 1"} in exported
     assert list(iter_records(db, project, ExportOptions(), secret="s")) == []
 
@@ -181,7 +179,8 @@ def test_cli_import_list_revert(tmp_path: Path, monkeypatch, capsys) -> None:
     get_settings.cache_clear()
     try:
         assert cli_main(["db", "upgrade"]) == 0
-        assert cli_main(["users", "create", "root", "--role", "admin", "--password", "long pw!!"]) == 0
+        create = ["users", "create", "root", "--role", "admin", "--password", "long pw!!"]
+        assert cli_main(create) == 0
         f = tmp_path / "p.jsonl"
         f.write_bytes(jsonl(*trl_rows(2), {"prompt": "q"}))
         assert cli_main(["imports", "add", str(f)]) == 1
