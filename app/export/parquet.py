@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -39,6 +40,8 @@ RAW_SCHEMA = pa.schema(
         ("reward_margin", pa.float64()),
         ("guidelines_version", pa.int64()),
         ("created_at", pa.string()),
+        ("prompt_external_id", pa.string()),
+        ("prompt_meta", pa.string()),  # JSON text: each prompt's keys differ
     ]
 )
 
@@ -61,6 +64,7 @@ def write_parquet(
             # Mixed int/str annotator ids (pseudonymised or not) stay one type per file.
             for r in batch:
                 r["annotator"] = str(r["annotator"])
+                r["prompt_meta"] = json.dumps(r["prompt_meta"], ensure_ascii=False)
         table = pa.Table.from_pylist(batch, schema=schema)
         if writer is None:
             schema = table.schema

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, select, text, update
+from sqlalchemy import ColumnElement, String, cast, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.domain.audit import audit
@@ -121,6 +121,18 @@ class PromptFilter:
     active: bool | None = None
     priority_min: int | None = None
     held_out: bool | None = None
+    meta: str = ""  # "key=value" (that metadata value) or "key" (has that metadata)
+    external_id: str = ""
+
+
+def meta_condition(spec: str) -> ColumnElement[bool] | None:
+    """Prompts whose metadata matches `key=value` (as text) or has `key`; None for no filter."""
+    key, sep, value = spec.partition("=")
+    key, value = key.strip(), value.strip()
+    if not key:
+        return None
+    field = Prompt.meta[key].as_string()
+    return field == value if sep else field.isnot(None)
 
 
 @dataclass
@@ -189,6 +201,10 @@ def list_prompts(
         stmt = stmt.where(Prompt.priority >= filt.priority_min)
     if filt.held_out is not None:
         stmt = stmt.where(Prompt.held_out.is_(filt.held_out))
+    if (matches := meta_condition(filt.meta)) is not None:
+        stmt = stmt.where(matches)
+    if filt.external_id.strip():
+        stmt = stmt.where(Prompt.external_id == filt.external_id.strip())
     prompts = list(db.scalars(stmt.order_by(Prompt.id.desc()).limit(limit + 1)))
     more = len(prompts) > limit
     prompts = prompts[:limit]
