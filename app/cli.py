@@ -13,6 +13,7 @@ from typer.core import TyperCommand, TyperGroup
 from app.auth import cli as auth_cli
 from app.cli_common import engine, fail, settings
 from app.export import cli as export_cli
+from app.imports import cli as imports_cli
 from app.prompts import cli as prompts_cli
 from app.sampling import cli as sampling_cli
 from app.simulate import cli as simulate_cli
@@ -190,6 +191,7 @@ def downgrade(
 app.add_typer(db, name="db")
 app.add_typer(auth_cli.users, name="users", help="accounts")
 app.add_typer(prompts_cli.prompts, name="prompts", help="prompts")
+app.add_typer(imports_cli.imports, name="imports", help="imported preference data")
 app.add_typer(export_cli.commands)
 app.add_typer(training_cli.commands)
 app.add_typer(simulate_cli.commands)

@@ -6,7 +6,9 @@ so `pairwise --help` starts fast; each command imports what it needs when it run
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -14,6 +16,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from app.settings import Settings
+
+
+T = TypeVar("T")
 
 
 def settings() -> Settings:
@@ -36,3 +41,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print `error: MESSAGE` to stderr and end the command with CODE."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def progress_bar(total: int | None, desc: str, unit: str = "row") -> Any:
+    """A progress bar on stderr (rows, rate, time left when the total is known)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, leave=True)
+
+
+def counted(items: Iterable[T], bar: Any) -> Iterator[T]:
+    """The items, unchanged, ticking `bar` once each."""
+    for item in items:
+        bar.update(1)
+        yield item

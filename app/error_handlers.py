@@ -23,6 +23,7 @@ from app.deps import LoginRequired, SecondFactorRequired
 from app.domain.jobs import JobError
 from app.domain.project_settings import ProjectSettingsError
 from app.domain.versions import PromotionError
+from app.imports.service import ImportNotRevertable
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict
 from app.pairs.review import ReviewError
@@ -46,6 +47,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (KeyConflict, 409),
     (PromotionError, 409),
     (JobError, 409),
+    (ImportNotRevertable, 409),
     (LeaseExpired, 409),
     (NotFound, 404),
     (TrainingInputError, 422),

@@ -27,6 +27,8 @@ from app.demonstrations import api as demonstrations_api
 from app.demonstrations import routes as demonstrations_routes
 from app.error_handlers import install_error_handlers
 from app.export import routes as export_routes
+from app.imports import api as imports_api
+from app.imports import routes as imports_routes
 from app.labeling import api as labeling_api
 from app.labeling import routes as labeling_routes
 from app.loop import routes as loop_routes
@@ -61,6 +63,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", responses=API_ERRORS)
     router.include_router(me.router)
     router.include_router(prompts_api.router)
+    router.include_router(imports_api.router)
     router.include_router(annotators_api.router)
     router.include_router(export_routes.api_router)
     router.include_router(quality_routes.api_router)
@@ -86,6 +89,7 @@ def page_routers() -> list[APIRouter]:
         api_docs.router,
         observability_routes.router,
         prompts_routes.router,
+        imports_routes.router,
         annotators_routes.router,
         export_routes.router,
         projects_routes.router,

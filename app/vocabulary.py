@@ -97,6 +97,18 @@ class DemonstrationStatus(StrEnum):
     rejected = "rejected"
 
 
+class ImportStatus(StrEnum):
+    """A batch of imported preference data (app.imports): in use, or taken back out."""
+
+    active = "active"
+    reverted = "reverted"
+
+
+class ImportFormat(StrEnum):
+    trl = "trl"  # prompt / chosen / rejected, plain or conversational
+    pairwise = "pairwise"  # prompt / response_a / response_b / choice
+
+
 class RunKind(StrEnum):
     full = "full"
     reward = "reward"

@@ -74,6 +74,7 @@ def snapshot(
     min_comparisons: int,
     include_ties: bool = False,
     include_simulated: bool = False,
+    include_imported: bool = False,
     validation_share: float = 0.2,
     split_seed: int = 0,
     heldout_prompts: int = 16,
@@ -88,7 +89,10 @@ def snapshot(
         raise NotEnoughData(f"Project {project_id} does not exist.")
     counts: Counter[str] = Counter()
     selection = Selection(
-        up_to=watermark, include_simulated=include_simulated, include_ties=include_ties
+        up_to=watermark,
+        include_simulated=include_simulated,
+        include_ties=include_ties,
+        include_imported=include_imported,
     )
     decided = list(preference_rows(db, project, selection, counts=counts))
     demos: list[DemonstrationRow] = []
@@ -191,6 +195,7 @@ def snapshot_for_config(
         min_comparisons=cfg.min_comparisons,
         include_ties=cfg.include_ties,
         include_simulated=include_simulated,
+        include_imported=getattr(cfg, "include_imported", False),
         validation_share=cfg.validation_share,
         split_seed=cfg.split_seed,
         heldout_prompts=cfg.heldout_prompts,

@@ -12,7 +12,8 @@ so an exported file holds exactly what a run at the same watermark trains on:
 - a pair a reviewer adjudicated is decided by the adjudicated label, whatever its votes;
   otherwise an overlapped pair is decided by majority (a split vote is dropped), a gold
   pair by its gold answer, whatever its annotators said;
-- the strength of a row is the most common strength among the winning votes.
+- the strength of a row is the most common strength among the winning votes;
+- imported preference data (app/domain/imported.py) joins only when asked.
 
 With the recipe option `demonstrations_preferred`, a demonstration written on a pair also
 counts as preferred over both of that pair's responses (`demonstration_preference_rows`:
@@ -21,7 +22,6 @@ two rows, one per response, unless the demonstration is that response unchanged)
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,10 +29,11 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.domain.demonstrations import DemonstrationSelection, demonstration_scope
+from app.domain.imported import imported_judgements, prompt_has_tag
 from app.domain.messages import PromptValue, prompt_value
 from app.domain.project_settings import settings_of
 from app.models import (
@@ -72,6 +73,7 @@ class Selection:
     since: datetime | None = None
     until: datetime | None = None
     tag: str = ""
+    include_imported: bool = False  # rows of imported preference files (their a/b choices)
 
 
 def excluded_annotators(project: Project) -> list[int]:
@@ -103,8 +105,7 @@ def comparison_scope(
     if sel.until is not None:
         conditions.append(Comparison.created_at < sel.until)
     if sel.tag.strip():
-        quoted = json.dumps(sel.tag.strip()).replace("%", "\\%").replace("_", "\\_")
-        conditions.append(cast(Prompt.tags, String).like(f"%{quoted}%", escape="\\"))
+        conditions.append(prompt_has_tag(sel.tag))
     excluded = excluded_annotators(project)
     if excluded and not sel.include_excluded:
         conditions.append(Comparison.user_id.not_in(excluded))
@@ -216,6 +217,23 @@ def preference_rows(
         else:
             counts["gold_pairs" if kind == "gold" else "pairs"] += 1
             yield _row(prompt, prompt_id, pair_id, text_a, text_b, winner, votes)
+    if sel.include_imported:
+        yield from _imported(db, project, sel, counts)
+
+
+def _imported(
+    db: Session, project: Project, sel: Selection, counts: Counter[str]
+) -> Iterator[PreferenceRow]:
+    """Imported a/b judgements, a row each (ties and both-bad teach no preference)."""
+    for pid, text, messages, text_a, text_b, choice, strength in imported_judgements(
+        db, project, sel.since, sel.until, sel.tag
+    ):
+        if choice not in PREFERENCE_CHOICES:
+            counts["imported_dropped_tie"] += 1
+            continue
+        counts["imported"] += 1
+        chosen, rejected = (text_a, text_b) if choice == "a" else (text_b, text_a)
+        yield PreferenceRow(prompt_value(text, messages), chosen, rejected, strength, pid)
 
 
 def _row(

@@ -303,6 +303,11 @@ class TrainingConfig(Section):
         description="a demonstration written on a pair counts as preferred over both of its "
         "responses (reward model and DPO rows)",
     )
+    include_imported: Bool = Field(
+        False,
+        description="train on imported preference data too (the Imports page; each imported "
+        "choice a row of its own)",
+    )
     validation_share: Float = Field(
         0.2, ge=0, lt=1, description="share of prompts held out for reward validation"
     )

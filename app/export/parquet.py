@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -39,11 +40,20 @@ RAW_SCHEMA = pa.schema(
         ("reward_margin", pa.float64()),
         ("guidelines_version", pa.int64()),
         ("created_at", pa.string()),
+        ("prompt_external_id", pa.string()),
+        ("prompt_meta", pa.string()),  # JSON text: each prompt's keys differ
     ]
 )
 
 
-def write_parquet(db: Session, project: Project, opts: ExportOptions, secret: str, out: Any) -> int:
+def write_parquet(
+    db: Session,
+    project: Project,
+    opts: ExportOptions,
+    secret: str,
+    out: Any,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Write the export as Parquet to a binary file object; returns the row count."""
     records = iter_records(db, project, opts, secret)
     writer: pq.ParquetWriter | None = None
@@ -54,12 +64,15 @@ def write_parquet(db: Session, project: Project, opts: ExportOptions, secret: st
             # Mixed int/str annotator ids (pseudonymised or not) stay one type per file.
             for r in batch:
                 r["annotator"] = str(r["annotator"])
+                r["prompt_meta"] = json.dumps(r["prompt_meta"], ensure_ascii=False)
         table = pa.Table.from_pylist(batch, schema=schema)
         if writer is None:
             schema = table.schema
             writer = pq.ParquetWriter(out, schema)
         writer.write_table(table)
         rows += len(batch)
+        if progress is not None:
+            progress(len(batch))
     if writer is None:
         if opts.kind == "raw":
             pq.write_table(RAW_SCHEMA.empty_table(), out)

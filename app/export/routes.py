@@ -31,6 +31,9 @@ def options(
     include_excluded: bool = False,
     aggregate: bool = True,
     pseudonymise: bool = False,
+    include_imported: Annotated[
+        bool, Query(description="TRL: add the rows of imported preference files")
+    ] = False,
 ) -> ExportOptions:
     def at(field: str, value: str, shift: int = 0) -> datetime | None:
         # An empty date input (the page's form) means no bound.
@@ -52,6 +55,7 @@ def options(
         exclude_excluded=not include_excluded,
         aggregate=aggregate,
         pseudonymise=pseudonymise,
+        include_imported=include_imported,
     )
 
 

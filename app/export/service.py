@@ -47,6 +47,8 @@ RAW_FIELDS = [
     "reward_margin",
     "guidelines_version",
     "created_at",
+    "prompt_external_id",
+    "prompt_meta",  # the prompt import's other columns (JSON text in CSV and Parquet)
 ]
 
 
@@ -63,6 +65,7 @@ class ExportOptions:
     include_simulated: bool = False
     aggregate: bool = True
     pseudonymise: bool = False
+    include_imported: bool = False  # TRL rows: add imported preference data (app/imports)
 
 
 def pseudonym(secret: str, user_id: int) -> str:
@@ -89,6 +92,7 @@ def selection(opts: ExportOptions) -> Selection:
         since=opts.since,
         until=opts.until,
         tag=opts.tag,
+        include_imported=opts.include_imported and opts.kind == "trl",
     )
 
 
@@ -112,6 +116,8 @@ def _query(project: Project, opts: ExportOptions) -> Select[*tuple[Any, ...]]:
             Pair.kind.label("pair_kind"),
             Prompt.text.label("prompt_text"),
             Prompt.messages,
+            Prompt.external_id.label("prompt_external_id"),
+            Prompt.meta.label("prompt_meta"),
             ca.text.label("text_a"),
             cb.text.label("text_b"),
             ca.policy_version_id.label("version_a"),
@@ -176,6 +182,8 @@ def _raw(rows: Iterator[Any], opts: ExportOptions, secret: str) -> Iterator[dict
             "reward_margin": r.reward_margin,
             "guidelines_version": r.guidelines_version,
             "created_at": r.created_at.isoformat(),
+            "prompt_external_id": r.prompt_external_id,
+            "prompt_meta": dict(r.prompt_meta or {}),
         }
 
 
@@ -222,7 +230,12 @@ def _csv_header() -> str:
 
 def _csv_line(record: dict[str, Any]) -> str:
     buf = io.StringIO()
-    values = {k: csv_cell(v) for k, v in {**record, "flags": ";".join(record["flags"])}.items()}
+    flat = {
+        **record,
+        "flags": ";".join(record["flags"]),
+        "prompt_meta": json.dumps(record["prompt_meta"], ensure_ascii=False),
+    }
+    values = {k: csv_cell(v) for k, v in flat.items()}
     _csv_writer(buf).writerow(values)
     return buf.getvalue()
 

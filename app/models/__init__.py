@@ -4,6 +4,7 @@ from app.models.accounts import ROLES, ApiToken, AuditEvent, User, UserRole, Use
 from app.models.admin import GuidelineVersion, Invitation
 from app.models.base import Base, utcnow
 from app.models.demonstrations import Demonstration
+from app.models.imports import ImportedComparison, PreferenceImport
 from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
@@ -54,9 +55,11 @@ __all__ = [
     "Comparison",
     "Completion",
     "GuidelineVersion",
+    "ImportedComparison",
     "Invitation",
     "Pair",
     "PolicyVersion",
+    "PreferenceImport",
     "Project",
     "ProjectMember",
     "Prompt",

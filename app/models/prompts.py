@@ -17,6 +17,7 @@ class Prompt(TimestampMixin, Base):
         Index("ix_prompts_sampling", "project_id", "active", "priority", "times_sampled"),
         # The admin list pages newest first by id within a project (keyset pagination).
         Index("ix_prompts_project_id_id", "project_id", "id"),
+        Index("ix_prompts_project_external_id", "project_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -29,3 +30,6 @@ class Prompt(TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     held_out: Mapped[bool] = mapped_column(Boolean, default=False)
     times_sampled: Mapped[int] = mapped_column(Integer, default=0)
+    # The upload's other columns, kept as given (scalars as text); an id in the lab's system.
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

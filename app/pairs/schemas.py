@@ -40,6 +40,9 @@ class PairFilter(BaseModel):
     since: datetime | None = Field(None, description="A vote on or after this time.")
     until: datetime | None = Field(None, description="A vote before this time.")
     q: str = Field("", max_length=500, description="Text in the prompt.")
+    meta: str = Field(
+        "", max_length=300, description="Prompt metadata: `key=value`, or `key` (has it)."
+    )
     has_rationale: bool | None = Field(None, description="Some vote gives a reason (or none).")
     margin_min: float | None = Field(None, description="Reward-model margin at least this.")
     margin_max: float | None = Field(None, description="Reward-model margin at most this.")

@@ -38,7 +38,7 @@ from app.models import (
     User,
 )
 from app.pairs.schemas import MARGIN_SORTS, PairFilter, PairSort
-from app.prompts.service import like_pattern
+from app.prompts.service import like_pattern, meta_condition
 from app.vocabulary import Agreement, PairStatus, ReviewStatus
 
 
@@ -177,6 +177,8 @@ def filter_conditions(db: Session, project: Project, filt: PairFilter) -> list[A
             # As in the prompt list: plan for the actual pattern, so the trigram index is used.
             db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         conds.append(Prompt.text.ilike(like_pattern(filt.q.strip()), escape="\\"))
+    if (matches := meta_condition(filt.meta)) is not None:
+        conds.append(matches)
     if filt.has_rationale is not None:
         reasoned = _vote_exists(Comparison.rationale != "")
         conds.append(reasoned if filt.has_rationale else ~reasoned)

@@ -43,11 +43,23 @@ def api_list(
     active: bool | None = None,
     priority_min: int | None = None,
     held_out: bool | None = None,
+    meta: Annotated[
+        str, Query(max_length=300, description="`key=value` or `key`: prompt metadata")
+    ] = "",
+    external_id: Annotated[str, Query(max_length=200)] = "",
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PromptPageOut:
     proj = chosen_project(db, principal, project)
-    filt = PromptFilter(q=q, tag=tag, active=active, priority_min=priority_min, held_out=held_out)
+    filt = PromptFilter(
+        q=q,
+        tag=tag,
+        active=active,
+        priority_min=priority_min,
+        held_out=held_out,
+        meta=meta,
+        external_id=external_id,
+    )
     page = list_prompts(db, proj.id, filt, before=before, limit=limit)
     return PromptPageOut(items=[PromptOut.of(r) for r in page.rows], next_before=page.next_before)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli_common import engine, fail, settings
+from app.cli_common import counted, engine, fail, progress_bar, settings
 
 prompts = typer.Typer(no_args_is_help=True)
 
@@ -25,14 +25,16 @@ def import_file(
     """import prompts from JSONL, CSV, Parquet, Arrow or a saved dataset folder"""
     from app.db import make_sessionmaker, transaction
     from app.projects.deps import project_by_name
-    from app.prompts.importer import ImportFileError, parse_path
+    from app.prompts.importer import ImportFileError, collect_records, read_path_rows, row_total
     from app.prompts.service import import_prompts
 
     config = settings()
     if not file.exists():
         fail(f"{file} does not exist")
     try:
-        parsed = parse_path(file, config.prompt_max_chars)
+        unit, rows = read_path_rows(file, required=("prompt",))
+        with progress_bar(row_total(file), "reading") as bar:
+            parsed = collect_records(unit, counted(rows, bar), config.prompt_max_chars)
     except ImportFileError as exc:
         fail(f"{file}: {exc}")
     factory = make_sessionmaker(engine(config))

@@ -1,5 +1,10 @@
 """Reading prompt files (JSONL, CSV, Parquet, Arrow, a saved Hugging Face dataset) into
-validated records, with the line or row number and the reason for every bad one."""
+validated records, with the line or row number and the reason for every bad one.
+
+`read_rows` / `read_path_rows` are the file readers alone (rows as dicts, numbered), which the
+preference import (app/imports) shares. Columns beyond the known ones are kept as the prompt's
+metadata, `external_id` as its id in the lab's own system.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,11 @@ TAG_MAX = 50
 TAGS_PER_PROMPT = 20
 BINARY_SNIFF = 8192
 FORMATS = ("jsonl", "csv", "parquet", "arrow", "hf")
-CSV_COLUMNS = ("prompt", "tags", "priority", "held_out")
+KNOWN_COLUMNS = ("prompt", "messages", "tags", "priority", "held_out", "external_id")
+META_KEYS_MAX = 50
+META_KEY_MAX = 100
+META_VALUE_MAX = 2000
+EXTERNAL_ID_MAX = 200
 
 
 class ImportFileError(ValueError):
@@ -41,6 +50,8 @@ class PromptRecord:
     priority: int
     content_hash: str
     held_out: bool | None = None  # None: not given (the project's held_out_share decides)
+    meta: dict[str, Any] = field(default_factory=dict)
+    external_id: str | None = None
 
 
 @dataclass
@@ -109,7 +120,41 @@ def _held_out(value: Any) -> bool | None:
     raise ValueError(f"`held_out` must be true or false, not {str(value)[:30]!r}")
 
 
-def _messages(value: Any) -> list[dict[str, str]]:
+def _meta_value(key: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    elif not isinstance(value, str | list | dict):  # numbers, dates: kept as text
+        value = str(value)
+    size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
+    if size > META_VALUE_MAX:
+        raise ValueError(f"metadata `{key[:30]}` is longer than {META_VALUE_MAX} characters")
+    return value if isinstance(value, str) else json.loads(json.dumps(value, default=str))
+
+
+def metadata(obj: dict[str, Any], known: tuple[str, ...] = KNOWN_COLUMNS) -> dict[str, Any]:
+    """The record's other columns (empty ones left out); scalars are kept as text."""
+    extra = {str(k): v for k, v in obj.items() if k not in known and v is not None and v != ""}
+    if len(extra) > META_KEYS_MAX:
+        raise ValueError(f"more than {META_KEYS_MAX} metadata columns")
+    for key in extra:
+        if len(key) > META_KEY_MAX:
+            raise ValueError(f"a metadata column name is longer than {META_KEY_MAX} characters")
+    return {k: _meta_value(k, v) for k, v in extra.items()}
+
+
+def external_id(value: Any) -> str | None:
+    """`external_id`: text or a whole number; empty = not given."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("`external_id` must be text or a whole number")
+    text = str(value).strip()
+    if len(text) > EXTERNAL_ID_MAX:
+        raise ValueError(f"`external_id` is longer than {EXTERNAL_ID_MAX} characters")
+    return text or None
+
+
+def parse_messages(value: Any) -> list[dict[str, str]]:
     if not isinstance(value, list | tuple) or not value:
         raise ValueError("`messages` must be a non-empty list of {role, content} objects")
     out = []
@@ -134,7 +179,7 @@ def validate(line: int, obj: Any, max_chars: int) -> PromptRecord:
     if not isinstance(obj, dict):
         raise ValueError("each record must be a JSON object")
     has_prompt = obj.get("prompt") is not None
-    has_messages = obj.get("messages") is not None
+    has_messages = obj.get("messages") not in (None, "")
     if has_prompt and has_messages:
         raise ValueError("has both `prompt` and `messages`; give one")
     if not has_prompt and not has_messages:
@@ -147,14 +192,22 @@ def validate(line: int, obj: Any, max_chars: int) -> PromptRecord:
         if not text.strip():
             raise ValueError("empty text")
     else:
-        messages = _messages(obj["messages"])
+        messages = parse_messages(obj["messages"])
         text = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
     if len(text) > max_chars:
         raise ValueError(f"over the size limit ({len(text)} characters; the limit is {max_chars})")
     tags, priority = parse_tags(obj.get("tags")), _priority(obj.get("priority"))
     held_out = _held_out(obj.get("held_out"))
     return PromptRecord(
-        line, text, messages, tags, priority, content_hash(text, messages), held_out
+        line,
+        text,
+        messages,
+        tags,
+        priority,
+        content_hash(text, messages),
+        held_out,
+        metadata(obj),
+        external_id(obj.get("external_id")),
     )
 
 
@@ -193,7 +246,7 @@ def _jsonl(data: bytes) -> Iterator[tuple[int, Any]]:
             yield number, Problem(number, f"bad JSON: {exc.msg} at column {exc.colno}")
 
 
-def _csv(data: bytes) -> Iterator[tuple[int, Any]]:
+def _csv(data: bytes, required: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
     _check_text(data)
     bad_lines = set()
     for number, raw in enumerate(data.split(b"\n"), start=1):
@@ -203,9 +256,12 @@ def _csv(data: bytes) -> Iterator[tuple[int, Any]]:
             bad_lines.add(number)
     text = data.decode("utf-8-sig", errors="replace")
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None or "prompt" not in [f.strip() for f in reader.fieldnames]:
-        raise ImportFileError("the CSV file needs a header row with a `prompt` column")
-    reader.fieldnames = [f.strip() for f in reader.fieldnames]
+    names = [f.strip() for f in reader.fieldnames or []]
+    missing = [c for c in required if c not in names]
+    if reader.fieldnames is None or missing:
+        columns = ", ".join(f"`{c}`" for c in missing or required)
+        raise ImportFileError(f"the CSV file needs a header row with a {columns} column")
+    reader.fieldnames = names
     while True:
         start = reader.line_num + 1
         try:
@@ -220,7 +276,7 @@ def _csv(data: bytes) -> Iterator[tuple[int, Any]]:
         elif None in row:
             yield start, Problem(start, "more cells than header columns")
         else:
-            yield start, {k: v for k, v in row.items() if k in CSV_COLUMNS}
+            yield start, dict(row)
 
 
 def _rows(batches: Iterable[Any]) -> Iterator[tuple[int, Any]]:
@@ -283,20 +339,66 @@ def detect_format(name: str, head: bytes) -> str:
     raise ImportFileError(f"unknown file type {suffix!r}: use .jsonl, .csv, .parquet or .arrow")
 
 
-def parse_bytes(name: str, data: bytes, max_chars: int) -> Parsed:
-    """Parse an uploaded file; the format comes from its name and first bytes."""
+Rows = Iterator[tuple[int, Any]]  # (line or row number, a dict or a Problem)
+
+
+def read_rows(name: str, data: bytes, *, required: tuple[str, ...] = ()) -> tuple[str, Rows]:
+    """The unit ("line" or "row") and the numbered records of an uploaded file; the format
+    comes from its name and first bytes. `required`: columns a CSV header must have."""
     fmt = detect_format(name, data[:4])
     if fmt == "jsonl":
-        return _collect(Parsed("line"), _jsonl(data), max_chars)
+        return "line", _jsonl(data)
     if fmt == "csv":
-        return _collect(Parsed("line"), _csv(data), max_chars)
+        return "line", _csv(data, required)
     if fmt == "parquet":
-        return _collect(Parsed("row"), _parquet(data), max_chars)
-    return _collect(Parsed("row"), _arrow(data), max_chars)
+        return "row", _parquet(data)
+    return "row", _arrow(data)
+
+
+def read_path_rows(path: Path, *, required: tuple[str, ...] = ()) -> tuple[str, Rows]:
+    """`read_rows` for a file or a saved dataset folder named on the command line."""
+    if path.is_dir():
+        return "row", _hf(path)
+    return read_rows(path.name, path.read_bytes(), required=required)
+
+
+def row_total(path: Path) -> int | None:
+    """About how many records a file or dataset folder holds (for a progress bar), if cheap."""
+    try:
+        if path.is_dir():
+            import datasets
+
+            loaded = datasets.load_from_disk(str(path))
+            if isinstance(loaded, datasets.DatasetDict):
+                return sum(len(split) for split in loaded.values())
+            return len(loaded)
+        with path.open("rb") as f:
+            head = f.read(4)
+        if detect_format(path.name, head) == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if detect_format(path.name, head) in ("jsonl", "csv"):
+            with path.open("rb") as f:
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            return lines
+    except Exception:  # noqa: BLE001 - only a hint; the reading itself reports the real error
+        return None
+    return None
+
+
+def collect_records(unit: str, rows: Iterable[tuple[int, Any]], max_chars: int) -> Parsed:
+    """Validate numbered rows (from `read_rows`) into prompt records and problems."""
+    return _collect(Parsed(unit), rows, max_chars)
+
+
+def parse_bytes(name: str, data: bytes, max_chars: int) -> Parsed:
+    """Parse an uploaded prompt file."""
+    unit, rows = read_rows(name, data, required=("prompt",))
+    return _collect(Parsed(unit), rows, max_chars)
 
 
 def parse_path(path: Path, max_chars: int) -> Parsed:
-    """Parse a file or a saved dataset folder named on the command line."""
-    if path.is_dir():
-        return _collect(Parsed("row"), _hf(path), max_chars)
-    return parse_bytes(path.name, path.read_bytes(), max_chars)
+    """Parse a prompt file or a saved dataset folder named on the command line."""
+    unit, rows = read_path_rows(path, required=("prompt",))
+    return _collect(Parsed(unit), rows, max_chars)

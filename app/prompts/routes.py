@@ -42,6 +42,8 @@ def prompt_list(
     active: str = "",
     held_out: str = "",
     priority_min: int | None = None,
+    meta: Annotated[str, Query(max_length=300)] = "",
+    external_id: Annotated[str, Query(max_length=200)] = "",
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
@@ -52,6 +54,8 @@ def prompt_list(
         active=_yes_no(active),
         priority_min=priority_min,
         held_out=_yes_no(held_out),
+        meta=meta,
+        external_id=external_id,
     )
     page = list_prompts(db, proj.id, filt, before=before, limit=limit)
     ctx = {

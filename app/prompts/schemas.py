@@ -52,6 +52,10 @@ class PromptOut(BaseModel):
     priority: int
     active: bool
     held_out: bool = Field(description="Kept for evaluation: never labelled, never trained on.")
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="The import's other columns, as given."
+    )
+    external_id: str | None = None
     created_at: datetime
     pairs: int
     labels: int
@@ -68,6 +72,8 @@ class PromptOut(BaseModel):
             priority=p.priority,
             active=p.active,
             held_out=p.held_out,
+            meta=dict(p.meta or {}),
+            external_id=p.external_id,
             created_at=p.created_at,
             pairs=row.pairs,
             labels=row.labels,

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, select, text, update
+from sqlalchemy import ColumnElement, String, cast, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.domain.audit import audit
@@ -33,7 +33,8 @@ class ImportSummary:
         return len(self.duplicates)
 
 
-def _stored_hashes(db: Session, project_id: int, hashes: list[str]) -> dict[str, int]:
+def stored_hashes(db: Session, project_id: int, hashes: list[str]) -> dict[str, int]:
+    """Prompt ids by content hash, for the hashes already stored in the project."""
     found: dict[str, int] = {}
     for i in range(0, len(hashes), LOOKUP_CHUNK):
         chunk = hashes[i : i + LOOKUP_CHUNK]
@@ -68,7 +69,7 @@ def import_prompts(
     summary = ImportSummary(parsed.unit, rejected=list(parsed.problems))
     if parsed.problems and not skip_bad:
         return summary
-    stored = _stored_hashes(db, project.id, [r.content_hash for r in parsed.records])
+    stored = stored_hashes(db, project.id, [r.content_hash for r in parsed.records])
     share = settings_of(project).held_out_share
     first_line: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
@@ -91,6 +92,8 @@ def import_prompts(
                 "tags": record.tags,
                 "priority": record.priority,
                 "held_out": _held_out(record, share),
+                "meta": record.meta,
+                "external_id": record.external_id,
             }
         )
     for i in range(0, len(rows), INSERT_CHUNK):
@@ -118,6 +121,18 @@ class PromptFilter:
     active: bool | None = None
     priority_min: int | None = None
     held_out: bool | None = None
+    meta: str = ""  # "key=value" (that metadata value) or "key" (has that metadata)
+    external_id: str = ""
+
+
+def meta_condition(spec: str) -> ColumnElement[bool] | None:
+    """Prompts whose metadata matches `key=value` (as text) or has `key`; None for no filter."""
+    key, sep, value = spec.partition("=")
+    key, value = key.strip(), value.strip()
+    if not key:
+        return None
+    field = Prompt.meta[key].as_string()
+    return field == value if sep else field.isnot(None)
 
 
 @dataclass
@@ -186,6 +201,10 @@ def list_prompts(
         stmt = stmt.where(Prompt.priority >= filt.priority_min)
     if filt.held_out is not None:
         stmt = stmt.where(Prompt.held_out.is_(filt.held_out))
+    if (matches := meta_condition(filt.meta)) is not None:
+        stmt = stmt.where(matches)
+    if filt.external_id.strip():
+        stmt = stmt.where(Prompt.external_id == filt.external_id.strip())
     prompts = list(db.scalars(stmt.order_by(Prompt.id.desc()).limit(limit + 1)))
     more = len(prompts) > limit
     prompts = prompts[:limit]
