@@ -3,6 +3,7 @@
 from app.models.accounts import ROLES, ApiToken, AuditEvent, User, UserRole, UserSession
 from app.models.admin import GuidelineVersion, Invitation
 from app.models.base import Base, utcnow
+from app.models.cohorts import AnnotatorTag
 from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
@@ -43,6 +44,7 @@ __all__ = [
     "VersionStatus",
     "ROLES",
     "AggregateSnapshot",
+    "AnnotatorTag",
     "ApiToken",
     "Assignment",
     "AuditEvent",
