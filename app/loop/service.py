@@ -230,7 +230,11 @@ def change_tokens(
         .where(Comparison.project_id == project_id, Pair.kind == "head_to_head")
     )
     live = [labels, tuple(newest_run or ()), len(versions)]
-    shown = [head_to_head, newest_run[0] if newest_run else None, *(tuple(v) for v in versions)]
+    shown: list[object] = [
+        head_to_head,
+        newest_run[0] if newest_run else None,
+        *(tuple(v) for v in versions),
+    ]
     if snapshots is not None:
         shown.append(lineage_as_of(snapshots, db, project_id))
         shown.append(snapshots.as_of(db, SAFETY, project_id))
