@@ -209,3 +209,22 @@ def test_head_to_head_share_is_set_on_the_project_page(client, logged_in, db, pr
     assert r.status_code == 422 and "Head-to-head share must be between 0 and 0.5" in r.text
     db.expire_all()
     assert db.get(Project, project.id).head_to_head_share == 0.25
+
+
+def test_length_bias_is_shown_per_annotator_beside_the_others(
+    client, logged_in, db, project, make_user
+) -> None:
+    keen, fair = make_user("evaluator"), make_user("evaluator")
+    for k in range(30):
+        pr = f.pair(db, project, a="short", b="a much longer answer " * 3, labels_required=2)
+        f.compare(db, pr, keen, "b")  # always the longer
+        f.compare(db, pr, fair, "a" if k % 2 else "b")  # half and half
+    db.commit()
+    logged_in("admin")
+    page = client.get(f"/admin/quality?project={project.id}")
+    assert page.status_code == 200
+    cell = page.text.split(f'id="length-bias-{keen.id}">', 1)[1].split("</td>", 1)[0]
+    assert cell.startswith("100% · 50% (")
+    other = page.text.split(f'id="length-bias-{fair.id}">', 1)[1].split("</td>", 1)[0]
+    assert other.startswith("50% · 100%")
+    assert "length bias: longer 100% vs others 50%" in page.text
