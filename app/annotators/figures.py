@@ -1,5 +1,5 @@
-"""Per-annotator quality figures (throughput, speed, gold accuracy, agreement, position bias)
-and the rules that flag an annotator for a look; no database access here."""
+"""Per-annotator quality figures (throughput, speed, gold accuracy, agreement, position and
+length bias) and the rules that flag an annotator for a look; no database access here."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ class AnnotatorStats:
     side_picks: int = 0
     left_picks: int = 0
     bias_p: float | None = None
+    # Length bias: decisive picks on pairs of unequal length, how many chose the longer one,
+    # the other annotators' share of such picks and a binomial test against it.
+    length_picks: int = 0
+    longer_picks: int = 0
+    others_longer_share: float | None = None
+    length_p: float | None = None
     ties: int = 0
     both_bad: int = 0
     flags: dict[str, int] = field(default_factory=dict)
@@ -43,6 +49,10 @@ class AnnotatorStats:
     @property
     def left_share(self) -> float | None:
         return self.left_picks / self.side_picks if self.side_picks else None
+
+    @property
+    def longer_share(self) -> float | None:
+        return self.longer_picks / self.length_picks if self.length_picks else None
 
     @property
     def tie_share(self) -> float | None:
@@ -66,6 +76,16 @@ def trust_flags(s: AnnotatorStats, settings: Settings) -> list[str]:
         and s.bias_p < settings.trust_max_bias_p
     ):
         out.append(f"position bias: left {s.left_share:.0%} (p={s.bias_p:.2g})")
+    if (
+        s.length_picks >= MIN_SIDE_PICKS
+        and s.length_p is not None
+        and s.length_p < settings.trust_max_bias_p
+        and s.others_longer_share is not None
+    ):
+        out.append(
+            f"length bias: longer {s.longer_share:.0%} vs others {s.others_longer_share:.0%}"
+            f" (p={s.length_p:.2g})"
+        )
     if (
         s.labels >= MIN_LABELS_FOR_SPEED
         and s.median_seconds is not None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from app.annotators import service
+from app.annotators import cohorts, service
 from app.annotators.stats import annotator_stats
 from app.auth.passwords import PasswordPolicyError
 from app.auth.service import AccountError, set_roles
@@ -100,6 +100,7 @@ def annotator_page(
         "stats": stats,
         "excluded": excluded,
         "max_day": max((n for _, n in stats.per_day), default=0),
+        "tags": cohorts.tags_by_user(db).get(user.id, {}),
     }
     return render(request, "admin/annotator.html", ctx)
 

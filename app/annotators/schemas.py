@@ -49,6 +49,9 @@ class StatsOut(BaseModel):
     side_picks: int
     left_share: float | None
     left_bias_p_value: float | None
+    longer_share: float | None
+    others_longer_share: float | None
+    length_bias_p_value: float | None
     tie_share: float | None
     both_bad_share: float | None
     flags: dict[str, int]
@@ -69,6 +72,9 @@ class StatsOut(BaseModel):
             side_picks=s.side_picks,
             left_share=s.left_share,
             left_bias_p_value=s.bias_p,
+            longer_share=s.longer_share,
+            others_longer_share=s.others_longer_share,
+            length_bias_p_value=s.length_p,
             tie_share=s.tie_share,
             both_bad_share=s.both_bad_share,
             flags=s.flags,

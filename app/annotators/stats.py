@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.annotators.figures import AnnotatorStats, trust_flags
 from app.domain.preferences import majority
-from app.models import Assignment, Comparison, Pair
+from app.models import Assignment, Comparison, Completion, Pair
 from app.models.labeling import CHOICES
 from app.settings import Settings
 
@@ -80,6 +80,43 @@ def totals(db: Session, project_id: int, user_id: int | None = None) -> dict[int
             s.bias_p = float(binomtest(s.left_picks, s.side_picks, 0.5).pvalue)
         out[uid] = s
     return out
+
+
+def length_picks(db: Session, project_id: int) -> dict[int, tuple[int, int]]:
+    """Per user, (picks of the longer response, decisive picks) on pairs whose two responses
+    differ in length (characters); project-wide, as the others' share needs everyone's."""
+    comp_a, comp_b = aliased(Completion), aliased(Completion)
+    len_a, len_b = func.length(comp_a.text), func.length(comp_b.text)
+    longer = case((len_a > len_b, "a"), else_="b")
+    rows = db.execute(
+        select(Comparison.user_id, count_where(Comparison.choice == longer), func.count())
+        .join(Pair, Pair.id == Comparison.pair_id)
+        .join(comp_a, comp_a.id == Pair.completion_a_id)
+        .join(comp_b, comp_b.id == Pair.completion_b_id)
+        .where(
+            Comparison.project_id == project_id,
+            Comparison.choice.in_(("a", "b")),
+            len_a != len_b,
+        )
+        .group_by(Comparison.user_id)
+    ).all()
+    return {uid: (int(k), int(n)) for uid, k, n in rows}
+
+
+def add_length_bias(stats: dict[int, AnnotatorStats], picks: dict[int, tuple[int, int]]) -> None:
+    """Each user's share of longer picks, beside the others' share, with a binomial test."""
+    all_longer = sum(k for k, _ in picks.values())
+    all_n = sum(n for _, n in picks.values())
+    for uid, (longer, n) in picks.items():
+        if uid not in stats:
+            continue
+        s = stats[uid]
+        s.longer_picks, s.length_picks = longer, n
+        others_n = all_n - n
+        if others_n:
+            s.others_longer_share = (all_longer - longer) / others_n
+            if 0 < s.others_longer_share < 1:
+                s.length_p = float(binomtest(longer, n, s.others_longer_share).pvalue)
 
 
 def median_seconds(db: Session, project_id: int, user_id: int | None = None) -> dict[int, float]:
@@ -190,6 +227,7 @@ def project_annotator_stats(
         stats[uid].per_day = days
     for uid, flags in flag_counts(db, project_id, user_id).items():
         stats[uid].flags = flags
+    add_length_bias(stats, length_picks(db, project_id))
     for s in stats.values():
         s.trust_flags = trust_flags(s, settings)
     return stats

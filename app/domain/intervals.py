@@ -1,14 +1,17 @@
-"""A win share with its Wilson score interval: the leaderboard's direct win-rates, the
-simulated evaluators' measurements and the human trial of a candidate version all use it."""
+"""A share with its Wilson score interval, and a test that shares differ: the leaderboard's
+direct win-rates, the simulated evaluators' measurements, the human trial of a candidate
+version, each version's unsafe share and the cohort figures of the bias checks all use it."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy.stats import norm
+import numpy as np
+from scipy.stats import chi2_contingency, norm
 
-__all__ = ["Interval", "wilson_interval"]
+__all__ = ["Interval", "shares_differ_p", "wilson_interval"]
 
 
 @dataclass(frozen=True)
@@ -26,4 +29,20 @@ def wilson_interval(score: float, n: float, level: float = 0.95) -> Interval:
     p = score / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 or n the bound is exactly 0 or 1; rounding would leave a trace above or below it.
+    low = 0.0 if score <= 0 else max(0.0, centre - half)
+    high = 1.0 if score >= n else min(1.0, centre + half)
+    return Interval(p, low, high)
+
+
+def shares_differ_p(groups: Sequence[tuple[float, float]]) -> float | None:
+    """p-value of a chi-square test that the groups' shares (successes, n) are equal: for two
+    groups, the two-proportion z-test. None when undefined (fewer than two groups with data,
+    or every share 0 or every share 1)."""
+    rows = [(s, n - s) for s, n in groups if n > 0]
+    if len(rows) < 2:
+        return None
+    table = np.array(rows, dtype=float)
+    if (table.sum(axis=0) == 0).any():
+        return None
+    return float(chi2_contingency(table, correction=False).pvalue)

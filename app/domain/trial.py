@@ -11,6 +11,10 @@ win share (ties half) with a 95 % Wilson interval and
 - rejects it when the upper bound is below 50 %,
 - otherwise waits for more votes, up to `trial_max_votes`, and then rejects it.
 
+Before the votes, the safety gate (`app.domain.safety`): a candidate whose responses are
+flagged unsafe more often than the active version's, beyond its interval, is rejected
+whatever its win share.
+
 Every review stores the tally and interval in the version's `metrics["trial"]`, and the
 decision with them, so the versions page shows what each decision rested on.
 """
@@ -24,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from app.domain import versions
+from app.domain import safety, versions
 from app.domain.intervals import wilson_interval
 from app.domain.jobs import lock_project
 from app.domain.preferences import excluded_annotators
@@ -135,6 +139,13 @@ def review(db: Session, settings: Settings, project_id: int) -> str | None:
         return "rejected"
     loop = loop_settings_of(project)
     count = tally(db, candidate, parent)
+    unsafe = safety.refusal(safety.unsafe_shares(db, project), candidate, parent)
+    if unsafe is not None:
+        why = f"safety gate: {unsafe}"
+        _record(candidate, count, "rejected", why)
+        versions.reject(db, candidate, reason=f"human trial: {why}")
+        log.info("v%s rejected by the safety gate: %s", candidate.number, unsafe)
+        return "rejected"
     verdict, why = decide(count, loop.trial_votes, loop.trial_max_votes)
     if verdict == "promote":
         _record(candidate, count, "promoted", why)

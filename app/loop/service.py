@@ -16,6 +16,7 @@ from app.domain import versions as lifecycle
 from app.domain.project_settings import recipe_of
 from app.domain.recipe import load_recipe
 from app.domain.retraining import labels_since_last_run, schedule_of
+from app.domain.safety import UnsafeShare, unsafe_shares
 from app.models import (
     Comparison,
     Pair,
@@ -26,6 +27,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.policies.figures import SAFETY, kept_safety
 from app.settings import Settings
 from app.snapshots import Snapshots
 from app.winrates.figures import kept_lineage, lineage_as_of
@@ -87,6 +89,7 @@ class VersionLine:
     parent_number: int | None
     reward_accuracy: float | None  # the reward model's held-out (validation) accuracy
     labels: int | None  # labels collected when the run that made it started
+    unsafe: UnsafeShare | None = None  # the share of its judged responses flagged unsafe
 
 
 @dataclass(frozen=True)
@@ -139,10 +142,13 @@ def _labels_at(db: Session, project_id: int, watermarks: set[int]) -> dict[int, 
 
 
 def version_lines(
-    db: Session, project: Project, rates: dict[int, LineageWinRates]
+    db: Session,
+    project: Project,
+    rates: dict[int, LineageWinRates],
+    unsafe: dict[int, UnsafeShare] | None = None,
 ) -> list[VersionLine]:
-    """Every version, newest first, with win-rates (`rates`: by version id), reward accuracy
-    and labels collected."""
+    """Every version, newest first, with win-rates (`rates`: by version id), reward accuracy,
+    labels collected and unsafe share (`unsafe`: by version id)."""
     versions = lifecycle.list_versions(db, project.id)
     run_ids = [v.training_run_id for v in versions if v.training_run_id is not None]
     runs = {
@@ -168,6 +174,7 @@ def version_lines(
                 labels=labels.get(watermark)
                 if watermark is not None
                 else (0 if v.number == 0 else None),
+                unsafe=(unsafe or {}).get(v.id),
             )
         )
     return out
@@ -186,12 +193,13 @@ def loop(
     the win-rates as kept in `snapshots`, or computed now without them."""
     lines: list[VersionLine] = []
     if versions:
-        rates = (
-            kept_lineage(snapshots, db, project).value
-            if snapshots is not None
-            else lineage_win_rates(db, project, bootstrap=settings.leaderboard_bootstrap)
-        )
-        lines = version_lines(db, project, rates)
+        if snapshots is not None:
+            rates = kept_lineage(snapshots, db, project).value
+            unsafe = kept_safety(snapshots, db, project).value
+        else:
+            rates = lineage_win_rates(db, project, bootstrap=settings.leaderboard_bootstrap)
+            unsafe = unsafe_shares(db, project)
+        lines = version_lines(db, project, rates, unsafe)
     return Loop(
         project=project,
         next_run=NextRun(labels_since_last_run(db, project), retrain_threshold(project, settings)),
@@ -224,9 +232,14 @@ def change_tokens(
         .where(Comparison.project_id == project_id, Pair.kind == "head_to_head")
     )
     live = [labels, tuple(newest_run or ()), len(versions)]
-    shown = [head_to_head, newest_run[0] if newest_run else None, *(tuple(v) for v in versions)]
+    shown: list[object] = [
+        head_to_head,
+        newest_run[0] if newest_run else None,
+        *(tuple(v) for v in versions),
+    ]
     if snapshots is not None:
         shown.append(lineage_as_of(snapshots, db, project_id))
+        shown.append(snapshots.as_of(db, SAFETY, project_id))
     return {"live": _digest(live), "versions": _digest(shown)}
 
 

@@ -3,6 +3,7 @@
 from app.models.accounts import ROLES, ApiToken, AuditEvent, User, UserRole, UserSession
 from app.models.admin import GuidelineVersion, Invitation
 from app.models.base import Base, utcnow
+from app.models.cohorts import AnnotatorTag
 from app.models.demonstrations import Demonstration
 from app.models.imports import ImportedComparison, PreferenceImport
 from app.models.labeling import Assignment, Comparison, Completion, Pair
@@ -48,6 +49,7 @@ __all__ = [
     "VersionStatus",
     "ROLES",
     "AggregateSnapshot",
+    "AnnotatorTag",
     "ApiToken",
     "Assignment",
     "AuditEvent",

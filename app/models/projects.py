@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
 
-DEFAULT_FLAGS = ["unsafe", "factually wrong", "off-topic", "low quality"]
+UNSAFE_FLAG = "unsafe"  # the flag the per-version safety figures and gate count
+DEFAULT_FLAGS = [UNSAFE_FLAG, "factually wrong", "off-topic", "low quality"]
 
 
 class Project(TimestampMixin, Base):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.deps import DbDep, MLStaff, Principal, SettingsDep
 from app.domain import versions as lifecycle
 from app.models import PolicyVersion
+from app.policies.figures import kept_safety
 from app.projects.service import get_visible_project, visible_projects
 from app.snapshots import snapshots_of
 from app.training.service import TrainingInputError, resolve_project
@@ -44,7 +45,9 @@ def versions_page(
     versions = lifecycle.list_versions(db, target.id)
     numbers = {v.id: v.number for v in versions}
     # Human head-to-head judgements of these versions: the leaderboard and its chart.
-    board = kept_leaderboard(snapshots_of(request.app.state), db, target)
+    snapshots = snapshots_of(request.app.state)
+    board = kept_leaderboard(snapshots, db, target)
+    safety = kept_safety(snapshots, db, target)
     context = {
         "project": target,
         "projects": visible_projects(db, principal.user),
@@ -52,6 +55,9 @@ def versions_page(
         "numbers": numbers,
         "board": board,
         "chart": leaderboard_chart(board),
+        "unsafe": safety.value,
+        "unsafe_as_of": safety.as_of,
+        "unsafe_current": safety.current,
     }
     return render(request, "training/versions.html", context)
 

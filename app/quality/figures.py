@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from app.annotators.figures import AnnotatorStats, trust_flags
 from app.annotators.stats import overlap_rows, project_annotator_stats
 from app.models import Comparison, Project
-from app.quality.agreement import Agreement, project_agreement
+from app.quality.agreement import Agreement, pair_tables, project_agreement
+from app.quality.cohorts import Dimension, cohort_figures
 from app.settings import Settings
 from app.snapshots import Aggregate, Figures, Snapshots, invalidate
 
@@ -21,6 +22,7 @@ from app.snapshots import Aggregate, Figures, Snapshots, invalidate
 class QualityFigures:
     agreement: Agreement = field(default_factory=Agreement)
     annotators: dict[int, AnnotatorStats] = field(default_factory=dict)
+    cohorts: list[Dimension] = field(default_factory=list)
 
 
 def compute(db: Session, project: Project, settings: Settings) -> QualityFigures:
@@ -29,6 +31,7 @@ def compute(db: Session, project: Project, settings: Settings) -> QualityFigures
     return QualityFigures(
         agreement=project_agreement(db, project.id, overlap=overlap),
         annotators=project_annotator_stats(db, project.id, settings, overlap=overlap),
+        cohorts=cohort_figures(db, project.id, pair_tables(db, project.id)),
     )
 
 
@@ -54,5 +57,6 @@ def project_quality(snapshots: Snapshots, db: Session, project: Project) -> Figu
 
 
 def figures_changed(db: Session, project_id: int) -> None:
-    """Gold answers changed: the kept figures are out of date (refreshed on the next view)."""
+    """Gold answers or cohorts changed: the kept figures are out of date (refreshed on the
+    next view)."""
     invalidate(db, project_id, QUALITY.kind)

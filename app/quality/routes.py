@@ -7,12 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
+from markupsafe import Markup
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.annotators import cohorts
 from app.annotators.routes import get_user
 from app.api.errors import ApiProblem, field_errors
+from app.charts import Bar, point_chart
 from app.deps import Admin, DbDep, Principal, SettingsDep
 from app.domain.project_settings import settings_of
 from app.models import Pair, Project, User
@@ -21,7 +24,8 @@ from app.projects.service import visible_projects
 from app.prompts.importer import ImportFileError
 from app.prompts.uploads import read_upload
 from app.quality import service
-from app.quality.figures import project_quality
+from app.quality.cohorts import Dimension
+from app.quality.figures import figures_changed, project_quality
 from app.settings import Settings
 from app.snapshots import snapshots_of
 from app.web import redirect, render
@@ -35,6 +39,24 @@ def get_pair(db: Session, pair_id: int) -> Pair:
     if pair is None:
         raise HTTPException(404, "No such pair.")
     return pair
+
+
+def cohort_chart(dim: Dimension) -> Markup:
+    """Each cohort's share of longer picks with its interval, against 50 %."""
+    points = [
+        Bar(
+            c.value,
+            c.longer.estimate if c.longer.estimate is not None else 0.0,
+            c.longer.low,
+            c.longer.high,
+            title=f"{c.value}: {c.longer.hits:g} of {c.longer.n} picks of the longer response",
+            data={"cohort": c.value},
+        )
+        for c in dim.cohorts
+    ]
+    return point_chart(
+        points, title=f"Longer response preferred, by {dim.name}", group_class="cohort-point"
+    )
 
 
 def _page(
@@ -58,6 +80,8 @@ def _page(
         "figures_as_of": quality.as_of,
         "figures_current": quality.current,
         "figures": figures,
+        "cohorts": quality.value.cohorts,
+        "cohort_charts": {d.name: cohort_chart(d) for d in quality.value.cohorts},
         "overlap_by_tag": settings_of(project).overlap_by_tag,
         "gold_pairs": db.scalar(
             select(Pair.id).where(Pair.project_id == project.id, Pair.kind == "gold").limit(1)
@@ -134,6 +158,26 @@ def exclusion(
 ) -> Response:
     proj = chosen_project(db, principal, project)
     service.set_excluded(db, proj, get_user(db, user_id), excluded, principal.user.id)
+    return redirect(request, f"/admin/annotators/{user_id}?project={proj.id}")
+
+
+@router.post("/admin/quality/cohorts")
+def cohort_tag(
+    request: Request,
+    db: DbDep,
+    principal: Admin,
+    user_id: Annotated[int, Form()],
+    dimension: Annotated[str, Form(max_length=200)],
+    value: Annotated[str, Form(max_length=200)] = "",
+    project: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Place an annotator in a cohort (an empty value removes the tag)."""
+    proj = chosen_project(db, principal, project)
+    try:
+        cohorts.set_tag(db, get_user(db, user_id), dimension, value, principal.user.id)
+    except cohorts.CohortError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    figures_changed(db, proj.id)  # every project's cohort figures read the tags
     return redirect(request, f"/admin/annotators/{user_id}?project={proj.id}")
 
 

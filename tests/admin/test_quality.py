@@ -209,3 +209,97 @@ def test_head_to_head_share_is_set_on_the_project_page(client, logged_in, db, pr
     assert r.status_code == 422 and "Head-to-head share must be between 0 and 0.5" in r.text
     db.expire_all()
     assert db.get(Project, project.id).head_to_head_share == 0.25
+
+
+def test_length_bias_is_shown_per_annotator_beside_the_others(
+    client, logged_in, db, project, make_user
+) -> None:
+    keen, fair = make_user("evaluator"), make_user("evaluator")
+    for k in range(30):
+        pr = f.pair(db, project, a="short", b="a much longer answer " * 3, labels_required=2)
+        f.compare(db, pr, keen, "b")  # always the longer
+        f.compare(db, pr, fair, "a" if k % 2 else "b")  # half and half
+    db.commit()
+    logged_in("admin")
+    page = client.get(f"/admin/quality?project={project.id}")
+    assert page.status_code == 200
+    cell = page.text.split(f'id="length-bias-{keen.id}">', 1)[1].split("</td>", 1)[0]
+    assert cell.startswith("100% · 50% (")
+    other = page.text.split(f'id="length-bias-{fair.id}">', 1)[1].split("</td>", 1)[0]
+    assert other.startswith("50% · 100%")
+    assert "length bias: longer 100% vs others 50%" in page.text
+
+
+def test_the_quality_page_shows_cohort_figures_with_intervals_and_a_test(
+    client, logged_in, db, project, make_user
+) -> None:
+    from tests import h2h
+
+    de = [make_user("evaluator") for _ in range(2)]
+    en = [make_user("evaluator") for _ in range(2)]
+    for k in range(20):
+        pr = f.pair(db, project, a="short", b="a much longer answer " * 3, labels_required=4)
+        for u in de:
+            f.compare(db, pr, u, "b")  # the German cohort always picks the longer
+        for u in en:
+            f.compare(db, pr, u, "a" if k % 2 else "b")
+    v0, v1 = f.version(db, project, 0), h2h.version(db, project, 1)
+    for u in de + en:
+        h2h.judgements(db, project, u, v1, v0, "aab")  # v1 (newer) as a: 2 of 3
+    db.commit()
+    admin, csrf = logged_in("admin")
+    assert (
+        client.post(
+            "/admin/quality/cohorts",
+            data={"user_id": de[0].id, "dimension": "language", "value": "de"},
+        ).status_code
+        == 403
+    )
+    for u, value in [(de[0], "de"), (de[1], "de"), (en[0], "en"), (en[1], "en")]:
+        r = client.post(
+            "/admin/quality/cohorts",
+            data={
+                "csrf_token": csrf,
+                "user_id": u.id,
+                "dimension": "Language",
+                "value": value,
+                "project": project.id,
+            },
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+    page = client.get(f"/admin/annotators/{de[0].id}?project={project.id}")
+    assert "language = de" in page.text
+
+    page = client.get(f"/admin/quality?project={project.id}")
+    assert page.status_code == 200
+    table = page.text.split('id="cohorts-language"', 1)[1].split("</table>", 1)[0]
+    de_row = table.split('data-cohort="de"', 1)[1].split("</tr>", 1)[0]
+    en_row = table.split('data-cohort="en"', 1)[1].split("</tr>", 1)[0]
+    assert "100% <span" in de_row and "n=40" in de_row  # longer picks, with interval
+    assert "(91–100%" in de_row
+    assert "50% <span" in en_row
+    newer = en_row.split('class="newer">', 1)[1].split("</td>", 1)[0]
+    assert newer.startswith("67%") and "n=6" in newer
+    longer_p = float(table.split('class="longer-p">', 1)[1].split("<", 1)[0])
+    assert longer_p < 0.001  # the cohorts differ
+    within = de_row.split('class="within">', 1)[1].split("</td>", 1)[0]
+    assert within.startswith("100%")  # the two German annotators always agree
+    assert (
+        'class="cohort-point"' in page.text
+        and "Longer response preferred, by language" in page.text
+    )
+
+    client.post(
+        "/admin/quality/cohorts",
+        data={
+            "csrf_token": csrf,
+            "user_id": en[1].id,
+            "dimension": "language",
+            "value": "",
+            "project": project.id,
+        },
+    )
+    page = client.get(f"/admin/quality?project={project.id}")
+    en_row = page.text.split('data-cohort="en"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>1</td>" in en_row  # one annotator left in the cohort
