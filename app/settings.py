@@ -176,7 +176,8 @@ class Settings(BaseSettings):
     openai_manage_adapters: bool = Field(
         True,
         description="Load each needed version's LoRA adapter into that server at run time and "
-        "unload the rest (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).",
+        "unload the rest (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True); needs its /v1/models. "
+        "false for a plain OpenAI-compatible server, which is asked for each version by name.",
     )
     openai_store_dir: str = Field(
         "", description="The model store's folder as that server sees it (default: MODEL_DIR)."
