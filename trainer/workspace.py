@@ -54,7 +54,7 @@ class Workspace:
             "save_steps": save_steps or 500,
             "save_total_limit": self.save_total_limit,
             "report_to": list(self.report_to) or "none",
-            "run_name": f"{self.root.parent.parent.name}-{self.root.name}-{stage}",
+            "run_name": run_name(self.root, stage),
         }
 
     def resume_point(self, stage: str) -> tuple[Path, int] | None:
