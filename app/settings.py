@@ -203,6 +203,11 @@ class Settings(BaseSettings):
         description="Comma-separated model ids or folders a run's overrides may name, beyond the "
         "bundled models and the model store.",
     )
+    tensorboard_url: str = Field(
+        "",
+        description="A TensorBoard serving MODEL_DIR/projects (`tensorboard --logdir`), linked "
+        "from the run page of runs whose recipe has report_to: tensorboard.",
+    )
     retire_old_pairs_on_promote: bool = Field(
         True, description="On promotion, retire the open pairs of the previous active version."
     )

@@ -211,7 +211,8 @@ class Worker:
                 f"report_to names {', '.join(missing)}, not installed where the trainer runs: "
                 f"install it there (pip install {' '.join(missing)}) or set report_to: none."
             )
-        work = Workspace(self.work_root(claim), cfg.save_total_limit, tuple(cfg.report_to))
+        name = self.store.tracker_run_name(claim.project_id, claim.run_id)
+        work = Workspace(self.work_root(claim), cfg.save_total_limit, tuple(cfg.report_to), name)
 
         reward_path = previous_rm
         if "reward" in state.offsets:

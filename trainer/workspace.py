@@ -29,7 +29,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trainer.types import Cancelled, Progress, ShouldStop
 
 TRAINER_STATE = "trainer_state.json"  # written last into a checkpoint: its presence = complete
-LOGS = "logs"
+LOGS = "logs"  # the last part of ModelStore.run_logs_uri
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Workspace:
     root: Path
     save_total_limit: int = 1
     report_to: tuple[str, ...] = ()
+    name: str = "pairwise"  # the run's name in trackers (ModelStore.tracker_run_name)
 
     def stage_dir(self, stage: str) -> Path:
         return self.root / stage
@@ -54,7 +55,7 @@ class Workspace:
             "save_steps": save_steps or 500,
             "save_total_limit": self.save_total_limit,
             "report_to": list(self.report_to) or "none",
-            "run_name": run_name(self.root, stage),
+            "run_name": f"{self.name}-{stage}",
         }
 
     def resume_point(self, stage: str) -> tuple[Path, int] | None:

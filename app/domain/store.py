@@ -56,6 +56,16 @@ class ModelStore:
         """A run's work folder: checkpoints a retry resumes from, tracker logs (they stay)."""
         return f"projects/{project_id}/runs/run{run_id}"
 
+    @staticmethod
+    def run_logs_uri(project_id: int, run_id: int) -> str:
+        """Where TensorBoard writes a run's stages (`<stage>/` each), kept after the run."""
+        return f"projects/{project_id}/runs/run{run_id}/logs"
+
+    @staticmethod
+    def tracker_run_name(project_id: int, run_id: int) -> str:
+        """The run's name in experiment trackers (W&B, MLflow, trackio): `<name>-<stage>`."""
+        return f"pairwise-p{project_id}-run{run_id}"
+
     def exists(self, uri: str) -> bool:
         folder = self.path(uri)
         return any((folder / name).exists() for name in WEIGHT_FILES)
