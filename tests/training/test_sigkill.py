@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from app.db import make_engine, make_sessionmaker, transaction
 from app.domain import jobs
-from app.migrate import upgrade
 from app.domain.store import ModelStore
+from app.migrate import upgrade
 from app.models import PolicyVersion, RewardModel, TrainingRun
 from app.settings import Settings
 from tests.training.test_worker import seed, tiny_overrides
@@ -118,7 +118,8 @@ def test_a_run_retried_after_a_kill_in_the_policy_stage_resumes_from_its_checkpo
     with transaction(factory) as db:
         config = tiny_overrides(tiny_reward_dir, **overrides)
         run_id = jobs.enqueue(db, settings, project_id, recipe="tiny", config=config).id
-    work = Workspace(ModelStore(tmp_path / "models").path(f"projects/{project_id}/runs/run{run_id}"))
+    store = ModelStore(tmp_path / "models")
+    work = Workspace(store.path(store.run_work_uri(project_id, run_id)))
 
     env = {
         **os.environ,
