@@ -24,11 +24,15 @@ PRODUCTION: dict[str, str] = {
     "sampler_enabled": "false",
 }
 NOTES: dict[str, str] = {
-    "secret_key": f"Required in production; generate one with: {GENERATE}",
-    "database_url": (
-        "docker-compose.yml sets this from POSTGRES_PASSWORD; without Docker use e.g. "
-        "postgresql://pairwise:PASSWORD@db-host:5432/pairwise"
+    "secret_key": (
+        f"Required in production; generate one with: {GENERATE}. docker-compose.yml passes it "
+        "as the Docker secret secrets/secret_key instead (leave this empty there)."
     ),
+    "database_url": (
+        "docker-compose.yml sets this (its password from the secret secrets/db_password); "
+        "without Docker use e.g. postgresql://pairwise:PASSWORD@db-host:5432/pairwise"
+    ),
+    "database_password": "docker-compose.yml passes it as the secret secrets/db_password.",
     "metrics_token": (
         "Set it (same generator as SECRET_KEY) for Prometheus to scrape /metrics; "
         "Prometheus then sends it as a bearer token."
@@ -48,14 +52,18 @@ NOTES: dict[str, str] = {
 
 # Read by docker-compose.yml only (interpolated there), never by the app.
 COMPOSE_VARS: dict[str, tuple[str, str]] = {
-    "POSTGRES_PASSWORD": ("", "Required. URL-safe (e.g. `openssl rand -hex 24`)."),
-    "WEB_PORT": ("8000", "Host port of the web service."),
+    "PAIRWISE_DOMAIN": ("localhost", "Public host name; the proxy (Caddy) gets its TLS cert."),
+    "HTTP_PORT": ("80", "Host port of the proxy for http (redirects to https)."),
+    "HTTPS_PORT": ("443", "Host port of the proxy for https."),
     "PAIRWISE_IMAGE": ("pairwise:latest", "Tag of the web image (web, migrate; no torch)."),
     "PAIRWISE_WORKER_IMAGE": ("pairwise-worker:latest", "Tag of the sampler's CPU image."),
     "PAIRWISE_GPU_IMAGE": ("pairwise-gpu:latest", "Tag of the trainer's CUDA image."),
-    "TORCH_CPU_PIP_ARGS": ("", "Extra pip args for torch in the sampler image (CPU wheel index)."),
+    "TORCH_CPU_PIP_ARGS": (
+        "--index-url https://download.pytorch.org/whl/cpu",
+        "pip args for torch in the sampler image: the CPU wheel index (no CUDA libraries).",
+    ),
     "TORCH_GPU_PIP_ARGS": ("", "Extra pip args for torch in the GPU image (a CUDA wheel index)."),
-    "VLLM_IMAGE": ("vllm/vllm-openai:latest", "vLLM server image (profile vllm); pin a tag."),
+    "VLLM_IMAGE": ("vllm/vllm-openai:v0.11.0", "vLLM server image (profile vllm), pinned."),
     "VLLM_MODEL": ("/models/projects/1/policy/v0", "Checkpoint folder or model id vLLM serves."),
     "VLLM_SERVED_MODEL_NAME": (
         "projects/1/policy/v0",

@@ -19,6 +19,9 @@ MIN_SECRET_LENGTH = 32
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+# Read from a file when not set directly: NAME_FILE=path, or Docker's /run/secrets/name.
+SECRETS_DIR = Path("/run/secrets")
+SECRET_FILE_FIELDS = ("secret_key", "database_password", "openai_api_key", "metrics_token")
 
 
 class SettingsError(RuntimeError):
@@ -33,6 +36,11 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path("data"), description="Folder for the SQLite file and secrets.")
     database_url: str = Field("", description="SQLAlchemy URL; default SQLite in DATA_DIR.")
+    database_password: str = Field(
+        "",
+        description="Password put into DATABASE_URL when the URL has none (a Docker secret: "
+        "DATABASE_PASSWORD_FILE or /run/secrets/database_password).",
+    )
     model_dir: Path | None = Field(None, description="Model store; default DATA_DIR/models.")
     secret_key: str = Field("", description="Signs tokens; generated into DATA_DIR locally.")
     host: str = Field("127.0.0.1", description="Address `pairwise serve` binds.")
@@ -182,7 +190,8 @@ class Settings(BaseSettings):
     openai_manage_adapters: bool = Field(
         True,
         description="Load each needed version's LoRA adapter into that server at run time and "
-        "unload the rest (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).",
+        "unload the rest (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True); needs its /v1/models. "
+        "false for a plain OpenAI-compatible server, which is asked for each version by name.",
     )
     openai_store_dir: str = Field(
         "", description="The model store's folder as that server sees it (default: MODEL_DIR)."
@@ -208,6 +217,11 @@ class Settings(BaseSettings):
         description="Comma-separated model ids or folders a run's overrides may name, beyond the "
         "bundled models and the model store.",
     )
+    tensorboard_url: str = Field(
+        "",
+        description="A TensorBoard serving MODEL_DIR/projects (`tensorboard --logdir`), linked "
+        "from the run page of runs whose recipe has report_to: tensorboard.",
+    )
     retire_old_pairs_on_promote: bool = Field(
         True, description="On promotion, retire the open pairs of the previous active version."
     )
@@ -229,6 +243,24 @@ class Settings(BaseSettings):
     leaderboard_bootstrap: int = Field(
         200, ge=0, le=5000, description="Bootstrap resamples behind leaderboard intervals."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: Any) -> Any:
+        """Secrets from files (Docker secrets): NAME_FILE names one, else /run/secrets/name."""
+        if not isinstance(data, dict):
+            return data
+        for name in SECRET_FILE_FIELDS:
+            if data.get(name):
+                continue
+            named = os.environ.get(f"{name.upper()}_FILE")
+            path = Path(named) if named else SECRETS_DIR / name
+            if named or path.is_file():
+                try:
+                    data[name] = path.read_text().strip()
+                except OSError as exc:
+                    raise ValueError(f"{name.upper()}_FILE: cannot read {path}: {exc}") from None
+        return data
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -279,7 +311,16 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'pairwise.db'}"
+        url = self.database_url or f"sqlite:///{self.data_dir / 'pairwise.db'}"
+        if self.database_password and not url.startswith("sqlite"):
+            from sqlalchemy.engine import make_url
+
+            parsed = make_url(url)
+            if parsed.password is None:
+                url = parsed.set(password=self.database_password).render_as_string(
+                    hide_password=False
+                )
+        return url
 
     @property
     def resolved_model_dir(self) -> Path:
@@ -356,7 +397,9 @@ def _local_secret(data_dir: Path) -> str:
 
 
 # Values never echoed back in an error line.
-_SECRET_FIELDS = frozenset({"secret_key", "openai_api_key", "metrics_token", "database_url"})
+_SECRET_FIELDS = frozenset(
+    {"secret_key", "openai_api_key", "metrics_token", "database_url", "database_password"}
+)
 
 
 def _accepts(name: str) -> str:

@@ -9,12 +9,13 @@ With `policy.lora.enabled` the new version is saved as its LoRA adapter alone (p
 copy in `merged/` with `lora.merged_copy`). A parent that is itself an adapter (`base`: the
 full weights it applies to) has its adapter trained further, so every version of a lineage
 is one adapter on the same base weights, which a vLLM server loads at run time.
+
+Given the run's `Workspace`, the trainer checkpoints every `policy.save_steps` steps into it
+and a retried run resumes from the newest checkpoint there (trainer/workspace.py).
 """
 
 from __future__ import annotations
 
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,13 @@ from app.domain.scorer import RewardScorer
 from app.domain.store import assert_safetensors_only
 from trainer._hf import StageCallback, quiet, set_threads
 from trainer.types import (
-    Cancelled,
     PreferenceRow,
     Progress,
     Prompt,
     ShouldStop,
     as_messages,
 )
+from trainer.workspace import Workspace, run_stage, stage_output
 
 
 def _completion_text(completion: Any) -> str:
@@ -114,9 +115,9 @@ def _adapter_model(adapter: Path, base: Path | None, *, trainable: bool) -> Any:
     return PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
 
 
-def _common_args(cfg: PolicySection, scratch: str) -> dict[str, Any]:
+def _common_args(cfg: PolicySection, output: dict[str, Any]) -> dict[str, Any]:
     return {
-        "output_dir": scratch,
+        **output,
         "learning_rate": cfg.lr,
         "max_steps": cfg.steps,
         "max_grad_norm": cfg.max_grad_norm,
@@ -124,8 +125,6 @@ def _common_args(cfg: PolicySection, scratch: str) -> dict[str, Any]:
         "lr_scheduler_type": "constant_with_warmup" if cfg.warmup_ratio else "constant",
         "seed": cfg.seed,
         "logging_steps": 1,
-        "save_strategy": "no",
-        "report_to": "none",
         "use_cpu": not torch.cuda.is_available(),
         "bf16": cfg.bf16,
         "gradient_checkpointing": False,
@@ -152,19 +151,14 @@ def _save(
         tokenizer.save_pretrained(out_dir / "merged")
 
 
-def _run(trainer: Any, callback: StageCallback, should_stop: ShouldStop, label: str) -> float:
-    started = time.monotonic()
-    trainer.train()
-    if should_stop():
-        raise Cancelled(f"{label} cancelled")
-    return time.monotonic() - started
-
-
-def _metrics(callback: StageCallback, seconds: float, steps: int) -> dict[str, Any]:
+def _metrics(
+    callback: StageCallback, seconds: float, steps: int, resumed: int | None
+) -> dict[str, Any]:
     curves = callback.curves
     reward_curve = curves.get("rewards/reward_model/mean") or curves.get("reward", [])
     return {
         "steps": steps,
+        "resumed_from_step": resumed,
         "train_seconds": round(seconds, 2),
         "seconds_per_step": round(seconds / max(steps, 1), 2),
         "loss_curve": curves.get("loss", []),
@@ -184,10 +178,12 @@ def optimise_policy(
     progress: Progress,
     should_stop: ShouldStop,
     base: Path | None = None,
+    workspace: Workspace | None = None,
 ) -> dict[str, Any]:
     """RL of the policy against the reward model with a KL penalty; saves the new policy.
 
-    `base`: the full weights `policy` applies to, when `policy` is a LoRA adapter.
+    `base`: the full weights `policy` applies to, when `policy` is a LoRA adapter;
+    `workspace`: the run's work folder (checkpoints to resume from, tracker logs).
     """
     if cfg.method == "dpo":
         raise ValueError("method dpo trains on the human pairs: call dpo_policy")
@@ -206,12 +202,12 @@ def optimise_policy(
         (RLOOConfig, RLOOTrainer) if cfg.method == "rloo" else (GRPOConfig, GRPOTrainer)
     )
     config_cls, trainer_cls = classes
-    with tempfile.TemporaryDirectory(prefix="pairwise-policy-") as scratch:
+    with stage_output(workspace, "policy", cfg.save_steps) as output:
         extra: dict[str, Any] = {}
         if cfg.method == "rloo":
             extra["normalize_advantages"] = cfg.normalize_advantages
         args = config_cls(
-            **_common_args(cfg, scratch),
+            **_common_args(cfg, output),
             **extra,
             per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
             num_generations=cfg.num_generations,
@@ -220,7 +216,7 @@ def optimise_policy(
             beta=cfg.beta,
             reward_weights=weights,
         )
-        model, peft_config = _start(policy, base, cfg, scratch)
+        model, peft_config = _start(policy, base, cfg, output["output_dir"])
         trainer = quiet(
             trainer_cls(
                 model=model,
@@ -232,9 +228,10 @@ def optimise_policy(
                 peft_config=peft_config,
             )
         )
-        seconds = _run(trainer, callback, should_stop, f"policy ({cfg.method})")
+        label = f"policy ({cfg.method})"
+        seconds, resumed = run_stage(trainer, should_stop, label, progress, workspace)
     _save(trainer, tokenizer, out_dir, cfg)
-    metrics = _metrics(callback, seconds, cfg.steps)
+    metrics = _metrics(callback, seconds, cfg.steps, resumed)
     metrics.update(method=cfg.method, prompts=len(prompts))
     progress(1.0, f"policy ({cfg.method}): done", {})
     return metrics
@@ -248,6 +245,7 @@ def dpo_policy(
     progress: Progress,
     should_stop: ShouldStop,
     base: Path | None = None,
+    workspace: Workspace | None = None,
 ) -> dict[str, Any]:
     """DPO directly on the human preference pairs (reference = the starting policy)."""
     if not rows:
@@ -266,14 +264,14 @@ def dpo_policy(
         }
     )
     callback = StageCallback("policy (dpo)", progress, should_stop)
-    with tempfile.TemporaryDirectory(prefix="pairwise-dpo-") as scratch:
+    with stage_output(workspace, "policy", cfg.save_steps) as output:
         args = DPOConfig(
-            **_common_args(cfg, scratch),
+            **_common_args(cfg, output),
             per_device_train_batch_size=cfg.dpo_batch_size,
             beta=cfg.dpo_beta,
             max_length=cfg.max_prompt_length + cfg.max_completion_length,
         )
-        model, peft_config = _start(policy, base, cfg, scratch)
+        model, peft_config = _start(policy, base, cfg, output["output_dir"])
         trainer = quiet(
             DPOTrainer(
                 model=model,
@@ -284,9 +282,9 @@ def dpo_policy(
                 peft_config=peft_config,
             )
         )
-        seconds = _run(trainer, callback, should_stop, "policy (dpo)")
+        seconds, resumed = run_stage(trainer, should_stop, "policy (dpo)", progress, workspace)
     _save(trainer, tokenizer, out_dir, cfg)
-    metrics = _metrics(callback, seconds, cfg.steps)
+    metrics = _metrics(callback, seconds, cfg.steps, resumed)
     metrics.update(method="dpo", pairs=len(rows))
     progress(1.0, "policy (dpo): done", {})
     return metrics

@@ -7,8 +7,6 @@ as a reward function during RL, for pair margins or as a judge, as when it was t
 
 from __future__ import annotations
 
-import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,8 @@ from app.domain.scorer import (
     reward_text,
 )
 from trainer._hf import StageCallback, quiet, set_threads
-from trainer.types import Cancelled, Progress, ShouldStop
+from trainer.types import Progress, ShouldStop
+from trainer.workspace import Workspace, run_stage, stage_output
 
 
 def resolve_reward_base(base_model: str) -> Path | str:
@@ -86,8 +85,11 @@ def train_reward_model(
     progress: Progress,
     should_stop: ShouldStop,
     previous: Path | None = None,
+    workspace: Workspace | None = None,
 ) -> dict[str, Any]:
-    """Train a scalar reward model on preference pairs; save safetensors + tokenizer to out_dir."""
+    """Train a scalar reward model on preference pairs; save safetensors + tokenizer to out_dir.
+
+    `workspace`: the run's work folder (checkpoints every `save_steps`, tracker logs)."""
     set_threads(cfg.threads)
     if not train:
         raise ValueError("no training comparisons for the reward model")
@@ -104,10 +106,9 @@ def train_reward_model(
             f"reward.max_length={cfg.max_length}"
         )
     callback = StageCallback("reward model", progress, should_stop)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="pairwise-reward-") as scratch:
+    with stage_output(workspace, "reward", cfg.save_steps) as output:
         args = RewardConfig(
-            output_dir=scratch,
+            **output,
             learning_rate=cfg.lr,
             num_train_epochs=cfg.epochs,
             per_device_train_batch_size=cfg.batch_size,
@@ -115,8 +116,6 @@ def train_reward_model(
             max_length=None,  # rows are already cut to length by `encode`
             seed=cfg.seed,
             logging_steps=1,
-            save_strategy="no",
-            report_to="none",
             use_cpu=not torch.cuda.is_available(),
             bf16=cfg.bf16,
             gradient_checkpointing=False,
@@ -132,10 +131,9 @@ def train_reward_model(
                 callbacks=[callback],
             )
         )
-        trainer.train()
-        if should_stop():
-            raise Cancelled("reward model cancelled")
-    train_seconds = time.monotonic() - started
+        train_seconds, resumed = run_stage(
+            trainer, should_stop, "reward model", progress, workspace, "reward"
+        )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.model_max_length = cfg.max_length  # so RewardScorer cuts texts as training did
@@ -161,6 +159,7 @@ def train_reward_model(
         "previous_val_accuracy": previous_accuracy,
         "loss_curve": callback.curves.get("loss", []),
         "train_seconds": round(train_seconds, 2),
+        "resumed_from_step": resumed,
         "pairs_per_second": round(len(dataset) * cfg.epochs / max(train_seconds, 1e-9), 2),
     }
     progress(

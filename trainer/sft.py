@@ -22,8 +22,9 @@ from app.domain.demonstrations import DemonstrationRow
 from app.domain.recipe import PolicySection, SftSection
 from app.domain.store import assert_safetensors_only
 from trainer._hf import StageCallback, quiet, set_threads
-from trainer.policy import _metrics, _run, _save, _start
+from trainer.policy import _metrics, _save, _start
 from trainer.types import Progress, ShouldStop
+from trainer.workspace import run_stage
 
 
 def sft_dataset(rows: list[DemonstrationRow], system_prompt: str | None) -> Dataset:
@@ -115,9 +116,9 @@ def sft_policy(
                 peft_config=peft_config,
             )
         )
-        seconds = _run(trainer, callback, should_stop, "sft")
+        seconds, _ = run_stage(trainer, should_stop, "sft", progress, stage="sft")
     _save(trainer, tokenizer, out_dir, policy_cfg)
-    metrics = _metrics(callback, seconds, steps)
+    metrics = _metrics(callback, seconds, steps, None)
     keep = ("steps", "train_seconds", "seconds_per_step", "loss_curve")
     out = {k: metrics[k] for k in keep}
     out.update(demonstrations=len(rows), epochs=cfg.epochs)

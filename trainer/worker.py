@@ -9,6 +9,7 @@ its lease registers nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -31,12 +32,15 @@ from app.settings import Settings
 from trainer import data as datamod
 from trainer.progress import RunState
 from trainer.types import Cancelled
+from trainer.workspace import Workspace, trackers_missing
 
 log = logging.getLogger("pairwise.trainer")
 
 PROGRESS_WRITE_SECONDS = 1.0  # at most one progress write per second, however fast the steps
 STAGES = {"full": ["data", "reward", "policy", "evaluate"], "reward": ["data", "reward"]}
 STAGES["policy"] = ["data", "policy", "evaluate"]
+FINISHED_REWARD = "reward-model"  # in the work folder: the reward stage's output, for a retry
+STAGE_METRICS = "stage-metrics.json"  # written once that output is complete
 
 
 def stages_of(kind: str, sft: bool) -> list[str]:
@@ -220,6 +224,14 @@ class Worker:
         state.reporter("data")(1.0, "data ready", {})
         out: dict[str, Any] = {"cfg": cfg, "config": config_to_dict(cfg), "base": base_model}
         out["adapter_of"] = adapter_of  # what a new LoRA version applies to
+        missing = trackers_missing(cfg.report_to)
+        if missing:
+            raise RunFailed(
+                f"report_to names {', '.join(missing)}, not installed where the trainer runs: "
+                f"install it there (pip install {' '.join(missing)}) or set report_to: none."
+            )
+        name = self.store.tracker_run_name(claim.project_id, claim.run_id)
+        work = Workspace(self.work_root(claim), cfg.save_total_limit, tuple(cfg.report_to), name)
 
         # Where the policy stage starts (and anchors its KL): the active version, or the
         # sft stage's model trained from it.
@@ -234,7 +246,7 @@ class Worker:
 
         reward_path = previous_rm
         if "reward" in state.offsets:
-            reward_path = self._reward_stage(claim, state, staged, snap, cfg, previous_rm)
+            reward_path = self._reward_stage(claim, state, work, snap, cfg, previous_rm)
             out["reward_dir"] = reward_path
         if "policy" not in state.offsets:
             return out
@@ -245,7 +257,7 @@ class Worker:
         if start is None:
             raise RunFailed("The project has no active policy version to start from.")
         out["policy_dir"] = self._policy_stage(
-            claim, state, staged, snap, cfg, start, reward_path, start_base
+            claim, state, staged, work, snap, cfg, start, reward_path, start_base
         )
         out["reward_used"] = reward_path
         self._checkpoint(state)
@@ -307,11 +319,15 @@ class Worker:
         )
         return folder
 
+    def work_root(self, claim: jobs.Claim) -> Path:
+        """The run's work folder (trainer/workspace.py): the same for every attempt."""
+        return self.store.path(self.store.run_work_uri(claim.project_id, claim.run_id))
+
     def _reward_stage(
         self,
         claim: jobs.Claim,
         state: RunState,
-        staged: list[Path],
+        work: Workspace,
         snap: datamod.Snapshot,
         cfg: Any,
         previous: Path | None,
@@ -320,10 +336,16 @@ class Worker:
 
         self._checkpoint(state)
         state.enter("reward")
-        folder = self.store.staging(self.store.reward_uri(claim.project_id, claim.run_id))
-        staged.append(folder)
+        # Kept in the work folder until registration: a retry after a kill takes it as it is.
+        folder = work.root / FINISHED_REWARD
+        done = folder / STAGE_METRICS
+        if done.is_file():
+            state.results["reward"] = json.loads(done.read_text())
+            state.reporter("reward")(1.0, "reward model: kept from an earlier attempt", {})
+            return folder
+        self.store.discard(folder)  # a half-written one from a killed attempt
         base = resolve_reward_base(cfg.reward.base_model)
-        state.results["reward"] = train_reward_model(
+        state.results["reward"] = metrics = train_reward_model(
             snap.train,
             snap.validation,
             base,
@@ -332,7 +354,9 @@ class Worker:
             state.reporter("reward"),
             state.should_stop,
             previous,
+            work,
         )
+        done.write_text(json.dumps(metrics, default=str))
         return folder
 
     def _policy_stage(
@@ -340,6 +364,7 @@ class Worker:
         claim: jobs.Claim,
         state: RunState,
         staged: list[Path],
+        work: Workspace,
         snap: datamod.Snapshot,
         cfg: Any,
         reference: Path,
@@ -362,6 +387,7 @@ class Worker:
                 report,
                 state.should_stop,
                 base=reference_base,
+                workspace=work,
             )
         else:
             metrics = optimise_policy(
@@ -373,6 +399,7 @@ class Worker:
                 report,
                 state.should_stop,
                 base=reference_base,
+                workspace=work,
             )
         state.results["policy"] = metrics
         return folder
@@ -395,6 +422,7 @@ class Worker:
             if "reward_dir" in out:
                 uri = self.store.reward_uri(claim.project_id, claim.run_id)
                 reward_meta = {**meta, "metrics": metrics.get("reward", {})}
+                (out["reward_dir"] / STAGE_METRICS).unlink(missing_ok=True)
                 self.store.commit(out["reward_dir"], uri, reward_meta)
                 reward_model = versions.register_reward_model(
                     db,
@@ -436,6 +464,7 @@ class Worker:
                 policy_version_id=version.id if version else None,
                 reward_model_id=reward_model.id if reward_model else None,
             )
+        Workspace(self.work_root(claim)).clear_checkpoints()
         state.note("run registered")
 
     def _settle(self, claim: jobs.Claim, state: RunState, exc: BaseException) -> None:
@@ -449,8 +478,10 @@ class Worker:
                     jobs.fail(db, claim.run_id, claim.token, "cancelled", cancelled=True)
                 elif state.terminating.is_set() or not isinstance(exc, Exception):
                     jobs.release(db, claim.run_id, claim.token)
+                    return  # queued again: its next attempt resumes from the work folder
                 else:
                     jobs.fail(db, claim.run_id, claim.token, self._failure_message(exc))
+            Workspace(self.work_root(claim)).clear_checkpoints()  # the run has ended
         except jobs.LeaseLost:
             log.warning("run %s: lease lost; another trainer owns it now", claim.run_id)
 

@@ -72,6 +72,20 @@ Float = Annotated[float, BeforeValidator(_number)]
 OptFloat = Annotated[float | None, BeforeValidator(_number)]
 Bool = Annotated[bool, BeforeValidator(_scalar)]
 ModuleName = Annotated[str, Field(min_length=1, max_length=200)]
+Tracker = Literal["tensorboard", "trackio", "wandb", "mlflow"]  # transformers' report_to names
+
+
+def _trackers(value: Any) -> Any:
+    """`report_to` as a list: `tensorboard`, `"tensorboard,mlflow"` or `none` are accepted too."""
+    value = _scalar(value)
+    if value is None or value == "none":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+Trackers = Annotated[list[Tracker], BeforeValidator(_trackers)]
 
 
 class Section(BaseModel):
@@ -156,6 +170,13 @@ class RewardSection(Section):
     )
     score_batch_size: Int = Field(
         32, ge=1, le=BATCH_MAX, description="texts per forward pass when scoring"
+    )
+    save_steps: OptInt = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="checkpoint every N optimiser steps into the run's work folder, so a retried "
+        "run resumes there (None: no checkpoints; the stage restarts)",
     )
 
 
@@ -243,6 +264,13 @@ class PolicySection(Section):
         le=THREADS_MAX,
         description="torch CPU threads for this stage (None: leave as is)",
     )
+    save_steps: OptInt = Field(
+        25,
+        ge=1,
+        le=100_000,
+        description="checkpoint every N optimiser steps into the run's work folder, so a retried "
+        "run resumes from the last one (None: no checkpoints; a retry starts at step 0)",
+    )
 
 
 class EvalSection(Section):
@@ -326,6 +354,18 @@ class TrainingConfig(Section):
         ge=1,
         le=COUNT_MAX,
         description="cap on prompts used for RL (None: all remaining)",
+    )
+    save_total_limit: Int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="checkpoints kept per stage in the run's work folder (older ones are pruned)",
+    )
+    report_to: Trackers = Field(
+        default_factory=list,
+        max_length=4,
+        description="experiment trackers the stages log to, as transformers' report_to "
+        "(tensorboard writes into the run's folder in the model store; [] : none)",
     )
 
 

@@ -31,6 +31,10 @@ __all__ = ["Serving", "ServingError", "SyncReport", "served_name", "server_for"]
 
 log = logging.getLogger(__name__)
 
+# Answers of a server without a model list (not vLLM, or the wrong path): adapter
+# management cannot work there, and the error says which setting turns it off.
+NO_MODEL_LIST = frozenset({404, 405, 501})
+
 
 class ServingError(RuntimeError):
     """A needed version is not and cannot be served; the message says what to set or start."""
@@ -200,6 +204,14 @@ class Serving:
             response = self.client.get(f"{url}/models")
         except httpx.HTTPError as exc:
             raise ServingError(f"cannot reach {url}/models: {type(exc).__name__}: {exc}") from None
+        if response.status_code in NO_MODEL_LIST:
+            raise ServingError(
+                f"{url}/models answered HTTP {response.status_code}: this server lists no "
+                "models, so versions cannot be loaded into it at run time. For a plain "
+                "OpenAI-compatible server set OPENAI_MANAGE_ADAPTERS=false (each version is "
+                "then asked for by its name, or OPENAI_MODEL names one fixed model); for vLLM, "
+                "check OPENAI_BASE_URL ends in /v1"
+            )
         if response.status_code != 200:
             raise ServingError(
                 f"{url}/models answered HTTP {response.status_code}: {response.text[:200]}"

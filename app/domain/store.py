@@ -51,6 +51,21 @@ class ModelStore:
     def reward_uri(project_id: int, run_id: int) -> str:
         return f"projects/{project_id}/reward/run{run_id}"
 
+    @staticmethod
+    def run_work_uri(project_id: int, run_id: int) -> str:
+        """A run's work folder: checkpoints a retry resumes from, tracker logs (they stay)."""
+        return f"projects/{project_id}/runs/run{run_id}"
+
+    @staticmethod
+    def run_logs_uri(project_id: int, run_id: int) -> str:
+        """Where TensorBoard writes a run's stages (`<stage>/` each), kept after the run."""
+        return f"projects/{project_id}/runs/run{run_id}/logs"
+
+    @staticmethod
+    def tracker_run_name(project_id: int, run_id: int) -> str:
+        """The run's name in experiment trackers (W&B, MLflow, trackio): `<name>-<stage>`."""
+        return f"pairwise-p{project_id}-run{run_id}"
+
     def exists(self, uri: str) -> bool:
         folder = self.path(uri)
         return any((folder / name).exists() for name in WEIGHT_FILES)
@@ -101,6 +116,7 @@ class ModelStore:
         target = self.path(uri)
         if target.exists():
             shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
         staged.rename(target)
         return target
 

@@ -13,7 +13,7 @@ from app.models import TrainingRun
 from app.projects.service import visible_projects
 from app.training import service
 from app.training.curves import overlay_charts, run_charts
-from app.training.run_view import evaluation_examples, poll_seconds
+from app.training.run_view import evaluation_examples, poll_seconds, tracking_boards
 from app.web import redirect, render
 
 router = APIRouter(prefix="/training", include_in_schema=False)
@@ -115,7 +115,9 @@ def _run_or_404(db: DbDep, principal: MLStaff, run_id: int) -> TrainingRun:
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, run_id: int, db: DbDep, principal: MLStaff) -> Response:
+def run_page(
+    request: Request, run_id: int, db: DbDep, principal: MLStaff, settings: SettingsDep
+) -> Response:
     run = _run_or_404(db, principal, run_id)
     metrics = run.metrics or {}
     context = {
@@ -135,6 +137,7 @@ def run_page(request: Request, run_id: int, db: DbDep, principal: MLStaff) -> Re
         },
         "timings": metrics.get("timings") or {},
         "gates": metrics.get("gates"),
+        "boards": tracking_boards(run, settings),
     }
     return render(request, "training/run.html", context, block="live")
 

@@ -37,7 +37,9 @@ COMPOSE_COMMANDS = {
 # skipped until then, and test_awaiting_merge_is_current fails once they exist.
 AWAITING_MERGE: set[tuple[str, ...]] = set()
 APP_SERVICES = set(COMPOSE_COMMANDS)
-POSTGRES_IMAGE_VARS = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGDATA"}
+POSTGRES_IMAGE_VARS = {
+    "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE", "POSTGRES_DB", "PGDATA"
+}  # fmt: skip
 VLLM_VARS = {"VLLM_ALLOW_RUNTIME_LORA_UPDATING", "HF_TOKEN"}
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?:[:?-][^}]*)?\}")
 
@@ -56,7 +58,66 @@ def parses(argv: list[str]) -> str | None:
 
 
 def test_required_services_are_there() -> None:
-    assert {"postgres", "migrate", "web", "sampler", "trainer", "vllm"} <= set(SERVICES)
+    assert {"postgres", "migrate", "web", "sampler", "trainer", "vllm", "proxy"} <= set(SERVICES)
+
+
+def test_a_tls_proxy_is_the_only_way_in() -> None:
+    """Production sets Secure cookies: browsers reach web only through Caddy's https."""
+    proxy = SERVICES["proxy"]
+    assert proxy["image"].startswith("caddy:")
+    assert {interpolate(p).split(":")[-1] for p in proxy["ports"]} == {"80", "443"}
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert proxy["depends_on"]["web"] == {"condition": "service_healthy"}
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "reverse_proxy web:8000" in caddyfile and "{$PAIRWISE_DOMAIN" in caddyfile
+    web = SERVICES["web"]
+    assert "ports" not in web and web["expose"] == ["8000"]
+    Settings(_env_file=None, trusted_proxies=interpolate(web["environment"]["TRUSTED_PROXIES"]))  # type: ignore[call-arg]
+    assert {"caddy-data", "caddy-config"} <= set(COMPOSE["volumes"])
+
+
+def test_images_are_pinned() -> None:
+    for name, service in SERVICES.items():
+        if name in APP_SERVICES:
+            continue  # built here
+        image = interpolate(service["image"])
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest" and "/" not in tag, f"{name}: {image}"
+
+
+def test_secrets_are_docker_secrets_read_by_the_settings(tmp_path: Path, monkeypatch) -> None:
+    """The database password and SECRET_KEY come from files, never from the environment."""
+    assert set(COMPOSE["secrets"]) == {"db_password", "secret_key"}
+    for name in APP_SERVICES:
+        targets = {s["target"] for s in SERVICES[name]["secrets"]}
+        assert targets == {"database_password", "secret_key"}, name
+        env = SERVICES[name]["environment"]
+        assert "SECRET_KEY" not in env and "@postgres" in env["DATABASE_URL"]
+        assert ":" not in env["DATABASE_URL"].removeprefix("postgresql://").split("@")[0]
+    assert SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == (
+        "/run/secrets/db_password"
+    )
+    assert "POSTGRES_PASSWORD" not in SERVICES["postgres"]["environment"]
+    # What the app does with them: /run/secrets/<target> (or NAME_FILE) fills the setting.
+    (tmp_path / "database_password").write_text("pw-from-secret\n")
+    (tmp_path / "secret_key").write_text("s" * 48 + "\n")
+    monkeypatch.setattr("app.settings.SECRETS_DIR", tmp_path)
+    url = SERVICES["web"]["environment"]["DATABASE_URL"]
+    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    assert settings.secret_key == "s" * 48
+    assert (
+        settings.resolved_database_url
+        == "postgresql://pairwise:pw-from-secret@postgres:5432/pairwise"
+    )
+    (tmp_path / "elsewhere").write_text("k" * 48)
+    monkeypatch.setenv("SECRET_KEY_FILE", str(tmp_path / "elsewhere"))
+    assert Settings(_env_file=None).secret_key == "k" * 48  # type: ignore[call-arg]
+
+
+def test_the_sampler_image_gets_the_cpu_torch() -> None:
+    for name in ("init", "sampler"):
+        args = interpolate(SERVICES[name]["build"]["args"]["TORCH_PIP_ARGS"])
+        assert args == "--index-url https://download.pytorch.org/whl/cpu", name
 
 
 @pytest.mark.parametrize("service", sorted(COMPOSE_COMMANDS))
@@ -202,7 +263,7 @@ def test_env_example_is_generated_and_complete() -> None:
     )
     values = env_example_lines()
     assert set(values) == SETTINGS | set(COMPOSE_VARS)
-    assert values["SECRET_KEY"] == "" and values["POSTGRES_PASSWORD"] == ""
+    assert values["SECRET_KEY"] == "" and values["DATABASE_PASSWORD"] == ""  # Docker secrets
     assert values["PAIRWISE_ENV"] == "production"
     settings = {k.lower(): v for k, v in values.items() if k in SETTINGS and v != ""}
     Settings(_env_file=None, **settings)  # type: ignore[call-arg]

@@ -250,6 +250,37 @@ def test_an_adapter_whose_base_is_not_served_and_a_server_without_runtime_lora(
     serving.close()
 
 
+def test_a_server_without_a_model_list_gets_an_error_naming_the_setting(
+    db: Session,
+    session_factory: sessionmaker[Session],
+    project: Project,
+    vllm: StandInVLLM,
+    tmp_path: Path,
+) -> None:
+    """OPENAI_MANAGE_ADAPTERS is on by default; a plain server (no /v1/models) is told apart."""
+    vllm.app.router.routes = [r for r in vllm.app.router.routes if r.path != "/v1/models"]
+    store = ModelStore(tmp_path / "models")
+    add_prompt(db, project, "One?")
+    full_weights(store, uri(project, 0))
+    versions.promote(db, sampler_settings(tmp_path), new_version(db, project, 0), None)
+    db.commit()
+    common = {"sampler_backend": "openai", "openai_base_url": vllm.url, "pair_buffer": 2}
+    sampler = Sampler(session_factory, sampler_settings(tmp_path, pair_low_water=1, **common))
+    assert sampler.step() == 0
+    error = sampler.projects_status[str(project.id)]["last_error"]
+    assert error is not None and "HTTP 404" in error
+    assert "set OPENAI_MANAGE_ADAPTERS=false" in error
+    assert vllm.asked(uri(project, 0)) == []
+    sampler.close()
+
+    # With the setting off the same server is simply asked for the version by its name.
+    plain = sampler_settings(tmp_path, pair_low_water=1, openai_manage_adapters=False, **common)
+    sampler = Sampler(session_factory, plain)
+    assert sampler.step() >= 2, sampler.projects_status
+    assert vllm.asked(uri(project, 0))
+    sampler.close()
+
+
 def test_names_and_the_version_servers_setting(tmp_path: Path) -> None:
     assert served_name(VersionRef(9, 3, 2, "projects/3/policy/v2")) == "projects/3/policy/v2"
     good = Settings(  # type: ignore[call-arg]

@@ -280,3 +280,26 @@ def test_run_page_shows_the_sft_stage(
     page = client.get(f"/training/runs/{run.id}").text
     assert 'id="run-sft"' in page and "up to #7" in page
     assert "supervised fine-tuning · loss" in page
+
+
+def test_run_page_names_the_runs_tracking_boards(
+    client: TestClient, logged_in, db: Session, project: Project
+) -> None:
+    tracked = {"resolved": {"report_to": ["tensorboard", "mlflow"]}}
+    run = TrainingRun(
+        project_id=project.id, kind="full", recipe="tiny", status="running", progress=0.3,
+        config=tracked, metrics={},
+    )  # fmt: skip
+    quiet = TrainingRun(
+        project_id=project.id, kind="full", recipe="tiny", status="succeeded", progress=1.0,
+        config={"resolved": {"report_to": []}}, metrics={},
+    )  # fmt: skip
+    db.add_all([run, quiet])
+    db.commit()
+    logged_in("ml")
+    page = client.get(f"/training/runs/{run.id}").text
+    assert "Experiment tracking" in page
+    assert f"run folder <code>{project.id}/runs/run{run.id}/logs</code>" in page
+    assert f"projects/{project.id}/runs/run{run.id}/logs</code>)" in page  # tensorboard --logdir
+    assert f"mlflow: runs named <code>pairwise-p{project.id}-run{run.id}-&lt;stage&gt;" in page
+    assert "Experiment tracking" not in client.get(f"/training/runs/{quiet.id}").text

@@ -222,3 +222,30 @@ def test_lora_runs_register_adapters_on_version_zero(
     for uri in uris:
         assert store.is_adapter(uri) and store.adapter_base(uri) == v0
     assert not store.is_adapter(v0)
+
+
+def test_report_to_tensorboard_writes_beside_the_run_or_fails_saying_what_is_missing(
+    committed_engine: Engine, settings: Settings, tiny_policy_dir: Path, tiny_reward_dir: Path
+) -> None:
+    from trainer.workspace import trackers_missing
+
+    factory = make_sessionmaker(committed_engine)
+    project_id = seed(factory, settings, tiny_policy_dir)
+    with transaction(factory) as db:
+        config = tiny_overrides(
+            tiny_reward_dir, **{"gates.min_reward_gain": -1e9, "report_to": "tensorboard"}
+        )
+        run_id = jobs.enqueue(db, settings, project_id, recipe="tiny", config=config).id
+    assert Worker(settings, factory, heartbeat_seconds=0.2).serve(once=True) == 1
+    logs = settings.resolved_model_dir / f"projects/{project_id}/runs/run{run_id}/logs"
+    with transaction(factory) as db:
+        run = db.get(TrainingRun, run_id)
+        assert run is not None
+        if trackers_missing(["tensorboard"]):  # not installed here: a clear refusal, no training
+            assert run.status == "failed"
+            assert run.error is not None and "report_to names tensorboard" in run.error
+            assert "pip install tensorboard" in run.error and not logs.exists()
+            return
+        assert run.status == "succeeded", run.error
+    for stage in ("reward", "policy"):
+        assert list((logs / stage).glob("events.out.tfevents.*")), stage
