@@ -15,6 +15,7 @@ from app.models import Project
 
 MAX_OVERLAP = 10
 MAX_HELD_OUT_SHARE = 0.5
+MIN_RANK_K, MAX_RANK_K = 3, 6
 
 Overlap = Annotated[int, Field(ge=1, le=MAX_OVERLAP)]
 
@@ -87,6 +88,13 @@ class ProjectSettings(LoopSettings):
         le=MAX_HELD_OUT_SHARE,
         description="Share of newly imported prompts held out for evaluation (never labelled "
         "or trained on); a record's own `held_out` field wins.",
+    )
+    ranking_k: int | None = Field(
+        None,
+        ge=MIN_RANK_K,
+        le=MAX_RANK_K,
+        description="Ask evaluators to rank this many completions per prompt instead of "
+        "comparing a pair; none = pairs.",
     )
 
 

@@ -6,6 +6,7 @@ from app.models.base import Base, utcnow
 from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
+from app.models.rankings import Ranking, RankingItem
 from app.models.prompts import Prompt
 from app.models.review import Adjudication
 from app.models.snapshots import AggregateSnapshot
@@ -56,6 +57,8 @@ __all__ = [
     "Project",
     "ProjectMember",
     "Prompt",
+    "Ranking",
+    "RankingItem",
     "RewardModel",
     "TrainingRun",
     "User",
