@@ -28,7 +28,8 @@ def parse_tiers(raw: str) -> list[list[int]]:
     try:
         tiers = [[int(c) for c in tier.split("=")] for tier in raw.split(",") if tier.strip()]
     except ValueError:
-        raise InvalidRanking("a ranking is completion ids separated by ',' (or '=' for ties)")
+        message = "a ranking is completion ids separated by ',' (or '=' for ties)"
+        raise InvalidRanking(message) from None
     return tiers
 
 

@@ -6,8 +6,8 @@ from app.models.base import Base, utcnow
 from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
-from app.models.rankings import Ranking, RankingItem
 from app.models.prompts import Prompt
+from app.models.rankings import Ranking, RankingItem
 from app.models.review import Adjudication
 from app.models.snapshots import AggregateSnapshot
 from app.models.training import TrainingRun, WorkerHeartbeat
