@@ -90,6 +90,12 @@ class PromptOut(BaseModel):
     messages: list[TurnOut] | None
 
 
+class RankItemOut(BaseModel):
+    id: int = Field(description="The completion id to use in a ranking.")
+    text: str
+    cut_off: bool
+
+
 class PairOut(BaseModel):
     assignment_id: int
     pair_id: int
@@ -105,6 +111,11 @@ class PairOut(BaseModel):
     idempotency_key: str
     flags: list[str]
     guidelines_version: int
+    ranking: list[RankItemOut] | None = Field(
+        None,
+        description="A ranking task's responses in the order to show them (`left` and `right` "
+        "are two of them): answer with `POST /rankings`, not `/comparisons`.",
+    )
 
 
 class NextOut(BaseModel):
