@@ -31,7 +31,8 @@ def _wait_for_next(page, previous: str) -> None:
         "prev => { const f = document.getElementById('label-form');"
         " const next = f ? f.dataset.assignment !== prev"
         " : !!document.getElementById('empty-queue');"
-        " return next && !document.querySelector('.htmx-settling, .htmx-swapping, .htmx-request'); }",
+        " const busy = '.htmx-settling, .htmx-swapping, .htmx-request';"
+        " return next && !document.querySelector(busy); }",
         arg=previous,
     )
 
