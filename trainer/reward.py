@@ -79,13 +79,13 @@ class RankingBatches(Sampler[list[int]]):
         self.rng = random.Random(seed)
         self.rng.shuffle(shuffled)
         self.batches: list[list[int]] = []
-        for group in shuffled:
+        for rows in shuffled:
             for batch in self.batches:
-                if len(batch) + len(group) <= batch_size:
-                    batch.extend(group)
+                if len(batch) + len(rows) <= batch_size:
+                    batch.extend(rows)
                     break
             else:
-                self.batches.append(list(group))
+                self.batches.append(list(rows))
 
     def __len__(self) -> int:
         return len(self.batches)
