@@ -128,7 +128,8 @@ def _tokenised_dataset(
         cut += int(c_cut or r_cut)
         chosen_ids.append(c)
         rejected_ids.append(r)
-        groups.append(row.pair_id)
+        # A row without a pair (pair_id 0: synthetic data) is a group of its own.
+        groups.append(row.pair_id or -len(groups) - 1)
     data = Dataset.from_dict({"chosen_ids": chosen_ids, "rejected_ids": rejected_ids})
     return data, cut, dropped, groups
 
