@@ -117,7 +117,8 @@ def _tokenised_dataset(
 ) -> tuple[Dataset, int, int, list[int]]:
     """Pre-tokenised pairs (TRL then skips its own formatting); counts of cut and dropped rows;
     the kept rows' `pair_id`s (a ranking's rows share one)."""
-    chosen_ids, rejected_ids, groups = [], [], []
+    chosen_ids, rejected_ids = [], []
+    groups: list[int] = []
     cut = dropped = 0
     for row in rows:
         c, c_cut = encode(tokenizer, reward_text(row.prompt, row.chosen), cfg.max_length)
