@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.domain import rankings
 from app.models import Completion, Demonstration, Pair, PolicyVersion, Project, Prompt
 
 
@@ -67,3 +68,29 @@ def demonstration(
     db.add(demo)
     db.flush()
     return demo
+
+
+def ranking_task(
+    db: Session,
+    project: Project,
+    prompt: Prompt,
+    version: PolicyVersion,
+    texts: list[str],
+    *,
+    gold_ranks: list[int] | None = None,
+    **pair_fields: Any,
+) -> Pair:
+    """A ranking task over one completion per text (the first two are the pair's a and b)."""
+    pair = completion_pair(db, project, prompt, version, texts[0], texts[1], **pair_fields)
+    extra = [
+        Completion(prompt_id=prompt.id, policy_version_id=version.id, text=t) for t in texts[2:]
+    ]
+    db.add_all(extra)
+    db.flush()
+    completions = [
+        db.get_one(Completion, pair.completion_a_id),
+        db.get_one(Completion, pair.completion_b_id),
+        *extra,
+    ]
+    rankings.add_items(db, pair, completions, gold_ranks or ())
+    return pair

@@ -7,12 +7,15 @@ as a reward function during RL, for pair margins or as a judge, as when it was t
 
 from __future__ import annotations
 
-from collections import defaultdict
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from datasets import Dataset
+from torch.utils.data import DataLoader, Sampler
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from trl import RewardConfig, RewardTrainer
 
@@ -58,11 +61,63 @@ def _accuracy(
     return sum(overall) / len(overall), by_strength
 
 
+class RankingBatches(Sampler[list[int]]):
+    """Batches that keep all implied pairs of one ranking together, as InstructGPT trains.
+
+    Rows are grouped by `pair_id` (a ranking's rows share it); the groups are shuffled once
+    with the seed and packed first-fit into batches of at most `batch_size` rows (a larger
+    group is a batch of its own), so the number of batches is fixed; their order is shuffled
+    anew each epoch.
+    """
+
+    def __init__(self, groups: list[int], batch_size: int, seed: int) -> None:
+        members: dict[int, list[int]] = defaultdict(list)
+        for index, group in enumerate(groups):
+            members[group].append(index)
+        shuffled = list(members.values())
+        self.rng = random.Random(seed)
+        self.rng.shuffle(shuffled)
+        self.batches: list[list[int]] = []
+        for rows in shuffled:
+            for batch in self.batches:
+                if len(batch) + len(rows) <= batch_size:
+                    batch.extend(rows)
+                    break
+            else:
+                self.batches.append(list(rows))
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self.batches[:]
+        self.rng.shuffle(order)
+        return iter(order)
+
+
+class _RankingRewardTrainer(RewardTrainer):
+    """TRL's RewardTrainer whose training batches come from `RankingBatches`."""
+
+    def __init__(self, *args: Any, groups: list[int], **kwargs: Any) -> None:
+        self._groups = groups
+        super().__init__(*args, **kwargs)
+
+    def get_train_dataloader(self) -> DataLoader[Any]:
+        dataset = self._remove_unused_columns(self.train_dataset, description="Training")
+        if len(dataset) != len(self._groups):
+            raise ValueError("ranking groups do not match the training rows")
+        batches = RankingBatches(self._groups, self._train_batch_size, self.args.seed)
+        loader = DataLoader(dataset, batch_sampler=batches, collate_fn=self.data_collator)
+        return self.accelerator.prepare(loader)  # type: ignore[no-any-return]
+
+
 def _tokenised_dataset(
     rows: list[PreferenceRow], tokenizer: PreTrainedTokenizerBase, cfg: RewardSection
-) -> tuple[Dataset, int, int]:
-    """Pre-tokenised pairs (TRL then skips its own formatting); counts of cut and dropped rows."""
+) -> tuple[Dataset, int, int, list[int]]:
+    """Pre-tokenised pairs (TRL then skips its own formatting); counts of cut and dropped rows;
+    the kept rows' `pair_id`s (a ranking's rows share one)."""
     chosen_ids, rejected_ids = [], []
+    groups: list[int] = []
     cut = dropped = 0
     for row in rows:
         c, c_cut = encode(tokenizer, reward_text(row.prompt, row.chosen), cfg.max_length)
@@ -73,7 +128,10 @@ def _tokenised_dataset(
         cut += int(c_cut or r_cut)
         chosen_ids.append(c)
         rejected_ids.append(r)
-    return Dataset.from_dict({"chosen_ids": chosen_ids, "rejected_ids": rejected_ids}), cut, dropped
+        # A row without a pair (pair_id 0: synthetic data) is a group of its own.
+        groups.append(row.pair_id or -len(groups) - 1)
+    data = Dataset.from_dict({"chosen_ids": chosen_ids, "rejected_ids": rejected_ids})
+    return data, cut, dropped, groups
 
 
 def train_reward_model(
@@ -99,7 +157,10 @@ def train_reward_model(
     model = load_sequence_scorer(start_from)
     model.config.pad_token_id = tokenizer.pad_token_id
 
-    dataset, cut, dropped = _tokenised_dataset(train, tokenizer, cfg)
+    dataset, cut, dropped, groups = _tokenised_dataset(train, tokenizer, cfg)
+    # Rankings (several rows per pair_id) train with each ranking's pairs in one batch.
+    ranking_rows = sum(n for n in Counter(groups).values() if n > 1)
+    ranked = ranking_rows > 0
     if len(dataset) == 0:
         raise ValueError(
             f"all {len(train)} training comparisons are longer than "
@@ -122,13 +183,15 @@ def train_reward_model(
             disable_tqdm=True,
             eos_token=tokenizer.sep_token or tokenizer.eos_token,
         )
+        extra: dict[str, Any] = {"groups": groups} if ranked else {}
         trainer = quiet(
-            RewardTrainer(
+            (_RankingRewardTrainer if ranked else RewardTrainer)(
                 model=model,
                 args=args,
                 train_dataset=dataset,
                 processing_class=tokenizer,
                 callbacks=[callback],
+                **extra,
             )
         )
         train_seconds, resumed = run_stage(
@@ -150,6 +213,7 @@ def train_reward_model(
         previous_accuracy, _ = _accuracy(old, val)
     metrics = {
         "train_pairs": len(dataset),
+        "ranking_pairs": ranking_rows,
         "val_pairs": len(val),
         "truncated_rows": cut,
         "dropped_too_long": dropped,

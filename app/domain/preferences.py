@@ -18,6 +18,11 @@ so an exported file holds exactly what a run at the same watermark trains on:
 With the recipe option `demonstrations_preferred`, a demonstration written on a pair also
 counts as preferred over both of that pair's responses (`demonstration_preference_rows`:
 two rows, one per response, unless the demonstration is that response unchanged).
+- a ranking of K completions (app/domain/rankings.py) yields its K choose 2 implied
+  preferences, each decided like a pair of its own (majority over the annotators' rankings,
+  ties by the same rule, a gold task by its gold ranks, an adjudicated label for its a–b
+  pair); the rows of one ranking share its `pair_id`, which the reward model's batches keep
+  together.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
+from itertools import combinations, groupby, islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from app.domain import rankings
 from app.domain.demonstrations import DemonstrationSelection, demonstration_scope
 from app.domain.imported import imported_judgements, prompt_has_tag
 from app.domain.messages import PromptValue, prompt_value
@@ -44,12 +50,15 @@ from app.models import (
     Pair,
     Project,
     Prompt,
+    Ranking,
+    RankingItem,
     User,
 )
 from app.vocabulary import ReviewStatus
 
 PREFERENCE_CHOICES = ("a", "b")
 BATCH = 1000
+RANKING_CHUNK = 200  # ranking tasks whose completion texts are read in one query
 
 
 @dataclass
@@ -128,6 +137,11 @@ def training_scope(
     ]
 
 
+def is_ranking_task() -> ColumnElement[bool]:
+    """Pairs that are ranking tasks (their comparisons stand for a whole ranking)."""
+    return exists().where(RankingItem.pair_id == Pair.id)
+
+
 def count_usable(
     db: Session, project: Project, after_id: int = 0, *, include_simulated: bool = False
 ) -> int:
@@ -137,7 +151,10 @@ def count_usable(
         select(func.count(Comparison.id))
         .join(Pair, Pair.id == Comparison.pair_id)
         .join(Prompt, Prompt.id == Pair.prompt_id)
-        .where(*training_scope(project, sel), Comparison.id > after_id)
+        .where(
+            *training_scope(project, sel, keep_votes_of=is_ranking_task()),
+            Comparison.id > after_id,
+        )
     )
     return int(db.scalar(stmt) or 0)
 
@@ -186,7 +203,7 @@ def preference_rows(
         .join(comp_a, comp_a.id == Pair.completion_a_id)
         .join(comp_b, comp_b.id == Pair.completion_b_id)
         .outerjoin(final, and_(final.pair_id == Pair.id, final.status == ReviewStatus.decided))
-        .where(*training_scope(project, sel, keep_votes_of=adjudicated))
+        .where(*training_scope(project, sel, keep_votes_of=adjudicated), ~is_ranking_task())
         .order_by(Pair.id, Comparison.id)
         .execution_options(yield_per=BATCH)
     )
@@ -217,6 +234,7 @@ def preference_rows(
         else:
             counts["gold_pairs" if kind == "gold" else "pairs"] += 1
             yield _row(prompt, prompt_id, pair_id, text_a, text_b, winner, votes)
+    yield from _ranking_rows(db, project, sel, aggregate=aggregate, counts=counts)
     if sel.include_imported:
         yield from _imported(db, project, sel, counts)
 
@@ -234,6 +252,91 @@ def _imported(
         counts["imported"] += 1
         chosen, rejected = (text_a, text_b) if choice == "a" else (text_b, text_a)
         yield PreferenceRow(prompt_value(text, messages), chosen, rejected, strength, pid)
+
+
+def _ranking_rows(
+    db: Session, project: Project, sel: Selection, *, aggregate: bool, counts: Counter[str]
+) -> Iterator[PreferenceRow]:
+    """The implied preferences of the project's rankings, task by task."""
+    final = aliased(Adjudication)
+    stmt = (
+        select(
+            Pair.id,
+            Pair.prompt_id,
+            Pair.kind,
+            Pair.completion_a_id,
+            Pair.completion_b_id,
+            Prompt.text,
+            Prompt.messages,
+            Ranking.tiers,
+            final.choice.label("final"),
+        )
+        .select_from(Comparison)
+        .join(Ranking, Ranking.comparison_id == Comparison.id)
+        .join(Pair, Pair.id == Comparison.pair_id)
+        .join(Prompt, Prompt.id == Pair.prompt_id)
+        .outerjoin(final, and_(final.pair_id == Pair.id, final.status == ReviewStatus.decided))
+        # A ranking's stored a-versus-b choice says nothing about its other pairs: keep all.
+        .where(*training_scope(project, sel, keep_votes_of=true()))
+        .order_by(Pair.id, Comparison.id)
+        .execution_options(yield_per=BATCH)
+    )
+    tasks = ((pid, list(group)) for pid, group in groupby(db.execute(stmt), key=lambda r: r[0]))
+    while chunk := list(islice(tasks, RANKING_CHUNK)):
+        items = rankings.items_of(db, (pid for pid, _ in chunk))
+        for pair_id, votes in chunk:
+            counts["comparisons"] += len(votes)
+            counts["rankings"] += 1
+            first = votes[0]
+            prompt = prompt_value(first.text, first.messages)
+            task = items[pair_id]
+            text_of = {item.completion_id: text for item, text in task}
+            order = [item.completion_id for item, _ in task]
+            for better, worse in _ranking_winners(
+                votes, order, rankings.gold_tiers([i for i, _ in task]), sel, aggregate, counts
+            ):
+                counts["ranking_pairs"] += 1
+                yield PreferenceRow(
+                    prompt, text_of[better], text_of[worse], None, first.prompt_id, pair_id
+                )
+
+
+def _ranking_winners(
+    votes: list[Any],
+    order: list[int],
+    gold: dict[int, int] | None,
+    sel: Selection,
+    aggregate: bool,
+    counts: Counter[str],
+) -> Iterator[tuple[int, int]]:
+    """(better, worse) completion ids decided from one task's rankings."""
+    ranked = [rankings.rank_of(v.tiers) for v in votes]
+    if not aggregate:
+        for ranks in ranked:
+            for first, second, choice in rankings.implied_votes(ranks, order):
+                if choice in PREFERENCE_CHOICES:
+                    yield (first, second) if choice == "a" else (second, first)
+        return
+    head = votes[0]
+    if head.kind == "gold" and gold is not None:
+        ranked = [gold]  # the known answer, whatever the annotators said
+    for first, second in combinations(order, 2):
+        choices = [rankings.vote(ranks, first, second) for ranks in ranked]
+        if head.final is not None and (first, second) == (
+            head.completion_a_id,
+            head.completion_b_id,
+        ):
+            counts["adjudicated"] += 1
+            choices = [head.final]
+        elif not sel.include_ties:
+            choices = [c for c in choices if c in PREFERENCE_CHOICES]
+        winner = majority(choices)
+        if not choices or (winner is not None and winner not in PREFERENCE_CHOICES):
+            counts["dropped_tie"] += 1
+        elif winner is None:
+            counts["dropped_split_vote"] += 1
+        else:
+            yield (first, second) if winner == "a" else (second, first)
 
 
 def _row(

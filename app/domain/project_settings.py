@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 MAX_OVERLAP = 10
 MAX_HELD_OUT_SHARE = 0.5
+MIN_RANK_K, MAX_RANK_K = 3, 6
 
 Overlap = Annotated[int, Field(ge=1, le=MAX_OVERLAP)]
 
@@ -103,6 +104,13 @@ class ProjectSettings(LoopSettings):
         le=MAX_HELD_OUT_SHARE,
         description="Share of newly imported prompts held out for evaluation (never labelled "
         "or trained on); a record's own `held_out` field wins.",
+    )
+    ranking_k: int | None = Field(
+        None,
+        ge=MIN_RANK_K,
+        le=MAX_RANK_K,
+        description="Ask evaluators to rank this many completions per prompt instead of "
+        "comparing a pair; none = pairs.",
     )
 
 

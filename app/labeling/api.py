@@ -17,6 +17,8 @@ from app.labeling.schemas import (
     NextOut,
     PairOut,
     PromptOut,
+    RankIn,
+    RankItemOut,
     SkipIn,
     SubmitIn,
     TurnOut,
@@ -65,6 +67,7 @@ def pair_out(lease: Lease, project: Project) -> PairOut:
         idempotency_key=lease.idempotency_key,
         flags=list(project.flags or []),
         guidelines_version=project.guidelines_version,
+        ranking=[RankItemOut(id=c.id, text=c.text, cut_off=c.cut_off) for c in lease.items] or None,
     )
 
 
@@ -121,7 +124,32 @@ def create_comparison(
     ] = False,
 ) -> Response | ComparisonOut:
     """Store a judgement; `choice` is left/right/tie/both_bad as shown by /pairs/next."""
-    user = principal.user
+    return _store(data, db, settings, principal.user, next)
+
+
+@router.post(
+    "/rankings",
+    response_model=ComparisonOut,
+    status_code=201,
+    responses={200: {"description": "A retry: the stored comparison"}, **CONFLICT},
+)
+def create_ranking(
+    data: RankIn,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Evaluator,
+    next: Annotated[  # noqa: A002 - the query parameter's public name
+        bool, Query(description="Also lease and return the next pair (the `next` member).")
+    ] = False,
+) -> Response | ComparisonOut:
+    """Rank a ranking task's responses (`ranking` in /pairs/next), best first; the reply's
+    `choice` is the a-versus-b vote the ranking implies."""
+    return _store(data, db, settings, principal.user, next)
+
+
+def _store(
+    data: SubmitIn | RankIn, db: Session, settings: Settings, user: User, next: bool
+) -> Response | ComparisonOut:
     try:
         result = submit(db, user, data)
     except LeaseExpired as exc:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.deps import DbDep, Evaluator, SettingsDep
 from app.labeling import service
 from app.labeling.api import resolve_project
-from app.labeling.schemas import SKIP_REASONS, SkipIn, SubmitIn
+from app.labeling.schemas import SKIP_REASONS, RankIn, SkipIn, SubmitIn
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict, submit
 from app.loop.service import evaluator_strip
@@ -30,6 +30,7 @@ router = APIRouter(tags=["labeling"])
 
 FRIENDLY = {
     "choice": "pick A better, B better, tie or both bad",
+    "ranking": "put every response in order, best first",
     "assignment_id": "the form is missing its assignment; reload the page",
 }
 
@@ -106,7 +107,6 @@ def label_submit(
     decision_ms: Annotated[str, Form()] = "",
     idempotency_key: Annotated[str, Form()] = "",
 ) -> Response:
-    user = principal.user
     raw: dict[str, Any] = {
         "assignment_id": assignment_id,
         "choice": choice,
@@ -116,9 +116,46 @@ def label_submit(
         "decision_ms": decision_ms or None,
         "idempotency_key": idempotency_key or None,
     }
+    return _judge(request, db, settings, principal.user, raw, SubmitIn)
+
+
+@router.post("/label/rank", include_in_schema=False)
+def label_rank(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Evaluator,
+    assignment_id: Annotated[str, Form()] = "",
+    ranking: Annotated[str, Form()] = "",
+    rationale: Annotated[str, Form()] = "",
+    flags: Annotated[list[str] | None, Form()] = None,
+    decision_ms: Annotated[str, Form()] = "",
+    idempotency_key: Annotated[str, Form()] = "",
+) -> Response:
+    raw: dict[str, Any] = {
+        "assignment_id": assignment_id,
+        "ranking": ranking,
+        "rationale": rationale,
+        "flags": flags or [],
+        "decision_ms": decision_ms or None,
+        "idempotency_key": idempotency_key or None,
+    }
+    return _judge(request, db, settings, principal.user, raw, RankIn)
+
+
+def _judge(
+    request: Request,
+    db: Session,
+    settings: Settings,
+    user: User,
+    raw: dict[str, Any],
+    schema: type[SubmitIn] | type[RankIn],
+) -> Response:
+    """Validate and store a pair's judgement or a ranking; answer with the next task."""
     try:
-        data = SubmitIn.model_validate(raw)
+        data = schema.model_validate(raw)
     except ValidationError as exc:
+        assignment_id = str(raw["assignment_id"])
         if not assignment_id.isdigit():
             raise HTTPException(422, FRIENDLY["assignment_id"]) from None
         project = _project_of_or_404(db, user, int(assignment_id))

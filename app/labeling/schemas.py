@@ -23,10 +23,10 @@ SKIP_REASONS = (
 )
 
 
-class SubmitIn(BaseModel):
+class JudgementIn(BaseModel):
+    """What every judgement carries, a pair's choice or a ranking."""
+
     assignment_id: int = Field(ge=1)
-    choice: Literal["left", "right", "tie", "both_bad"]
-    strength: Literal["slight", "clear", "much"] | None = None
     rationale: str = Field("", max_length=RATIONALE_MAX_CHARS)
     flags: list[str] = Field(default_factory=list, max_length=20)
     decision_ms: int | None = Field(
@@ -40,6 +40,16 @@ class SubmitIn(BaseModel):
         None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$"
     )
 
+    @field_validator("rationale")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+class SubmitIn(JudgementIn):
+    choice: Literal["left", "right", "tie", "both_bad"]
+    strength: Literal["slight", "clear", "much"] | None = None
+
     @field_validator("strength")
     @classmethod
     def _strength_only_for_a_winner(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -47,10 +57,15 @@ class SubmitIn(BaseModel):
             raise ValueError("strength applies only when one response is better; leave it empty")
         return value
 
-    @field_validator("rationale")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+
+class RankIn(JudgementIn):
+    ranking: str = Field(
+        min_length=3,
+        max_length=200,
+        pattern=r"^[0-9]+([,=][0-9]+)*$",
+        description="The task's completion ids best first: `,` between places, `=` between "
+        "tied ones (`12,15=17,13`).",
+    )
 
 
 class SkipIn(BaseModel):
@@ -75,6 +90,12 @@ class PromptOut(BaseModel):
     messages: list[TurnOut] | None
 
 
+class RankItemOut(BaseModel):
+    id: int = Field(description="The completion id to use in a ranking.")
+    text: str
+    cut_off: bool
+
+
 class PairOut(BaseModel):
     assignment_id: int
     pair_id: int
@@ -90,6 +111,11 @@ class PairOut(BaseModel):
     idempotency_key: str
     flags: list[str]
     guidelines_version: int
+    ranking: list[RankItemOut] | None = Field(
+        None,
+        description="A ranking task's responses in the order to show them (`left` and `right` "
+        "are two of them): answer with `POST /rankings`, not `/comparisons`.",
+    )
 
 
 class NextOut(BaseModel):

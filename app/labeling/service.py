@@ -12,13 +12,23 @@ takes the write lock up front (BEGIN IMMEDIATE), which serialises the same steps
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, User, utcnow
+from app.models import (
+    Assignment,
+    Comparison,
+    Completion,
+    Pair,
+    Project,
+    Prompt,
+    RankingItem,
+    User,
+    utcnow,
+)
 from app.projects.service import get_visible_project
 from app.settings import Settings
 
@@ -48,6 +58,8 @@ class Lease:
     prompt: Prompt
     left: Completion
     right: Completion
+    # A ranking task's completions in the order this lease shows them (empty for a pair).
+    items: list[Completion] = field(default_factory=list)
 
     @property
     def idempotency_key(self) -> str:
@@ -79,7 +91,17 @@ def load_lease(db: Session, assignment: Assignment) -> Lease:
         .where(Pair.id == assignment.pair_id)
     ).one()
     left, right = (a, b) if assignment.left_side == "a" else (b, a)
-    return Lease(assignment, pair, prompt, left, right)
+    items = list(
+        db.scalars(
+            select(Completion)
+            .join(RankingItem, RankingItem.completion_id == Completion.id)
+            .where(RankingItem.pair_id == pair.id)
+            .order_by(RankingItem.position)
+        )
+    )
+    # Shown in an order of the lease's own (the same on every reload), never sampling order.
+    random.Random(assignment.id).shuffle(items)  # noqa: S311 - presentation order
+    return Lease(assignment, pair, prompt, left, right, items)
 
 
 def current_lease(db: Session, user: User, project: Project, now: datetime) -> Lease | None:

@@ -1,5 +1,8 @@
 """Submission: a judgement, its lease and the pair's label count change in one transaction.
 
+A ranking task's judgement (`RankIn`) goes the same way: its comparison holds the a-versus-b
+vote the ranking implies, and the ranking itself is stored beside it.
+
 Idempotent per assignment: the assignment row is locked first (FOR UPDATE on Postgres;
 SQLite's BEGIN IMMEDIATE), so concurrent retries queue behind the first one and then find
 its comparison and return it; the unique constraints are the last line of defence. Keys are
@@ -14,9 +17,10 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from app.db import on_commit
-from app.labeling.schemas import SubmitIn
+from app.domain import rankings
+from app.labeling.schemas import RankIn, SubmitIn
 from app.labeling.service import LeaseExpired, default_key, owned_assignment
-from app.models import Comparison, Pair, Project, User, utcnow
+from app.models import Comparison, Pair, Project, Ranking, RankingItem, User, utcnow
 from app.observability.metrics import LABELS_SUBMITTED
 
 MAX_DECISION_MS = 86_400_000
@@ -73,8 +77,29 @@ def _check_flags(flags: list[str], project: Project) -> list[str]:
     return list(dict.fromkeys(flags))
 
 
-def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
-    """Store a judgement for the caller's live lease, or return the one already stored."""
+def _ranked(
+    db: Session, pair: Pair, data: SubmitIn | RankIn
+) -> tuple[str | None, list[list[int]] | None]:
+    """The stored a/b choice a ranking implies and its tiers (None, None for a pair's form);
+    refuses a pair's form on a ranking task and a ranking on a pair."""
+    task = list(db.scalars(select(RankingItem.completion_id).where(RankingItem.pair_id == pair.id)))
+    if not isinstance(data, RankIn):
+        if task:
+            raise InvalidSubmission("ranking", "this task asks for a ranking of its responses")
+        return None, None
+    if not task:
+        raise InvalidSubmission("ranking", "this task is a pair: choose the better response")
+    try:
+        tiers = rankings.check_tiers(rankings.parse_tiers(data.ranking), task)
+    except rankings.InvalidRanking as exc:
+        raise InvalidSubmission("ranking", str(exc)) from None
+    choice = rankings.vote(rankings.rank_of(tiers), pair.completion_a_id, pair.completion_b_id)
+    return choice, tiers
+
+
+def submit(db: Session, user: User, data: SubmitIn | RankIn) -> Submitted:
+    """Store a judgement (a pair's choice or a ranking) for the caller's live lease, or return
+    the one already stored."""
     key = f"u{user.id}:{data.idempotency_key or default_key(data.assignment_id)}"
     # The row lock queues concurrent retries of one assignment behind the first.
     assignment = owned_assignment(db, user, data.assignment_id, lock=True)
@@ -104,6 +129,12 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         .where(Pair.id == assignment.pair_id)
     ).one()
     flags = _check_flags(data.flags, project)
+    ranked_choice, tiers = _ranked(db, pair, data)
+    if isinstance(data, SubmitIn):
+        choice = stored_choice(data.choice, assignment.left_side)
+        strength = data.strength if data.choice in ("left", "right") else None
+    else:
+        choice, strength = ranked_choice or "tie", None
     # The server's clock decides the speed figures: a client could claim any time it likes.
     decision_ms = None
     if assignment.shown_at is not None:
@@ -113,8 +144,8 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         pair_id=pair.id,
         user_id=user.id,
         assignment_id=assignment.id,
-        choice=stored_choice(data.choice, assignment.left_side),
-        strength=data.strength if data.choice in ("left", "right") else None,
+        choice=choice,
+        strength=strength,
         rationale=data.rationale,
         flags=flags,
         decision_ms=min(max(decision_ms, 0), MAX_DECISION_MS) if decision_ms is not None else None,
@@ -124,6 +155,17 @@ def submit(db: Session, user: User, data: SubmitIn) -> Submitted:
         is_gold=pair.kind == "gold",
     )
     db.add(comparison)
+    if tiers is not None:
+        db.flush()
+        db.add(
+            Ranking(
+                project_id=pair.project_id,
+                pair_id=pair.id,
+                user_id=user.id,
+                comparison_id=comparison.id,
+                tiers=tiers,
+            )
+        )
     # New rows only (an idempotent replay returned earlier), and only once they are stored.
     on_commit(db, LABELS_SUBMITTED.inc)
     assignment.status = "submitted"

@@ -10,6 +10,7 @@ from app.models.labeling import Assignment, Comparison, Completion, Pair
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
 from app.models.prompts import Prompt
+from app.models.rankings import Ranking, RankingItem
 from app.models.review import Adjudication
 from app.models.snapshots import AggregateSnapshot
 from app.models.training import TrainingRun, WorkerHeartbeat
@@ -65,6 +66,8 @@ __all__ = [
     "Project",
     "ProjectMember",
     "Prompt",
+    "Ranking",
+    "RankingItem",
     "RewardModel",
     "TrainingRun",
     "User",

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.domain import versions
+from app.domain import rankings, versions
 from app.domain.project_settings import loop_settings_of, settings_of
 from app.models import (
     Completion,
@@ -40,19 +40,21 @@ class PromptSnapshot:
 
 @dataclass(frozen=True)
 class PairCandidate:
-    """Two samples for one prompt; `b` comes from `opponent` in a head-to-head pair."""
+    """Two samples for one prompt; `b` comes from `opponent` in a head-to-head pair. A ranking
+    task's further samples are `extra` (K - 2 of them)."""
 
     prompt: PromptSnapshot
     a: Sample
     b: Sample
     opponent: VersionRef | None = None
     margin: float | None = None  # reward(a) - reward(b) by the project's newest reward model
+    extra: tuple[Sample, ...] = ()
 
     @property
     def usable(self) -> bool:
-        """False for an empty side or two identical responses (nothing to compare)."""
-        a, b = self.a.text.strip(), self.b.text.strip()
-        return bool(a) and bool(b) and a != b
+        """False for an empty response or two identical ones (nothing to compare)."""
+        texts = [s.text.strip() for s in (self.a, self.b, *self.extra)]
+        return all(texts) and len(set(texts)) == len(texts)
 
 
 def buffer_depth(db: Session, project_id: int, version_id: int, kind: str = "live") -> int:
@@ -205,21 +207,24 @@ def insert_pairs(
     for c in chosen:
         a = _completion(c.prompt.id, version.id, c.a)
         b = _completion(c.prompt.id, (c.opponent or version).id, c.b)
-        db.add_all([a, b])
+        extra = [_completion(c.prompt.id, version.id, s) for s in c.extra]
+        db.add_all([a, b, *extra])
         db.flush()
-        db.add(
-            Pair(
-                project_id=project.id,
-                prompt_id=c.prompt.id,
-                completion_a_id=a.id,
-                completion_b_id=b.id,
-                policy_version_id=version.id,
-                kind=kind,
-                status="open",
-                labels_required=labels_required(project, c.prompt.tags),
-                reward_margin=c.margin,
-            )
+        pair = Pair(
+            project_id=project.id,
+            prompt_id=c.prompt.id,
+            completion_a_id=a.id,
+            completion_b_id=b.id,
+            policy_version_id=version.id,
+            kind=kind,
+            status="open",
+            labels_required=labels_required(project, c.prompt.tags),
+            reward_margin=c.margin,
         )
+        db.add(pair)
+        if extra:
+            db.flush()
+            rankings.add_items(db, pair, [a, b, *extra])
     # Every sampled prompt counts, kept or not: a prompt whose pairs keep being dropped
     # must not stay "least sampled" and crowd out the others.
     for prompt_id, n in Counter(c.prompt.id for c in candidates).items():

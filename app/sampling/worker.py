@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
 from app.domain import jobs, trial, versions
-from app.domain.project_settings import loop_settings_of
+from app.domain.project_settings import loop_settings_of, settings_of
 from app.domain.serving import Serving
 from app.domain.store import ModelStore
 from app.models import Project, utcnow
@@ -135,7 +135,9 @@ class Sampler:
         backend = self._backend_for(project.id, version)
         made = fruitless = batches = 0
         refilling = False
-        per_batch = max(1, self.settings.sample_batch_size // 2)
+        # A ranking project samples K answers per prompt (its live tasks), others a pair.
+        k = settings_of(project).ranking_k or 2
+        per_batch = max(1, self.settings.sample_batch_size // k)
         most_batches = LIVE_BUFFERS_PER_FILL * math.ceil(self.settings.pair_buffer / per_batch)
         while not self.stop.is_set() and batches < most_batches:
             with transaction(self.factory) as db:
@@ -159,7 +161,9 @@ class Sampler:
             self.state = "sampling"
             self.beat()
             requests = [
-                SampleRequest(p.id, p.text, p.messages, new_seed()) for p in prompts for _ in (0, 1)
+                SampleRequest(p.id, p.text, p.messages, new_seed())
+                for p in prompts
+                for _ in range(k)
             ]
             started = time.perf_counter()
             samples = _generate(backend, requests)
@@ -168,7 +172,12 @@ class Sampler:
             candidates = self.margins.annotate(
                 project.id,
                 [
-                    service.PairCandidate(p, samples[2 * i], samples[2 * i + 1])
+                    service.PairCandidate(
+                        p,
+                        samples[k * i],
+                        samples[k * i + 1],
+                        extra=tuple(samples[k * i + 2 : k * (i + 1)]),
+                    )
                     for i, p in enumerate(prompts)
                 ],
             )

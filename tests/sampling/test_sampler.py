@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.domain import rankings
 from app.domain.store import ModelStore
 from app.models import Completion, Pair, Project, Prompt
 from app.sampling.backend import SampleRequest
@@ -266,3 +267,25 @@ def test_keeps_sampling_during_a_run_by_default(
     db.commit()
     fake = FakeBackend(lambda request, index: f"answer {request.seed}")
     assert Sampler(session_factory, settings, backend_factory=lambda: fake).step() == 2
+
+
+def test_a_ranking_project_gets_k_samples_per_task(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    settings = sampler_settings(tmp_path, pair_buffer=3, pair_low_water=3, sample_batch_size=8)
+    project.settings = {"ranking_k": 4}
+    add_version(db, project, 0, "unused")
+    add_prompt(db, project, "rank me", priority=1)
+    db.commit()
+    fake = FakeBackend(lambda request, index: f"answer seed {request.seed}")
+    sampler = Sampler(session_factory, settings, backend_factory=lambda: fake)
+
+    assert sampler.step() == 3
+    pairs = list(db.scalars(select(Pair).where(Pair.project_id == project.id)))
+    items = rankings.items_of(db, [p.id for p in pairs])
+    for pair in pairs:
+        task = [item for item, _ in items[pair.id]]
+        assert len({i.completion_id for i in task}) == 4
+        assert [i.completion_id for i in task[:2]] == [pair.completion_a_id, pair.completion_b_id]
+    # Four sequences per task, two tasks per generate() call of eight.
+    assert max(fake.calls) == 8

@@ -96,3 +96,17 @@ def test_reward_text_separates_prompt_and_answer() -> None:
     text = reward_text(chat, "Hello!")
     assert text.index("Be kind.") < text.index("Hi") < text.index("Response") < text.index("Hello!")
     assert reward_text("Hi", "Hello!") != "HiHello!"
+
+
+def test_ranking_batches_keep_each_rankings_pairs_together() -> None:
+    from trainer.reward import RankingBatches
+
+    groups = [1] * 6 + [2] * 6 + [3] + [4] + [5] * 3
+    batches = RankingBatches(groups, batch_size=8, seed=0)
+    seen = [i for batch in batches for i in batch]
+    assert sorted(seen) == list(range(len(groups)))
+    for batch in batches:
+        assert len(batch) <= 8
+        for group in {groups[i] for i in batch}:
+            assert all(groups[i] != group for other in batches if other is not batch for i in other)
+    assert len(list(batches)) == len(batches)

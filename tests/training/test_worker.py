@@ -249,3 +249,56 @@ def test_report_to_tensorboard_writes_beside_the_run_or_fails_saying_what_is_mis
         assert run.status == "succeeded", run.error
     for stage in ("reward", "policy"):
         assert list((logs / stage).glob("events.out.tfevents.*")), stage
+
+
+def test_a_reward_run_on_a_ranked_project_trains_on_the_implied_pairs(
+    committed_engine: Engine, settings: Settings, tiny_policy_dir: Path, tiny_reward_dir: Path
+) -> None:
+    from app.models import Ranking, RankingItem
+    from tests.factories import ranking_task
+    from tests.training.factories import add_prompt, label
+
+    factory = make_sessionmaker(committed_engine)
+    with transaction(factory) as db:
+        project = ensure_default_project(db, "tiny")
+        project.settings = {**(project.settings or {}), "ranking_k": 4}
+        v0 = version_zero(db, project, settings.resolved_model_dir, tiny_policy_dir)
+        user = create_user(db, settings, "ranker", "correct horse battery", {"evaluator"})
+        for n in range(4):
+            prompt = add_prompt(db, project, f"Question {n}?")
+            texts = [f"Thanks! {n} is {'very ' * k}good." for k in range(4)]
+            task = ranking_task(db, project, prompt, v0, texts)
+            comparison = label(db, task, user, "b")
+            ids = list(
+                db.scalars(
+                    select(RankingItem.completion_id)
+                    .where(RankingItem.pair_id == task.id)
+                    .order_by(RankingItem.position)
+                )
+            )
+            db.add(
+                Ranking(
+                    project_id=project.id,
+                    pair_id=task.id,
+                    user_id=user.id,
+                    comparison_id=comparison.id,
+                    tiers=[[i] for i in reversed(ids)],
+                )
+            )
+        project_id = project.id
+    with transaction(factory) as db:
+        run_id = jobs.enqueue(
+            db,
+            settings,
+            project_id,
+            kind="reward",
+            recipe="tiny",
+            config=tiny_overrides(tiny_reward_dir, min_comparisons=4),
+        ).id
+    Worker(settings, factory).serve(once=True)
+    with transaction(factory) as db:
+        run = db.get(TrainingRun, run_id)
+        assert run is not None and run.status == "succeeded", (run.error, run.log)
+        data = run.metrics["data"]
+        assert data["rankings"] == 4 and data["train"] + data["validation"] == 24
+        assert run.metrics["reward"]["ranking_pairs"] == run.metrics["reward"]["train_pairs"] > 0
