@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from app.cli_common import engine, fail, settings
+from app.cli_common import engine, project_option, settings
 
 commands = typer.Typer()
 
@@ -22,7 +22,7 @@ def export(
     csv: Annotated[bool, typer.Option("--csv", help="raw format as CSV instead of JSONL")] = False,
     parquet: Annotated[bool, typer.Option("--parquet", help="Parquet instead of JSONL")] = False,
     project: Annotated[
-        str | None, typer.Option(help="project name (default: the only project)")
+        str | None, typer.Option(help="project name or id (default: the only project)")
     ] = None,
     since: Annotated[
         datetime | None,
@@ -49,7 +49,6 @@ def export(
     """export comparisons for training (TRL) or analysis (raw)"""
     from app.db import make_sessionmaker, transaction
     from app.export.service import ExportOptions, iter_lines
-    from app.projects.deps import project_by_name
 
     config = settings()
     opts = ExportOptions(
@@ -66,18 +65,15 @@ def export(
     factory = make_sessionmaker(engine(config))
     rows = -1 if opts.file_format == "csv" else 0  # the CSV header is not a row
     secret = config.resolved_secret_key()
-    try:
-        if opts.file_format == "parquet":
-            from app.export.parquet import write_parquet
+    if opts.file_format == "parquet":
+        from app.export.parquet import write_parquet
 
-            with transaction(factory) as db, out.open("wb") as bout:
-                rows = write_parquet(db, project_by_name(db, project), opts, secret, bout)
-        else:
-            with transaction(factory) as db, out.open("w", encoding="utf-8") as text:
-                chosen = project_by_name(db, project)
-                for line in iter_lines(db, chosen, opts, secret):
-                    text.write(line)
-                    rows += 1
-    except LookupError as exc:
-        fail(str(exc))
+        with transaction(factory) as db, out.open("wb") as bout:
+            rows = write_parquet(db, project_option(db, project), opts, secret, bout)
+    else:
+        with transaction(factory) as db, out.open("w", encoding="utf-8") as text:
+            chosen = project_option(db, project)
+            for line in iter_lines(db, chosen, opts, secret):
+                text.write(line)
+                rows += 1
     typer.echo(f"wrote {rows} row(s) to {out}")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, SettingsDep
 from app.models import Project
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, chosen_project
 from app.prompts.deps import get_prompt
 from app.prompts.schemas import (
     HeldOutIn,
@@ -37,7 +37,7 @@ router = APIRouter(prefix="/prompts", tags=["prompts"])
 def api_list(
     db: DbDep,
     principal: Admin,
-    project: int | None = None,
+    proj: ChosenProjectDep,
     q: Annotated[str, Query(max_length=500)] = "",
     tag: Annotated[str, Query(max_length=50)] = "",
     active: bool | None = None,
@@ -46,7 +46,6 @@ def api_list(
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PromptPageOut:
-    proj = chosen_project(db, principal, project)
     filt = PromptFilter(q=q, tag=tag, active=active, priority_min=priority_min, held_out=held_out)
     page = list_prompts(db, proj.id, filt, before=before, limit=limit)
     return PromptPageOut(items=[PromptOut.of(r) for r in page.rows], next_before=page.next_before)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli_common import engine, fail, settings
+from app.cli_common import engine, fail, project_option, settings
 
 prompts = typer.Typer(no_args_is_help=True)
 
@@ -16,7 +16,7 @@ prompts = typer.Typer(no_args_is_help=True)
 def import_file(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="the file or dataset folder")],
     project: Annotated[
-        str | None, typer.Option(help="project name (default: the only project)")
+        str | None, typer.Option(help="project name or id (default: the only project)")
     ] = None,
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="import the good records anyway")
@@ -24,7 +24,6 @@ def import_file(
 ) -> None:
     """import prompts from JSONL, CSV, Parquet, Arrow or a saved dataset folder"""
     from app.db import make_sessionmaker, transaction
-    from app.projects.deps import project_by_name
     from app.prompts.importer import ImportFileError, parse_path
     from app.prompts.service import import_prompts
 
@@ -36,12 +35,9 @@ def import_file(
     except ImportFileError as exc:
         fail(f"{file}: {exc}")
     factory = make_sessionmaker(engine(config))
-    try:
-        with transaction(factory) as db:
-            target = project_by_name(db, project)
-            summary = import_prompts(db, target, parsed, skip_bad=skip_bad, actor_id=None)
-    except LookupError as exc:
-        fail(str(exc))
+    with transaction(factory) as db:
+        target = project_option(db, project)
+        summary = import_prompts(db, target, parsed, skip_bad=skip_bad, actor_id=None)
     for problem in summary.rejected:
         typer.echo(f"{summary.unit} {problem.line}: {problem.reason}", err=True)
     for dup in summary.duplicates:

@@ -16,7 +16,7 @@ from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, Principal, SettingsDep
 from app.domain.project_settings import settings_of
 from app.models import Pair, Project, User
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, chosen_project
 from app.projects.service import visible_projects
 from app.prompts.importer import ImportFileError
 from app.prompts.uploads import read_upload
@@ -70,9 +70,9 @@ def _page(
 
 @router.get("/admin/quality")
 def quality_page(
-    request: Request, db: DbDep, settings: SettingsDep, principal: Admin, project: int | None = None
+    request: Request, db: DbDep, settings: SettingsDep, principal: Admin, project: ChosenProjectDep
 ) -> Response:
-    return _page(request, db, settings, principal, chosen_project(db, principal, project))
+    return _page(request, db, settings, principal, project)
 
 
 @router.post("/admin/quality/gold")
@@ -160,10 +160,9 @@ class GoldIn(BaseModel):
 
 @api_router.get("/agreement", response_model=AgreementOut)
 def api_agreement(
-    request: Request, db: DbDep, principal: Admin, project: int | None = None
+    request: Request, db: DbDep, principal: Admin, proj: ChosenProjectDep
 ) -> AgreementOut:
     """Agreement over the project's overlapped pairs, as kept with its time (`as_of`)."""
-    proj = chosen_project(db, principal, project)
     quality = project_quality(snapshots_of(request.app.state), db, proj)
     a = quality.value.agreement
     return AgreementOut(
@@ -215,9 +214,8 @@ class ExclusionIn(BaseModel):
 
 @api_router.put("/exclusions")
 def api_exclusion(
-    db: DbDep, principal: Admin, body: ExclusionIn, project: int | None = None
+    db: DbDep, principal: Admin, proj: ChosenProjectDep, body: ExclusionIn
 ) -> dict[str, list[int]]:
     """Exclude or re-include an annotator's labels (training data and export honour it)."""
-    proj = chosen_project(db, principal, project)
     service.set_excluded(db, proj, get_user(db, body.user_id), body.excluded, principal.user.id)
     return {"excluded_annotators": list(settings_of(proj).excluded_annotators)}
