@@ -12,9 +12,7 @@ import typer
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-    from sqlalchemy.orm import Session
 
-    from app.models import Project
     from app.settings import Settings
 
 
@@ -32,21 +30,6 @@ def engine(settings: Settings) -> Engine:
     made = make_engine(settings.resolved_database_url)
     check_connection(made)
     return made
-
-
-def project_option(db: Session, ref: str | None) -> Project:
-    """`--project`: the project with that id or name, else the only one; one-line error if none."""
-    from sqlalchemy import func, select
-
-    from app.models import Project
-    from app.projects.service import find_visible_project
-
-    project = find_visible_project(db, None, ref)
-    if project is None:
-        fail(f"no project named {ref!r}" if ref else "no project yet")
-    if not ref and (db.scalar(select(func.count(Project.id))) or 0) > 1:
-        fail("several projects: name one with --project")
-    return project
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from app.cli_common import engine, project_option, settings
+from app.cli_common import engine, fail, settings
 
 commands = typer.Typer()
 
@@ -49,6 +49,7 @@ def export(
     """export comparisons for training (TRL) or analysis (raw)"""
     from app.db import make_sessionmaker, transaction
     from app.export.service import ExportOptions, iter_lines
+    from app.projects.service import command_line_project
 
     config = settings()
     opts = ExportOptions(
@@ -65,15 +66,18 @@ def export(
     factory = make_sessionmaker(engine(config))
     rows = -1 if opts.file_format == "csv" else 0  # the CSV header is not a row
     secret = config.resolved_secret_key()
-    if opts.file_format == "parquet":
-        from app.export.parquet import write_parquet
+    try:
+        if opts.file_format == "parquet":
+            from app.export.parquet import write_parquet
 
-        with transaction(factory) as db, out.open("wb") as bout:
-            rows = write_parquet(db, project_option(db, project), opts, secret, bout)
-    else:
-        with transaction(factory) as db, out.open("w", encoding="utf-8") as text:
-            chosen = project_option(db, project)
-            for line in iter_lines(db, chosen, opts, secret):
-                text.write(line)
-                rows += 1
+            with transaction(factory) as db, out.open("wb") as bout:
+                rows = write_parquet(db, command_line_project(db, project), opts, secret, bout)
+        else:
+            with transaction(factory) as db, out.open("w", encoding="utf-8") as text:
+                chosen = command_line_project(db, project)
+                for line in iter_lines(db, chosen, opts, secret):
+                    text.write(line)
+                    rows += 1
+    except LookupError as exc:
+        fail(str(exc))
     typer.echo(f"wrote {rows} row(s) to {out}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli_common import engine, fail, project_option, settings
+from app.cli_common import engine, fail, settings
 
 prompts = typer.Typer(no_args_is_help=True)
 
@@ -24,6 +24,7 @@ def import_file(
 ) -> None:
     """import prompts from JSONL, CSV, Parquet, Arrow or a saved dataset folder"""
     from app.db import make_sessionmaker, transaction
+    from app.projects.service import command_line_project
     from app.prompts.importer import ImportFileError, parse_path
     from app.prompts.service import import_prompts
 
@@ -35,9 +36,12 @@ def import_file(
     except ImportFileError as exc:
         fail(f"{file}: {exc}")
     factory = make_sessionmaker(engine(config))
-    with transaction(factory) as db:
-        target = project_option(db, project)
-        summary = import_prompts(db, target, parsed, skip_bad=skip_bad, actor_id=None)
+    try:
+        with transaction(factory) as db:
+            target = command_line_project(db, project)
+            summary = import_prompts(db, target, parsed, skip_bad=skip_bad, actor_id=None)
+    except LookupError as exc:
+        fail(str(exc))
     for problem in summary.rejected:
         typer.echo(f"{summary.unit} {problem.line}: {problem.reason}", err=True)
     for dup in summary.duplicates:
