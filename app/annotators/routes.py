@@ -16,7 +16,7 @@ from app.auth.usernames import normalize_username
 from app.deps import Admin, DbDep, SettingsDep, same_origin
 from app.domain.project_settings import settings_of
 from app.models import Project, User
-from app.projects.deps import ChosenProjectDep, chosen_project
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep, chosen_project
 from app.projects.service import visible_projects
 from app.web import redirect, render
 
@@ -57,13 +57,12 @@ def create_or_invite(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     username: Annotated[str, Form(max_length=200)],
     roles: Roles = [],  # noqa: B006 - FastAPI copies form defaults
     password: Annotated[str, Form(max_length=4096)] = "",
-    project: Annotated[int | None, Form()] = None,
 ) -> Response:
     """With a password: the account now. Without: a one-time invitation link."""
-    proj = chosen_project(db, principal, project)
     try:
         if password:
             user = service.create_account(

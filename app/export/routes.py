@@ -86,18 +86,6 @@ def export_page(request: Request, db: DbDep, principal: Admin, proj: ChosenProje
     return render(request, "admin/export.html", ctx)
 
 
-@router.get("/admin/export/download", include_in_schema=False)
-def export_download(
-    request: Request,
-    db: DbDep,
-    settings: SettingsDep,
-    principal: Admin,
-    opts: Options,
-    project: ChosenProjectDep,
-) -> Response:
-    return download(request, project, opts, settings)
-
-
 api_router = APIRouter(prefix="/export", tags=["export"])
 
 
@@ -124,3 +112,7 @@ def api_export(
     message lists), majority per pair unless `aggregate=false`. `format=raw`: one row per
     comparison (JSONL or `file_format=csv`). Streamed."""
     return download(request, project, opts, settings)
+
+
+# The export page's download form: the same handler (page errors render as pages).
+router.add_api_route("/admin/export/download", api_export, methods=["GET"], include_in_schema=False)

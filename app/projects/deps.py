@@ -1,7 +1,8 @@
 """The project a request is about, resolved once: visible to the caller, 404 otherwise.
 
 `ProjectDep` takes the project from the path (`/…/{project_id}/…`); `ChosenProjectDep` from
-the optional `?project=` of the admin pages (the caller's first project when absent).
+the optional `?project=` of the admin pages (the caller's first project when absent), and
+`ChosenProjectFormDep` from the optional `project` field of a form or upload.
 Both go through `find_visible_project`, the one look-up.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, Form, HTTPException, Query
 from sqlalchemy.orm import Session
 
 from app.deps import DbDep, Principal, PrincipalDep
@@ -43,5 +44,12 @@ def _project_in_query(
     return chosen_project(db, principal, project)
 
 
+def _project_in_form(
+    db: DbDep, principal: PrincipalDep, project: Annotated[int | None, Form()] = None
+) -> Project:
+    return chosen_project(db, principal, project)
+
+
 ProjectDep = Annotated[Project, Depends(_project_in_path)]
 ChosenProjectDep = Annotated[Project, Depends(_project_in_query)]
+ChosenProjectFormDep = Annotated[Project, Depends(_project_in_form)]

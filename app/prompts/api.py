@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, SettingsDep
 from app.models import Project
-from app.projects.deps import ChosenProjectDep, chosen_project
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep, chosen_project
 from app.prompts.deps import get_prompt
 from app.prompts.schemas import (
     HeldOutIn,
@@ -56,12 +56,11 @@ async def api_import(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
     skip_bad: Annotated[bool, Form()] = False,
 ) -> ImportSummaryOut:
     """422 with every bad record (`field` = line or row) when the file was not imported."""
-    proj = chosen_project(db, principal, project)
     summary, parsed = await import_prompt_upload(
         db, settings, proj, file, skip_bad=skip_bad, actor_id=principal.user.id
     )

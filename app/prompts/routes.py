@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app.deps import Admin, DbDep, SettingsDep
 from app.domain.project_settings import settings_of
-from app.projects.deps import ChosenProjectDep, chosen_project
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep, chosen_project
 from app.projects.service import visible_projects
 from app.prompts.deps import get_prompt
 from app.prompts.importer import ImportFileError
@@ -87,11 +87,10 @@ async def prompt_import(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
     skip_bad: Annotated[bool, Form()] = False,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     summary: ImportSummary | None = None
     error = ""
     try:

@@ -16,7 +16,7 @@ from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, Principal, SettingsDep
 from app.domain.project_settings import settings_of
 from app.models import Pair, Project, User
-from app.projects.deps import ChosenProjectDep, chosen_project
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep, chosen_project
 from app.projects.service import visible_projects
 from app.prompts.importer import ImportFileError
 from app.prompts.uploads import read_upload
@@ -99,10 +99,9 @@ async def gold_import(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     try:
         data = await read_upload(file, settings)
     except ImportFileError as exc:
@@ -128,11 +127,10 @@ def exclusion(
     request: Request,
     db: DbDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     user_id: Annotated[int, Form()],
     excluded: Annotated[bool, Form()],
-    project: Annotated[int | None, Form()] = None,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     service.set_excluded(db, proj, get_user(db, user_id), excluded, principal.user.id)
     return redirect(request, f"/admin/annotators/{user_id}?project={proj.id}")
 
@@ -192,10 +190,9 @@ async def api_gold_import(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
 ) -> dict[str, int]:
-    proj = chosen_project(db, principal, project)
     data = await read_upload(file, settings)
     result = service.import_gold(db, proj, data, settings.prompt_max_chars, principal.user.id)
     if result.problems:
