@@ -3,7 +3,7 @@
 `ProjectDep` takes the project from the path (`/…/{project_id}/…`); `ChosenProjectDep` from
 the optional `?project=` of the admin pages (the caller's first project when absent), and
 `ChosenProjectFormDep` from the optional `project` field of a form or upload.
-Both go through `find_visible_project`, the one look-up.
+All three go through `find_visible_project`, the one look-up.
 """
 
 from __future__ import annotations
