@@ -12,7 +12,7 @@ from app.auth.passwords import PasswordPolicyError
 from app.auth.service import AccountError
 from app.auth.usernames import normalize_username
 from app.deps import Admin, DbDep, SettingsDep
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, chosen_project
 
 router = APIRouter(prefix="/annotators", tags=["annotators"])
 
@@ -22,8 +22,7 @@ def _422(exc: Exception) -> HTTPException:
 
 
 @router.get("", response_model=list[AnnotatorOut])
-def api_list(db: DbDep, principal: Admin, project: int | None = None) -> list[AnnotatorOut]:
-    proj = chosen_project(db, principal, project)
+def api_list(db: DbDep, principal: Admin, proj: ChosenProjectDep) -> list[AnnotatorOut]:
     return [
         AnnotatorOut(
             id=r.user.id,
@@ -60,10 +59,9 @@ def api_create(
 
 @router.get("/{user_id}/stats", response_model=StatsOut)
 def api_stats(
-    db: DbDep, settings: SettingsDep, principal: Admin, user_id: int, project: int | None = None
+    db: DbDep, settings: SettingsDep, principal: Admin, proj: ChosenProjectDep, user_id: int
 ) -> StatsOut:
     user = get_user(db, user_id)
-    proj = chosen_project(db, principal, project)
     return StatsOut.of(user.id, proj.id, annotator_stats(db, proj.id, user.id, settings))
 
 

@@ -15,8 +15,8 @@ from app.auth.service import AccountError, set_roles
 from app.auth.usernames import normalize_username
 from app.deps import Admin, DbDep, SettingsDep, same_origin
 from app.domain.project_settings import settings_of
-from app.models import User
-from app.projects.deps import chosen_project
+from app.models import Project, User
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep, chosen_project
 from app.projects.service import visible_projects
 from app.web import redirect, render
 
@@ -32,9 +32,8 @@ def get_user(db: Session, user_id: int) -> User:
 
 
 def _list_page(
-    request: Request, db: Session, principal: Admin, project_id: int | None, **extra: object
+    request: Request, db: Session, principal: Admin, project: Project, **extra: object
 ) -> Response:
-    project = chosen_project(db, principal, project_id)
     ctx = {
         "project": project,
         "projects": visible_projects(db, principal.user),
@@ -47,7 +46,7 @@ def _list_page(
 
 @router.get("/admin/annotators")
 def annotators(
-    request: Request, db: DbDep, principal: Admin, project: int | None = None
+    request: Request, db: DbDep, principal: Admin, project: ChosenProjectDep
 ) -> Response:
     return _list_page(request, db, principal, project)
 
@@ -58,25 +57,24 @@ def create_or_invite(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     username: Annotated[str, Form(max_length=200)],
     roles: Roles = [],  # noqa: B006 - FastAPI copies form defaults
     password: Annotated[str, Form(max_length=4096)] = "",
-    project: Annotated[int | None, Form()] = None,
 ) -> Response:
     """With a password: the account now. Without: a one-time invitation link."""
-    proj = chosen_project(db, principal, project)
     try:
         if password:
             user = service.create_account(
                 db, settings, username, password, set(roles), proj, principal.user.id
             )
-            return _list_page(request, db, principal, proj.id, notice=f"Created {user.username}.")
+            return _list_page(request, db, principal, proj, notice=f"Created {user.username}.")
         token = service.invite(db, settings, username, set(roles), proj, principal.user.id)
     except (AccountError, PasswordPolicyError) as exc:
-        return _list_page(request, db, principal, proj.id, error=str(exc))
+        return _list_page(request, db, principal, proj, error=str(exc))
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
     return _list_page(
-        request, db, principal, proj.id, link=link, link_for=normalize_username(username)
+        request, db, principal, proj, link=link, link_for=normalize_username(username)
     )
 
 
@@ -86,11 +84,10 @@ def annotator_page(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectDep,
     user_id: int,
-    project: int | None = None,
 ) -> Response:
     user = get_user(db, user_id)
-    proj = chosen_project(db, principal, project)
     stats = annotator_stats(db, proj.id, user.id, settings)
     excluded = user.id in settings_of(proj).excluded_annotators
     ctx = {
@@ -144,7 +141,8 @@ def reset_password(
     user = get_user(db, user_id)
     token = service.reset_link(db, settings, user, principal.user.id)
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
-    return _list_page(request, db, principal, None, link=link, link_for=user.username)
+    project = chosen_project(db, principal, None)
+    return _list_page(request, db, principal, project, link=link, link_for=user.username)
 
 
 @router.get("/invite/{token}")

@@ -26,7 +26,7 @@ def export(
         typer.Option("--hf", help="a Hugging Face dataset folder (save_to_disk) at --out"),
     ] = False,
     project: Annotated[
-        str | None, typer.Option(help="project name (default: the only project)")
+        str | None, typer.Option(help="project name or id (default: the only project)")
     ] = None,
     since: Annotated[
         datetime | None,
@@ -56,7 +56,7 @@ def export(
     """export comparisons for training (TRL) or analysis (raw), or demonstrations (sft)"""
     from app.db import make_sessionmaker, transaction
     from app.export.service import ExportOptions, iter_lines
-    from app.projects.deps import project_by_name
+    from app.projects.service import command_line_project
 
     config = settings()
     opts = ExportOptions(
@@ -81,7 +81,7 @@ def export(
             from app.export.hf import write_hf_dataset
 
             with transaction(factory) as db, progress_bar(None, "exporting") as bar:
-                chosen = project_by_name(db, project)
+                chosen = command_line_project(db, project)
                 rows = write_hf_dataset(db, chosen, opts, secret, out, bar.update)
         elif opts.file_format == "parquet":
             from app.export.parquet import write_parquet
@@ -91,7 +91,7 @@ def export(
                 out.open("wb") as bout,
                 progress_bar(None, "exporting") as bar,
             ):
-                chosen = project_by_name(db, project)
+                chosen = command_line_project(db, project)
                 rows = write_parquet(db, chosen, opts, secret, bout, bar.update)
         else:
             with (
@@ -99,7 +99,7 @@ def export(
                 out.open("w", encoding="utf-8") as text,
                 progress_bar(None, "exporting") as bar,
             ):
-                chosen = project_by_name(db, project)
+                chosen = command_line_project(db, project)
                 for line in iter_lines(db, chosen, opts, secret):
                     text.write(line)
                     rows += 1

@@ -13,7 +13,7 @@ from app.domain.preferences import excluded_annotators
 from app.export.parquet import stream_parquet
 from app.export.service import ExportOptions, filename, stream
 from app.models import Project
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep
 from app.projects.service import visible_projects
 from app.settings import Settings
 from app.web import render
@@ -81,28 +81,13 @@ Options = Annotated[ExportOptions, Depends(options)]
 
 
 @router.get("/admin/export", include_in_schema=False)
-def export_page(
-    request: Request, db: DbDep, principal: Admin, project: int | None = None
-) -> Response:
-    proj = chosen_project(db, principal, project)
+def export_page(request: Request, db: DbDep, principal: Admin, proj: ChosenProjectDep) -> Response:
     ctx = {
         "project": proj,
         "projects": visible_projects(db, principal.user),
         "excluded": len(excluded_annotators(proj)),
     }
     return render(request, "admin/export.html", ctx)
-
-
-@router.get("/admin/export/download", include_in_schema=False)
-def export_download(
-    request: Request,
-    db: DbDep,
-    settings: SettingsDep,
-    principal: Admin,
-    opts: Options,
-    project: int | None = None,
-) -> Response:
-    return download(request, chosen_project(db, principal, project), opts, settings)
 
 
 api_router = APIRouter(prefix="/export", tags=["export"])
@@ -125,10 +110,14 @@ def api_export(
     settings: SettingsDep,
     principal: Admin,
     opts: Options,
-    project: int | None = None,
+    project: ChosenProjectDep,
 ) -> Response:
     """`format=trl`: TRL preference JSONL (`prompt`, `chosen`, `rejected`; chat prompts as
     message lists), majority per pair unless `aggregate=false`. `format=raw`: one row per
     comparison (JSONL or `file_format=csv`). `format=sft`: the demonstrations as TRL
     conversational rows (`messages`: the prompt's turns, then the answer; JSONL). Streamed."""
-    return download(request, chosen_project(db, principal, project), opts, settings)
+    return download(request, project, opts, settings)
+
+
+# The export page's download form: the same handler (page errors render as pages).
+router.add_api_route("/admin/export/download", api_export, methods=["GET"], include_in_schema=False)

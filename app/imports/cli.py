@@ -29,7 +29,7 @@ def add(
     from app.db import make_sessionmaker, transaction
     from app.imports.records import collect
     from app.imports.service import import_preferences
-    from app.projects.deps import project_by_name
+    from app.projects.service import command_line_project
     from app.prompts.importer import ImportFileError, read_path_rows, row_total
 
     config = settings()
@@ -45,7 +45,7 @@ def add(
     factory = make_sessionmaker(engine(config))
     try:
         with transaction(factory) as db, progress_bar(len(parsed.records), "storing") as bar:
-            target = project_by_name(db, project)
+            target = command_line_project(db, project)
             outcome = import_preferences(
                 db,
                 target,
@@ -75,12 +75,12 @@ def list_batches(project: ProjectOpt = None) -> None:
     """the project's import batches, newest first"""
     from app.db import make_sessionmaker, transaction
     from app.imports.service import list_imports
-    from app.projects.deps import project_by_name
+    from app.projects.service import command_line_project
 
     factory = make_sessionmaker(engine(settings()))
     try:
         with transaction(factory) as db:
-            for b in list_imports(db, project_by_name(db, project).id):
+            for b in list_imports(db, command_line_project(db, project).id):
                 typer.echo(f"#{b.id}\t{b.status}\t{b.rows} row(s)\t{b.source}\t{b.filename}")
     except LookupError as exc:
         fail(str(exc))

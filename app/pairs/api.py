@@ -20,28 +20,10 @@ from app.pairs.schemas import (
     PairRowOut,
     VoteOut,
 )
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, chosen_project
 
 router = APIRouter(prefix="/pairs", tags=["data"])
 review_router = APIRouter(prefix="/review", tags=["review"])
-
-
-def row_out(row: service.PairRow) -> PairRowOut:
-    p = row.pair
-    return PairRowOut(
-        id=p.id,
-        kind=p.kind,
-        status=p.status,
-        prompt_id=p.prompt_id,
-        prompt=row.prompt,
-        version_a=row.version_a,
-        version_b=row.version_b,
-        votes=row.votes,
-        choices=dict(row.choices),
-        agreement=row.agreement,
-        reward_margin=p.reward_margin,
-        created_at=p.created_at,
-    )
 
 
 def adjudication_out(row: Adjudication | None, decided_by: str | None) -> AdjudicationOut | None:
@@ -57,20 +39,8 @@ def adjudication_out(row: Adjudication | None, decided_by: str | None) -> Adjudi
     )
 
 
-def _completion_out(view: service.CompletionView) -> CompletionOut:
-    c = view.completion
-    return CompletionOut(
-        id=c.id,
-        version=view.version,
-        text=c.text,
-        sampling=dict(c.sampling or {}),
-        prompt_tokens=c.prompt_tokens,
-        completion_tokens=c.completion_tokens,
-        cut_off=view.cut_off,
-    )
-
-
 def detail_out(d: service.PairDetail) -> PairDetailOut:
+    """The pair's own fields with its prompt, completions, votes and who decided it."""
     p = d.pair
     return PairDetailOut(
         id=p.id,
@@ -83,34 +53,21 @@ def detail_out(d: service.PairDetail) -> PairDetailOut:
         reward_margin=p.reward_margin,
         prompt=d.prompt.text,
         messages=d.prompt.messages,
-        a=_completion_out(d.a),
-        b=_completion_out(d.b),
-        votes=[
-            VoteOut(
-                id=v.comparison.id,
-                annotator_id=v.comparison.user_id,
-                annotator=v.annotator,
-                left_side=v.left_side,
-                choice=v.comparison.choice,
-                strength=v.comparison.strength,
-                rationale=v.comparison.rationale,
-                flags=list(v.comparison.flags or []),
-                decision_ms=v.comparison.decision_ms,
-                created_at=v.comparison.created_at,
-            )
-            for v in d.votes
-        ],
+        a=CompletionOut.model_validate(d.a),
+        b=CompletionOut.model_validate(d.b),
+        votes=[VoteOut.model_validate(v) for v in d.votes],
         agreement=d.agreement,
         adjudication=adjudication_out(d.adjudication, d.adjudicator),
     )
 
 
 @router.get("", response_model=PairPageOut)
-def api_pairs(db: DbDep, principal: AdminOrML, filt: Annotated[PairFilter, Query()]) -> PairPageOut:
+def api_pairs(
+    db: DbDep, principal: AdminOrML, project: ChosenProjectDep, filt: Annotated[PairFilter, Query()]
+) -> PairPageOut:
     """Pairs with their vote counts, filtered and sorted; keyset pages (`after` = `next`)."""
-    project = chosen_project(db, principal, filt.project)
     page = service.list_pairs(db, project, filt)
-    return PairPageOut(items=[row_out(r) for r in page.rows], next=page.next)
+    return PairPageOut(items=[PairRowOut.model_validate(r) for r in page.rows], next=page.next)
 
 
 @router.get("/{pair_id}", response_model=PairDetailOut)
@@ -166,15 +123,14 @@ class QueueOut(BaseModel):
 def api_queue(
     db: DbDep,
     principal: Reviewer,
-    project: int | None = None,
+    proj: ChosenProjectDep,
     after: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = review.QUEUE_PAGE,
 ) -> QueueOut:
     """Pairs waiting for a reviewer (split once labelled, or sent by an admin), oldest first."""
-    proj = chosen_project(db, principal, project)
     page = review.review_queue(db, proj, after=after, limit=limit)
     return QueueOut(
         depth=review.queue_depth(db, proj.id),
-        items=[row_out(r) for r in page.rows],
+        items=[PairRowOut.model_validate(r) for r in page.rows],
         next_after=page.next_after,
     )

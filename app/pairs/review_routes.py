@@ -11,7 +11,7 @@ from app.deps import DbDep, Reviewer
 from app.models.labeling import CHOICES
 from app.pairs import review, service
 from app.pairs.deps import ReviewablePair
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, chosen_project
 from app.projects.service import visible_projects
 from app.web import redirect, render
 
@@ -25,12 +25,11 @@ def queue_page(
     request: Request,
     db: DbDep,
     principal: Reviewer,
-    project: int | None = None,
+    proj: ChosenProjectDep,
     after: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = review.QUEUE_PAGE,
     decided: int | None = None,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     ctx = {
         "project": proj,
         "projects": visible_projects(db, principal.user),

@@ -13,7 +13,7 @@ from app.models import PolicyVersion
 from app.pairs import review, service
 from app.pairs.deps import AdminPair, ReadablePair
 from app.pairs.schemas import PairFilter, PairSort
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, chosen_project
 from app.projects.service import visible_projects
 from app.quality.service import mark_gold
 from app.web import redirect, render
@@ -33,10 +33,10 @@ def data_page(
     request: Request,
     db: DbDep,
     principal: AdminOrML,
+    project: ChosenProjectDep,
     filt: Annotated[PairFilter, Query()],
     retired: int | None = None,
 ) -> Response:
-    project = chosen_project(db, principal, filt.project)
     filt = filt.model_copy(update={"project": project.id})
     numbers = db.scalars(
         select(PolicyVersion.number)

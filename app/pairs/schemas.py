@@ -1,5 +1,5 @@
 """The data browser's one filter model (the page's query string, the API's query, the bulk
-form) and the API's shapes."""
+form) and the API's shapes, read from the service's views (`from_attributes`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, model_validator
 
+from app.projects.deps import PROJECT_QUERY
 from app.vocabulary import Agreement, PairKind, PairStatus
 
 PAGE_SIZE_MAX = 200
@@ -28,7 +29,7 @@ MARGIN_SORTS = (PairSort.margin_asc, PairSort.margin_desc)
 class PairFilter(BaseModel):
     """Which pairs to list (or act on in bulk); every field optional, empty means any."""
 
-    project: int | None = Field(None, description="Project id (default: the caller's first).")
+    project: int | None = Field(None, description=PROJECT_QUERY)
     versions: list[int] = Field(
         [], max_length=50, description="Policy version numbers; either completion's version."
     )
@@ -85,19 +86,26 @@ class PairFilter(BaseModel):
         return f"{path}?{urlencode(self.query(**changes), doseq=True)}"
 
 
+def _of(owner: str, name: str) -> Any:
+    """A field read from the view's `owner.name` (the view's row: its pair, completion…)."""
+    return Field(validation_alias=AliasPath(owner, name))
+
+
 class PairRowOut(BaseModel):
-    id: int
-    kind: PairKind
-    status: PairStatus
-    prompt_id: int
+    model_config = ConfigDict(from_attributes=True)  # from a service.PairRow
+
+    id: int = _of("pair", "id")
+    kind: PairKind = _of("pair", "kind")
+    status: PairStatus = _of("pair", "status")
+    prompt_id: int = _of("pair", "prompt_id")
     prompt: str
     version_a: int
     version_b: int
     votes: int
     choices: dict[str, int]
     agreement: Agreement | None
-    reward_margin: float | None
-    created_at: datetime
+    reward_margin: float | None = _of("pair", "reward_margin")
+    created_at: datetime = _of("pair", "created_at")
 
 
 class PairPageOut(BaseModel):
@@ -106,26 +114,30 @@ class PairPageOut(BaseModel):
 
 
 class CompletionOut(BaseModel):
-    id: int
+    model_config = ConfigDict(from_attributes=True)  # from a service.CompletionView
+
+    id: int = _of("completion", "id")
     version: int
-    text: str
-    sampling: dict[str, Any]
-    prompt_tokens: int
-    completion_tokens: int
+    text: str = _of("completion", "text")
+    sampling: dict[str, Any] = _of("completion", "sampling")
+    prompt_tokens: int = _of("completion", "prompt_tokens")
+    completion_tokens: int = _of("completion", "completion_tokens")
     cut_off: bool | None = Field(description="Stopped at the token limit; None if unrecorded.")
 
 
 class VoteOut(BaseModel):
-    id: int
-    annotator_id: int
+    model_config = ConfigDict(from_attributes=True)  # from a service.Vote
+
+    id: int = _of("comparison", "id")
+    annotator_id: int = _of("comparison", "user_id")
     annotator: str
     left_side: str | None
-    choice: str
-    strength: str | None
-    rationale: str
-    flags: list[str]
-    decision_ms: int | None
-    created_at: datetime
+    choice: str = _of("comparison", "choice")
+    strength: str | None = _of("comparison", "strength")
+    rationale: str = _of("comparison", "rationale")
+    flags: list[str] = _of("comparison", "flags")
+    decision_ms: int | None = _of("comparison", "decision_ms")
+    created_at: datetime = _of("comparison", "created_at")
 
 
 class AdjudicationOut(BaseModel):

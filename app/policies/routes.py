@@ -12,9 +12,9 @@ from app.deps import DbDep, MLStaff, Principal, SettingsDep
 from app.domain import versions as lifecycle
 from app.models import PolicyVersion
 from app.policies.figures import kept_safety
+from app.projects.deps import ChosenProjectDep
 from app.projects.service import get_visible_project, visible_projects
 from app.snapshots import snapshots_of
-from app.training.service import TrainingInputError, resolve_project
 from app.web import redirect, render
 from app.winrates.figures import kept_leaderboard
 from app.winrates.routes import leaderboard_chart
@@ -36,12 +36,8 @@ def versions_page(
     db: DbDep,
     settings: SettingsDep,
     principal: MLStaff,
-    project: int | None = None,
+    target: ChosenProjectDep,
 ) -> Response:
-    try:
-        target = resolve_project(db, principal.user, project)
-    except TrainingInputError as exc:
-        raise HTTPException(404, str(exc)) from None
     versions = lifecycle.list_versions(db, target.id)
     numbers = {v.id: v.number for v in versions}
     # Human head-to-head judgements of these versions: the leaderboard and its chart.

@@ -1,16 +1,16 @@
 """The project a request is about, resolved once: visible to the caller, 404 otherwise.
 
 `ProjectDep` takes the project from the path (`/…/{project_id}/…`); `ChosenProjectDep` from
-the optional `?project=` of the admin pages (the caller's first project when absent).
-Both go through `find_visible_project`, the one look-up.
+the optional `?project=` of the admin pages (the caller's first project when absent), and
+`ChosenProjectFormDep` from the optional `project` field of a form or upload.
+All three go through `find_visible_project`, the one look-up.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
-from sqlalchemy import select
+from fastapi import Depends, Form, HTTPException, Query
 from sqlalchemy.orm import Session
 
 from app.deps import DbDep, Principal, PrincipalDep
@@ -18,6 +18,7 @@ from app.models import Project
 from app.projects.service import find_visible_project
 
 NO_PROJECT = "No such project (an admin can create one under Projects)."
+PROJECT_QUERY = "Project id (default: the caller's first)."
 
 
 def chosen_project(db: Session, principal: Principal, project_id: int | None) -> Project:
@@ -35,24 +36,20 @@ def _project_in_path(project_id: int, db: DbDep, principal: PrincipalDep) -> Pro
     return project
 
 
-def _project_in_query(db: DbDep, principal: PrincipalDep, project: int | None = None) -> Project:
+def _project_in_query(
+    db: DbDep,
+    principal: PrincipalDep,
+    project: Annotated[int | None, Query(description=PROJECT_QUERY)] = None,
+) -> Project:
+    return chosen_project(db, principal, project)
+
+
+def _project_in_form(
+    db: DbDep, principal: PrincipalDep, project: Annotated[int | None, Form()] = None
+) -> Project:
     return chosen_project(db, principal, project)
 
 
 ProjectDep = Annotated[Project, Depends(_project_in_path)]
 ChosenProjectDep = Annotated[Project, Depends(_project_in_query)]
-
-
-def project_by_name(db: Session, name: str | None) -> Project:
-    """For the command line: the named project, or the only one when there is one."""
-    if name:
-        project = db.scalar(select(Project).where(Project.name == name))
-        if project is None:
-            raise LookupError(f"no project named {name!r}")
-        return project
-    projects = list(db.scalars(select(Project).order_by(Project.id).limit(2)))
-    if len(projects) != 1:
-        raise LookupError(
-            "no project yet" if not projects else "several projects: name one with --project"
-        )
-    return projects[0]
+ChosenProjectFormDep = Annotated[Project, Depends(_project_in_form)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Project, ProjectMember, User
@@ -56,6 +56,17 @@ def find_visible_project(
     if project is None or user is None:
         return project
     return get_visible_project(db, user, project.id)
+
+
+def command_line_project(db: Session, ref: str | None) -> Project:
+    """`--project` of a command: the project with that id or name, else the only project;
+    LookupError saying why when there is none (or several to choose from)."""
+    project = find_visible_project(db, None, ref)
+    if project is None:
+        raise LookupError(f"no project named {ref!r}" if ref else "no project yet")
+    if not ref and (db.scalar(select(func.count(Project.id))) or 0) > 1:
+        raise LookupError("several projects: name one with --project")
+    return project
 
 
 def get_visible_project(db: Session, user: User, project_id: int) -> Project | None:

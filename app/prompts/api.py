@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 from app.api.errors import ApiProblem, field_errors
 from app.deps import Admin, DbDep, SettingsDep
 from app.models import Project
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep, chosen_project
 from app.prompts.deps import get_prompt
 from app.prompts.schemas import (
     HeldOutIn,
@@ -37,7 +37,7 @@ router = APIRouter(prefix="/prompts", tags=["prompts"])
 def api_list(
     db: DbDep,
     principal: Admin,
-    project: int | None = None,
+    proj: ChosenProjectDep,
     q: Annotated[str, Query(max_length=500)] = "",
     tag: Annotated[str, Query(max_length=50)] = "",
     active: bool | None = None,
@@ -50,7 +50,6 @@ def api_list(
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PromptPageOut:
-    proj = chosen_project(db, principal, project)
     filt = PromptFilter(
         q=q,
         tag=tag,
@@ -69,12 +68,11 @@ async def api_import(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
     skip_bad: Annotated[bool, Form()] = False,
 ) -> ImportSummaryOut:
     """422 with every bad record (`field` = line or row) when the file was not imported."""
-    proj = chosen_project(db, principal, project)
     summary, parsed = await import_prompt_upload(
         db, settings, proj, file, skip_bad=skip_bad, actor_id=principal.user.id
     )

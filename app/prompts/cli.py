@@ -16,7 +16,7 @@ prompts = typer.Typer(no_args_is_help=True)
 def import_file(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="the file or dataset folder")],
     project: Annotated[
-        str | None, typer.Option(help="project name (default: the only project)")
+        str | None, typer.Option(help="project name or id (default: the only project)")
     ] = None,
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="import the good records anyway")
@@ -24,7 +24,7 @@ def import_file(
 ) -> None:
     """import prompts from JSONL, CSV, Parquet, Arrow or a saved dataset folder"""
     from app.db import make_sessionmaker, transaction
-    from app.projects.deps import project_by_name
+    from app.projects.service import command_line_project
     from app.prompts.importer import ImportFileError, collect_records, read_path_rows, row_total
     from app.prompts.service import import_prompts
 
@@ -40,7 +40,7 @@ def import_file(
     factory = make_sessionmaker(engine(config))
     try:
         with transaction(factory) as db:
-            target = project_by_name(db, project)
+            target = command_line_project(db, project)
             summary = import_prompts(db, target, parsed, skip_bad=skip_bad, actor_id=None)
     except LookupError as exc:
         fail(str(exc))

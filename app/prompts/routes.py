@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app.deps import Admin, DbDep, SettingsDep
 from app.domain.project_settings import settings_of
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep, chosen_project
 from app.projects.service import visible_projects
 from app.prompts.deps import get_prompt
 from app.prompts.importer import ImportFileError
@@ -36,7 +36,7 @@ def prompt_list(
     request: Request,
     db: DbDep,
     principal: Admin,
-    project: int | None = None,
+    proj: ChosenProjectDep,
     q: Annotated[str, Query(max_length=500)] = "",
     tag: Annotated[str, Query(max_length=50)] = "",
     active: str = "",
@@ -47,7 +47,6 @@ def prompt_list(
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     filt = PromptFilter(
         q=q,
         tag=tag,
@@ -92,11 +91,10 @@ async def prompt_import(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
     skip_bad: Annotated[bool, Form()] = False,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     summary: ImportSummary | None = None
     error = ""
     try:

@@ -19,7 +19,7 @@ from app.charts import Bar, point_chart
 from app.deps import Admin, DbDep, Principal, SettingsDep
 from app.domain.project_settings import settings_of
 from app.models import Pair, Project, User
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep, chosen_project
 from app.projects.service import visible_projects
 from app.prompts.importer import ImportFileError
 from app.prompts.uploads import read_upload
@@ -94,9 +94,9 @@ def _page(
 
 @router.get("/admin/quality")
 def quality_page(
-    request: Request, db: DbDep, settings: SettingsDep, principal: Admin, project: int | None = None
+    request: Request, db: DbDep, settings: SettingsDep, principal: Admin, project: ChosenProjectDep
 ) -> Response:
-    return _page(request, db, settings, principal, chosen_project(db, principal, project))
+    return _page(request, db, settings, principal, project)
 
 
 @router.post("/admin/quality/gold")
@@ -123,10 +123,9 @@ async def gold_import(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     try:
         data = await read_upload(file, settings)
     except ImportFileError as exc:
@@ -152,11 +151,10 @@ def exclusion(
     request: Request,
     db: DbDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     user_id: Annotated[int, Form()],
     excluded: Annotated[bool, Form()],
-    project: Annotated[int | None, Form()] = None,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     service.set_excluded(db, proj, get_user(db, user_id), excluded, principal.user.id)
     return redirect(request, f"/admin/annotators/{user_id}?project={proj.id}")
 
@@ -204,10 +202,9 @@ class GoldIn(BaseModel):
 
 @api_router.get("/agreement", response_model=AgreementOut)
 def api_agreement(
-    request: Request, db: DbDep, principal: Admin, project: int | None = None
+    request: Request, db: DbDep, principal: Admin, proj: ChosenProjectDep
 ) -> AgreementOut:
     """Agreement over the project's overlapped pairs, as kept with its time (`as_of`)."""
-    proj = chosen_project(db, principal, project)
     quality = project_quality(snapshots_of(request.app.state), db, proj)
     a = quality.value.agreement
     return AgreementOut(
@@ -237,10 +234,9 @@ async def api_gold_import(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
+    proj: ChosenProjectFormDep,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
 ) -> dict[str, int]:
-    proj = chosen_project(db, principal, project)
     data = await read_upload(file, settings)
     result = service.import_gold(db, proj, data, settings.prompt_max_chars, principal.user.id)
     if result.problems:
@@ -259,9 +255,8 @@ class ExclusionIn(BaseModel):
 
 @api_router.put("/exclusions")
 def api_exclusion(
-    db: DbDep, principal: Admin, body: ExclusionIn, project: int | None = None
+    db: DbDep, principal: Admin, proj: ChosenProjectDep, body: ExclusionIn
 ) -> dict[str, list[int]]:
     """Exclude or re-include an annotator's labels (training data and export honour it)."""
-    proj = chosen_project(db, principal, project)
     service.set_excluded(db, proj, get_user(db, body.user_id), body.excluded, principal.user.id)
     return {"excluded_annotators": list(settings_of(proj).excluded_annotators)}

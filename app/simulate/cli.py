@@ -72,6 +72,7 @@ def simulate(
     from app.auth.service import AccountError
     from app.db import make_sessionmaker, transaction
     from app.models import Project
+    from app.projects.service import find_visible_project
     from app.simulate.accounts import simulated_evaluators
     from app.simulate.rules import RuleError, parse_rule
     from app.simulate.runner import SimulationConfig, run_simulation
@@ -84,7 +85,7 @@ def simulate(
     factory = make_sessionmaker(engine(config))
     try:
         with transaction(factory) as db:
-            chosen = db.scalar(select(Project).where(Project.name == project))
+            chosen = find_visible_project(db, None, project)
             if chosen is None:
                 names = ", ".join(db.scalars(select(Project.name).order_by(Project.name)))
                 raise AccountError(f"no project named {project!r} (projects: {names or 'none'})")

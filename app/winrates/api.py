@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 
 from app.deps import AdminOrML, DbDep
-from app.projects.service import get_visible_project
+from app.projects.deps import ProjectDep
 from app.snapshots import snapshots_of
 from app.winrates.figures import kept_leaderboard
 from app.winrates.schemas import EvaluatorFilter, LeaderboardOut
@@ -16,14 +16,11 @@ router = APIRouter(tags=["win-rates"])
 @router.get("/projects/{project_id}/leaderboard", response_model=LeaderboardOut)
 def leaderboard(
     request: Request,
-    project_id: int,
     db: DbDep,
     principal: AdminOrML,
+    project: ProjectDep,
     evaluators: EvaluatorFilter = "all",
 ) -> LeaderboardOut:
     """Bradley–Terry ratings per policy version from head-to-head judgements, with intervals
     (kept per project: `as_of` says when they were computed)."""
-    project = get_visible_project(db, principal.user, project_id)
-    if project is None:
-        raise HTTPException(404, "No such project.")
     return kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators)

@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from app.charts import Bar, point_chart
 from app.deps import DbDep, MLStaff
-from app.projects.service import get_visible_project, visible_projects
+from app.projects.service import find_visible_project, visible_projects
 from app.snapshots import snapshots_of
 from app.web import render
 from app.winrates.figures import kept_leaderboard
@@ -47,20 +47,16 @@ def leaderboard_page(
     project_id: int | None = None,
     evaluators: EvaluatorFilter = "all",
 ) -> Response:
-    projects = visible_projects(db, principal.user)
-    if project_id is not None:
-        project = get_visible_project(db, principal.user, project_id)
-        if project is None:
-            raise HTTPException(404, "No such project.")
-    else:
-        project = projects[0] if projects else None
+    project = find_visible_project(db, principal.user, project_id)
+    if project is None and project_id is not None:
+        raise HTTPException(404, "No such project.")
     board = (
         kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators)
         if project
         else None
     )
     ctx = {
-        "projects": projects,
+        "projects": visible_projects(db, principal.user),
         "project": project,
         "board": board,
         "chart": leaderboard_chart(board) if board else None,
