@@ -18,8 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.messages import PromptValue, prompt_value
-from app.domain.preferences import PreferenceRow, Selection, current_watermark, preference_rows
-from app.models import Project, Prompt
+from app.domain.preferences import (
+    PreferenceRow,
+    Selection,
+    annotator_weights,
+    current_watermark,
+    preference_rows,
+)
+from app.models import Completion, Project, Prompt
 
 __all__ = ["NotEnoughData", "Snapshot", "current_watermark", "snapshot", "snapshot_for_config"]
 
@@ -36,6 +42,8 @@ class Snapshot:
     rl_prompts: list[PromptValue]
     heldout_prompts: list[PromptValue]
     counts: dict[str, int] = field(default_factory=dict)
+    # (prompt, its stored answers) for RL prompts with any, in rl_prompts order
+    pool: list[tuple[PromptValue, list[str]]] = field(default_factory=list)
 
     @property
     def rows(self) -> list[PreferenceRow]:
@@ -54,8 +62,14 @@ def snapshot(
     split_seed: int = 0,
     heldout_prompts: int = 16,
     rl_prompts: int | None = None,
+    weigh_annotators: bool = False,
+    pool_per_prompt: int = 0,
 ) -> Snapshot:
-    """Build the run's data; raises NotEnoughData when fewer than `min_comparisons` are usable."""
+    """Build the run's data; raises NotEnoughData when fewer than `min_comparisons` are usable.
+
+    `weigh_annotators`: rows weighted by their annotators' gold accuracy; `pool_per_prompt`:
+    how many stored answers per RL prompt to read into the pool (0: none).
+    """
     project = db.get(Project, project_id)
     if project is None:
         raise NotEnoughData(f"Project {project_id} does not exist.")
@@ -63,7 +77,8 @@ def snapshot(
     selection = Selection(
         up_to=watermark, include_simulated=include_simulated, include_ties=include_ties
     )
-    decided = list(preference_rows(db, project, selection, counts=counts))
+    weights = annotator_weights(db, project, selection) if weigh_annotators else None
+    decided = list(preference_rows(db, project, selection, counts=counts, weights=weights))
 
     usable = len(decided)
     if usable < min_comparisons:
@@ -104,8 +119,11 @@ def snapshot(
     if rl_prompts is not None:
         rl = rl[:rl_prompts]
 
+    pool = _pool(db, rl, pool_per_prompt) if pool_per_prompt > 0 else []
     counts.update(
         usable=usable,
+        pool_prompts=len(pool),
+        pool_answers=sum(len(answers) for _, answers in pool),
         train=len(train),
         validation=len(validation),
         train_prompts=len({r.prompt_id for r in train}),
@@ -120,7 +138,27 @@ def snapshot(
         rl_prompts=[prompt_value(p.text, p.messages) for p in rl],
         heldout_prompts=[prompt_value(p.text, p.messages) for p in heldout],
         counts=dict(counts),
+        pool=pool,
     )
+
+
+def _pool(
+    db: Session, prompts: list[Prompt], per_prompt: int
+) -> list[tuple[PromptValue, list[str]]]:
+    """Up to `per_prompt` newest model-written answers of each prompt, distinct texts."""
+    by_id = {p.id: p for p in prompts}
+    answers: dict[int, list[str]] = {}
+    stmt = (
+        select(Completion.prompt_id, Completion.text)
+        .where(Completion.prompt_id.in_(list(by_id)), Completion.finish_reason.isnot(None))
+        .order_by(Completion.id.desc())
+        .execution_options(yield_per=1000)
+    )
+    for prompt_id, text in db.execute(stmt):
+        kept = answers.setdefault(prompt_id, [])
+        if len(kept) < per_prompt and text.strip() and text not in kept:
+            kept.append(text)
+    return [(prompt_value(p.text, p.messages), answers[p.id]) for p in prompts if answers.get(p.id)]
 
 
 def snapshot_for_config(
@@ -138,4 +176,8 @@ def snapshot_for_config(
         split_seed=cfg.split_seed,
         heldout_prompts=cfg.heldout_prompts,
         rl_prompts=getattr(cfg, "rl_prompts", None),
+        weigh_annotators=cfg.reward.annotator_weights,
+        pool_per_prompt=(
+            cfg.policy.pool_per_prompt if cfg.policy.method in ("best_of_n", "rm_dpo") else 0
+        ),
     )

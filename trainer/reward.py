@@ -1,5 +1,10 @@
 """Reward model: Bradley–Terry training with TRL's RewardTrainer.
 
+Options from the labels themselves: `strength_margin` (Llama 2's margin term: a pair labelled
+"much better" must be won by a wider reward gap than one labelled "slightly"), and row
+weights from the annotators' gold accuracy (`annotator_weights`), which scale each pair's
+loss.
+
 Training formats and cuts texts with the domain scorer's `reward_text` and `encode`
 (app/domain/scorer.py), so the model sees exactly the same token sequences when it is used
 as a reward function during RL, for pair margins or as a judge, as when it was trained.
@@ -15,8 +20,10 @@ from typing import Any
 
 import torch
 from datasets import Dataset
+from torch import nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from trl import RewardConfig, RewardTrainer
+from trl.trainer.reward_trainer import DataCollatorForPreference
 
 from app.domain.bundled import minilm_dir
 from app.domain.preferences import PreferenceRow
@@ -30,6 +37,44 @@ from app.domain.scorer import (
 )
 from trainer._hf import StageCallback, quiet, set_threads
 from trainer.types import Cancelled, Progress, ShouldStop
+
+# Llama 2's margin by how much better the chosen answer is (their "small" margins, x scale).
+STRENGTH_MARGIN = {"slight": 1 / 3, "clear": 2 / 3, "much": 1.0}
+
+
+def margin_of(strength: str | None, scale: float) -> float:
+    """The reward gap a pair of this strength must clear (0 for no or an unknown strength)."""
+    return scale * STRENGTH_MARGIN.get(strength or "", 0.0)
+
+
+class _WeightedCollator(DataCollatorForPreference):
+    """TRL's preference collator, passing each row's `weight` on as a tensor."""
+
+    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        out = super().torch_call(examples)
+        out["weight"] = torch.tensor([e["weight"] for e in examples], dtype=torch.float)
+        return out
+
+
+class _WeightedRewardTrainer(RewardTrainer):
+    """Bradley–Terry loss with a weight per pair: sum(w * -log σ(Δ - margin)) / sum(w)."""
+
+    def _set_signature_columns_if_needed(self) -> None:
+        if self._signature_columns is None:
+            self._signature_columns = ["chosen_ids", "rejected_ids", "margin", "weight"]
+
+    def compute_loss(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, **_: Any
+    ) -> Any:
+        weight = inputs.pop("weight")
+        margin = inputs.pop("margin", None)
+        outputs = model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
+        )
+        chosen, rejected = torch.chunk(outputs.logits.squeeze(-1), chunks=2)
+        gap = chosen - rejected - (margin if margin is not None else 0.0)
+        loss = -(weight * nn.functional.logsigmoid(gap)).sum() / weight.sum().clamp_min(1e-8)
+        return (loss, outputs) if return_outputs else loss
 
 
 def resolve_reward_base(base_model: str) -> Path | str:
@@ -63,7 +108,7 @@ def _tokenised_dataset(
     rows: list[PreferenceRow], tokenizer: PreTrainedTokenizerBase, cfg: RewardSection
 ) -> tuple[Dataset, int, int]:
     """Pre-tokenised pairs (TRL then skips its own formatting); counts of cut and dropped rows."""
-    chosen_ids, rejected_ids = [], []
+    chosen_ids, rejected_ids, margins, weights = [], [], [], []
     cut = dropped = 0
     for row in rows:
         c, c_cut = encode(tokenizer, reward_text(row.prompt, row.chosen), cfg.max_length)
@@ -74,7 +119,14 @@ def _tokenised_dataset(
         cut += int(c_cut or r_cut)
         chosen_ids.append(c)
         rejected_ids.append(r)
-    return Dataset.from_dict({"chosen_ids": chosen_ids, "rejected_ids": rejected_ids}), cut, dropped
+        margins.append(margin_of(row.strength, cfg.strength_margin))
+        weights.append(row.weight)
+    columns: dict[str, list[Any]] = {"chosen_ids": chosen_ids, "rejected_ids": rejected_ids}
+    if cfg.strength_margin > 0:
+        columns["margin"] = margins
+    if cfg.annotator_weights:
+        columns["weight"] = weights
+    return Dataset.from_dict(columns), cut, dropped
 
 
 def train_reward_model(
@@ -123,13 +175,15 @@ def train_reward_model(
             disable_tqdm=True,
             eos_token=tokenizer.sep_token or tokenizer.eos_token,
         )
+        weighted = cfg.annotator_weights
         trainer = quiet(
-            RewardTrainer(
+            (_WeightedRewardTrainer if weighted else RewardTrainer)(
                 model=model,
                 args=args,
                 train_dataset=dataset,
                 processing_class=tokenizer,
                 callbacks=[callback],
+                data_collator=_WeightedCollator(tokenizer.pad_token_id) if weighted else None,
             )
         )
         trainer.train()
@@ -152,6 +206,10 @@ def train_reward_model(
         previous_accuracy, _ = _accuracy(old, val)
     metrics = {
         "train_pairs": len(dataset),
+        "strength_margin": cfg.strength_margin,
+        "mean_row_weight": (
+            sum(r.weight for r in train) / len(train) if cfg.annotator_weights else None
+        ),
         "val_pairs": len(val),
         "truncated_rows": cut,
         "dropped_too_long": dropped,
