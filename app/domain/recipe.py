@@ -199,6 +199,9 @@ class PolicySection(Section):
         description="best_of_n / rm_dpo: prompts ranked (those with stored answers first; "
         "None: every RL prompt)",
     )
+    sample_batch_size: Int = Field(
+        8, ge=1, le=BATCH_MAX, description="best_of_n / rm_dpo: sequences sampled per batch"
+    )
     sft_batch_size: Int = Field(4, ge=1, le=BATCH_MAX, description="best_of_n: answers per step")
     rm_pairs_per_prompt: Int = Field(
         1,
