@@ -61,10 +61,14 @@ class _WeightedRewardTrainer(RewardTrainer):
 
     def _set_signature_columns_if_needed(self) -> None:
         if self._signature_columns is None:
-            self._signature_columns = ["chosen_ids", "rejected_ids", "margin", "weight"]
+            self._signature_columns = ["chosen_ids", "rejected_ids", "margin", "weight"]  # type: ignore[assignment]
 
     def compute_loss(
-        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, **_: Any
+        self,
+        model: Any,
+        inputs: Any,
+        return_outputs: Any = False,
+        num_items_in_batch: Any = None,
     ) -> Any:
         weight = inputs.pop("weight")
         margin = inputs.pop("margin", None)
