@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,7 +38,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, text  # noqa: E402
 
 from app.db import make_engine, make_sessionmaker, transaction  # noqa: E402
+from app.domain.answers import adequate_share  # noqa: E402
 from app.domain.base_model import convert  # noqa: E402
+from app.domain.recipe import PolicyMethod  # noqa: E402
 from app.domain.store import ModelStore  # noqa: E402
 from app.domain.versions import promote  # noqa: E402
 from app.main import create_app  # noqa: E402
@@ -56,6 +58,7 @@ from app.simulate.measure import RuleWinRate, rule_win_rate  # noqa: E402
 from app.simulate.rules import Rule, parse_rule  # noqa: E402
 from app.simulate.runner import SimulationConfig, run_simulation  # noqa: E402
 from app.simulate.server import serve_in_thread  # noqa: E402
+from app.simulate.traits import trait_rate  # noqa: E402
 from app.training.service import parse_overrides  # noqa: E402
 from bench.loop_prompts import benchmark_prompts, split  # noqa: E402
 from trainer.worker import Worker  # noqa: E402
@@ -81,6 +84,8 @@ class RoundResult:
     mean_tokens: float
     seconds: dict[str, float] = field(default_factory=dict)
     note: str = ""
+    trait_rate: float | None = None  # share of held-out answers showing the rule's trait
+    complete: float | None = None  # share of complete answers (app/domain/answers.py)
 
 
 @dataclass
@@ -109,7 +114,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     p.add_argument("--rule", default="concise", help="hidden rule of the simulated evaluators")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--labels-per-round", type=int, default=100)
-    p.add_argument("--method", choices=["rloo", "grpo", "dpo"], default="rloo")
+    p.add_argument("--method", choices=list(get_args(PolicyMethod)), default="rloo")
     p.add_argument("--variants", default="main,random,other", help="comma list of the three")
     p.add_argument("--recipe", default="cpu-small")
     p.add_argument("--policy", default="smollm2", help="version 0: bundled name or a folder")
@@ -245,6 +250,11 @@ def judge(
     return rule_win_rate(rule, prompts, [s.text for s in mine], [s.text for s in v0], seed=seed)
 
 
+def traits_of(rule: Rule, prompts: list[str], mine: list[Sample]) -> float | None:
+    """The share of answers showing the rule's trait (None for a rule without one)."""
+    return trait_rate(rule.trait, prompts, [s.text for s in mine]) if rule.trait else None
+
+
 # -- one variant -----------------------------------------------------------------------------
 
 
@@ -327,6 +337,8 @@ def run_variant(
                         statistics.fmean(s.completion_tokens for s in mine),
                         {k: round(v, 1) for k, v in seconds.items()},
                         result["note"],
+                        traits_of(rule, heldout, mine),
+                        adequate_share(s.text for s in mine),
                     )
                 )
                 print(row_text(results[-1]), flush=True)

@@ -31,11 +31,12 @@ from app.domain.messages import PromptValue, prompt_value
 from app.domain.preferences import (
     PreferenceRow,
     Selection,
+    annotator_weights,
     current_watermark,
     demonstration_preference_rows,
     preference_rows,
 )
-from app.models import Project, Prompt
+from app.models import Completion, Project, Prompt
 
 __all__ = [
     "NotEnoughData",
@@ -60,6 +61,8 @@ class Snapshot:
     heldout_prompts: list[PromptValue]
     counts: dict[str, int] = field(default_factory=dict)
     demonstrations: list[DemonstrationRow] = field(default_factory=list)
+    # (prompt, its stored answers) for RL prompts with any, in rl_prompts order
+    pool: list[tuple[PromptValue, list[str]]] = field(default_factory=list)
 
     @property
     def rows(self) -> list[PreferenceRow]:
@@ -82,8 +85,14 @@ def snapshot(
     demonstrations: DemonstrationSelection | None = None,
     demonstrations_preferred: bool = False,
     min_demonstrations: int = 0,
+    weigh_annotators: bool = False,
+    pool_per_prompt: int = 0,
 ) -> Snapshot:
-    """Build the run's data; raises NotEnoughData when fewer than `min_comparisons` are usable."""
+    """Build the run's data; raises NotEnoughData when fewer than `min_comparisons` are usable.
+
+    `weigh_annotators`: rows weighted by their annotators' gold accuracy; `pool_per_prompt`:
+    how many stored answers per RL prompt to read into the pool (0: none).
+    """
     project = db.get(Project, project_id)
     if project is None:
         raise NotEnoughData(f"Project {project_id} does not exist.")
@@ -94,7 +103,8 @@ def snapshot(
         include_ties=include_ties,
         include_imported=include_imported,
     )
-    decided = list(preference_rows(db, project, selection, counts=counts))
+    weights = annotator_weights(db, project, selection) if weigh_annotators else None
+    decided = list(preference_rows(db, project, selection, counts=counts, weights=weights))
     demos: list[DemonstrationRow] = []
     if demonstrations is not None:
         demos = list(demonstration_rows(db, project, demonstrations))
@@ -149,8 +159,11 @@ def snapshot(
     if rl_prompts is not None:
         rl = rl[:rl_prompts]
 
+    pool = _pool(db, rl, pool_per_prompt) if pool_per_prompt > 0 else []
     counts.update(
         usable=usable,
+        pool_prompts=len(pool),
+        pool_answers=sum(len(answers) for _, answers in pool),
         train=len(train),
         validation=len(validation),
         train_prompts=len({r.prompt_id for r in train}),
@@ -166,7 +179,27 @@ def snapshot(
         heldout_prompts=[prompt_value(p.text, p.messages) for p in heldout],
         counts=dict(counts),
         demonstrations=demos,
+        pool=pool,
     )
+
+
+def _pool(
+    db: Session, prompts: list[Prompt], per_prompt: int
+) -> list[tuple[PromptValue, list[str]]]:
+    """Up to `per_prompt` newest model-written answers of each prompt, distinct texts."""
+    by_id = {p.id: p for p in prompts}
+    answers: dict[int, list[str]] = {}
+    stmt = (
+        select(Completion.prompt_id, Completion.text)
+        .where(Completion.prompt_id.in_(list(by_id)), Completion.finish_reason.isnot(None))
+        .order_by(Completion.id.desc())
+        .execution_options(yield_per=1000)
+    )
+    for prompt_id, text in db.execute(stmt):
+        kept = answers.setdefault(prompt_id, [])
+        if len(kept) < per_prompt and text.strip() and text not in kept:
+            kept.append(text)
+    return [(prompt_value(p.text, p.messages), answers[p.id]) for p in prompts if answers.get(p.id)]
 
 
 def snapshot_for_config(
@@ -203,4 +236,8 @@ def snapshot_for_config(
         demonstrations=demos,
         demonstrations_preferred=cfg.demonstrations_preferred,
         min_demonstrations=cfg.sft.min_demonstrations if cfg.sft.enabled else 0,
+        weigh_annotators=cfg.reward.annotator_weights,
+        pool_per_prompt=(
+            cfg.policy.pool_per_prompt if cfg.policy.method in ("best_of_n", "rm_dpo") else 0
+        ),
     )

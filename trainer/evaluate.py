@@ -1,4 +1,12 @@
-"""Evaluation of a candidate policy against its reference on held-out prompts, and the gates."""
+"""Evaluation of a candidate policy against its reference on held-out prompts, and the gates.
+
+Beside the reward the candidate is trained to raise, the evaluation reports what a method
+that games the reward model would break: mean length, the share of complete answers (not
+empty, not cut off) and the reference model's per-token negative log-likelihood of each
+policy's answers (a general-quality check: fluent text stays likely under the model it came
+from). The gates read them: a KL budget along the lineage, a floor on complete answers and on
+length relative to the reference.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from typing import Any
 
 import torch
 
+from app.domain.answers import adequate_share
 from app.domain.recipe import EvalSection, GateSection, TrainingConfig
 from app.domain.scorer import RewardScorer
 from trainer.policy import load_policy
@@ -108,10 +117,16 @@ def evaluate_policy(
     ref_rewards = scorer.score([s["prompt"] for s in ref_samples], [s["text"] for s in ref_samples])
 
     # Monte-Carlo estimate of the sequence-level KL on the new policy's own samples.
+    t = ecfg.temperature
+    ref_on_new = [
+        sequence_logprob(ref_model, s["prompt_ids"], s["completion_ids"], t) for s in new_samples
+    ]
     kls = [
-        sequence_logprob(new_model, s["prompt_ids"], s["completion_ids"], ecfg.temperature)
-        - sequence_logprob(ref_model, s["prompt_ids"], s["completion_ids"], ecfg.temperature)
-        for s in new_samples
+        sequence_logprob(new_model, s["prompt_ids"], s["completion_ids"], t) - ref_logp
+        for s, ref_logp in zip(new_samples, ref_on_new, strict=True)
+    ]
+    ref_on_ref = [
+        sequence_logprob(ref_model, s["prompt_ids"], s["completion_ids"], t) for s in ref_samples
     ]
     wins = [n > r for n, r in zip(new_rewards, ref_rewards, strict=True)]
     mean_new, mean_ref = statistics.fmean(new_rewards), statistics.fmean(ref_rewards)
@@ -126,6 +141,10 @@ def evaluate_policy(
         "kl": statistics.fmean(kls),
         "length_new": statistics.fmean(len(s["completion_ids"]) for s in new_samples),
         "length_ref": statistics.fmean(len(s["completion_ids"]) for s in ref_samples),
+        "adequate_new": adequate_share(s["text"] for s in new_samples),
+        "adequate_ref": adequate_share(s["text"] for s in ref_samples),
+        "ref_nll_new": _per_token_nll(ref_on_new, new_samples),
+        "ref_nll_ref": _per_token_nll(ref_on_ref, ref_samples),
         "examples": [
             {
                 "prompt": [
@@ -140,6 +159,11 @@ def evaluate_policy(
     }
 
 
+def _per_token_nll(logps: list[float], samples: list[dict[str, Any]]) -> float | None:
+    tokens = sum(len(s["completion_ids"]) for s in samples)
+    return -sum(logps) / tokens if tokens else None
+
+
 def _paired_se(a: list[float], b: list[float]) -> float | None:
     diffs = [x - y for x, y in zip(a, b, strict=True)]
     if len(diffs) < 2:
@@ -150,8 +174,9 @@ def _paired_se(a: list[float], b: list[float]) -> float | None:
 def gates_pass(metrics: dict[str, Any], gates: GateSection) -> tuple[bool, list[str]]:
     """Whether a candidate may be promoted automatically, and why not.
 
-    Reads `reward_gain` and `kl` (from evaluate_policy) and `reward_val_accuracy` (or
-    `val_accuracy`) from the reward stage.
+    Reads `reward_gain`, `kl`, `adequate_new`/`adequate_ref` and `length_new`/`length_ref`
+    (from evaluate_policy), `kl_total` (the KL summed along the lineage, from the worker) and
+    `reward_val_accuracy` (or `val_accuracy`) from the reward stage.
     """
     reasons: list[str] = []
     gain = metrics.get("reward_gain")
@@ -172,5 +197,31 @@ def gates_pass(metrics: dict[str, Any], gates: GateSection) -> tuple[bool, list[
         elif acc < gates.min_reward_accuracy:
             reasons.append(
                 f"reward-model validation accuracy {acc:.3f} is below {gates.min_reward_accuracy:g}"
+            )
+    if gates.kl_budget is not None:
+        total = metrics.get("kl_total")
+        if total is None:
+            reasons.append("no KL along the lineage was measured")
+        elif total > gates.kl_budget:
+            reasons.append(
+                f"KL along the lineage {total:.3f} exceeds the budget {gates.kl_budget:g}"
+            )
+    if gates.max_answer_drop is not None:
+        new, ref = metrics.get("adequate_new"), metrics.get("adequate_ref")
+        if new is None or ref is None:
+            reasons.append("the share of complete answers was not measured")
+        elif new < ref - gates.max_answer_drop:
+            reasons.append(
+                f"complete answers fell from {ref:.0%} to {new:.0%} "
+                f"(more than {gates.max_answer_drop:.0%})"
+            )
+    if gates.min_length_ratio is not None:
+        new, ref = metrics.get("length_new"), metrics.get("length_ref")
+        if new is None or ref is None:
+            reasons.append("answer length was not measured")
+        elif ref > 0 and new < gates.min_length_ratio * ref:
+            reasons.append(
+                f"mean answer length {new:.1f} tokens is below {gates.min_length_ratio:g} x "
+                f"the reference's {ref:.1f}"
             )
     return not reasons, reasons

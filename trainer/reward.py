@@ -1,5 +1,10 @@
 """Reward model: Bradley–Terry training with TRL's RewardTrainer.
 
+Options from the labels themselves: `strength_margin` (Llama 2's margin term: a pair labelled
+"much better" must be won by a wider reward gap than one labelled "slightly"), and row
+weights from the annotators' gold accuracy (`annotator_weights`), which scale each pair's
+loss.
+
 Training formats and cuts texts with the domain scorer's `reward_text` and `encode`
 (app/domain/scorer.py), so the model sees exactly the same token sequences when it is used
 as a reward function during RL, for pair margins or as a judge, as when it was trained.
@@ -15,9 +20,11 @@ from typing import Any
 
 import torch
 from datasets import Dataset
+from torch import nn
 from torch.utils.data import DataLoader, Sampler
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from trl import RewardConfig, RewardTrainer
+from trl.trainer.reward_trainer import DataCollatorForPreference
 
 from app.domain.bundled import minilm_dir
 from app.domain.preferences import PreferenceRow
@@ -32,6 +39,48 @@ from app.domain.scorer import (
 from trainer._hf import StageCallback, quiet, set_threads
 from trainer.types import Progress, ShouldStop
 from trainer.workspace import Workspace, run_stage, stage_output
+
+# Llama 2's margin by how much better the chosen answer is (their "small" margins, x scale).
+STRENGTH_MARGIN = {"slight": 1 / 3, "clear": 2 / 3, "much": 1.0}
+
+
+def margin_of(strength: str | None, scale: float) -> float:
+    """The reward gap a pair of this strength must clear (0 for no or an unknown strength)."""
+    return scale * STRENGTH_MARGIN.get(strength or "", 0.0)
+
+
+class _WeightedCollator(DataCollatorForPreference):
+    """TRL's preference collator, passing each row's `weight` on as a tensor."""
+
+    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        out = super().torch_call(examples)
+        out["weight"] = torch.tensor([e["weight"] for e in examples], dtype=torch.float)
+        return out
+
+
+class _WeightedRewardTrainer(RewardTrainer):
+    """Bradley–Terry loss with a weight per pair: sum(w * -log σ(Δ - margin)) / sum(w)."""
+
+    def _set_signature_columns_if_needed(self) -> None:
+        if self._signature_columns is None:
+            self._signature_columns = ["chosen_ids", "rejected_ids", "margin", "weight"]  # type: ignore[assignment]
+
+    def compute_loss(
+        self,
+        model: Any,
+        inputs: Any,
+        return_outputs: Any = False,
+        num_items_in_batch: Any = None,
+    ) -> Any:
+        weight = inputs.pop("weight")
+        margin = inputs.pop("margin", None)
+        outputs = model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
+        )
+        chosen, rejected = torch.chunk(outputs.logits.squeeze(-1), chunks=2)
+        gap = chosen - rejected - (margin if margin is not None else 0.0)
+        loss = -(weight * nn.functional.logsigmoid(gap)).sum() / weight.sum().clamp_min(1e-8)
+        return (loss, outputs) if return_outputs else loss
 
 
 def resolve_reward_base(base_model: str) -> Path | str:
@@ -116,7 +165,7 @@ def _tokenised_dataset(
 ) -> tuple[Dataset, int, int, list[int]]:
     """Pre-tokenised pairs (TRL then skips its own formatting); counts of cut and dropped rows;
     the kept rows' `pair_id`s (a ranking's rows share one)."""
-    chosen_ids, rejected_ids = [], []
+    chosen_ids, rejected_ids, margins, weights = [], [], [], []
     groups: list[int] = []
     cut = dropped = 0
     for row in rows:
@@ -130,8 +179,26 @@ def _tokenised_dataset(
         rejected_ids.append(r)
         # A row without a pair (pair_id 0: synthetic data) is a group of its own.
         groups.append(row.pair_id or -len(groups) - 1)
-    data = Dataset.from_dict({"chosen_ids": chosen_ids, "rejected_ids": rejected_ids})
-    return data, cut, dropped, groups
+        margins.append(margin_of(row.strength, cfg.strength_margin))
+        weights.append(row.weight)
+    columns: dict[str, list[Any]] = {"chosen_ids": chosen_ids, "rejected_ids": rejected_ids}
+    if cfg.strength_margin > 0:
+        columns["margin"] = margins
+    if cfg.annotator_weights:
+        columns["weight"] = weights
+    return Dataset.from_dict(columns), cut, dropped, groups
+
+
+class _RankingWeightedRewardTrainer(_RankingRewardTrainer, _WeightedRewardTrainer):
+    """Rankings kept in one batch, and each row weighed by its annotators."""
+
+
+def _trainer_class(*, ranked: bool, weighted: bool) -> type[RewardTrainer]:
+    if ranked and weighted:
+        return _RankingWeightedRewardTrainer
+    if ranked:
+        return _RankingRewardTrainer
+    return _WeightedRewardTrainer if weighted else RewardTrainer
 
 
 def train_reward_model(
@@ -184,14 +251,17 @@ def train_reward_model(
             eos_token=tokenizer.sep_token or tokenizer.eos_token,
         )
         extra: dict[str, Any] = {"groups": groups} if ranked else {}
+        weighted = cfg.annotator_weights
+        trainer_class = _trainer_class(ranked=ranked, weighted=weighted)
         trainer = quiet(
-            (_RankingRewardTrainer if ranked else RewardTrainer)(
+            trainer_class(
                 model=model,
                 args=args,
                 train_dataset=dataset,
                 processing_class=tokenizer,
                 callbacks=[callback],
                 **extra,
+                data_collator=_WeightedCollator(tokenizer.pad_token_id) if weighted else None,
             )
         )
         train_seconds, resumed = run_stage(
@@ -214,6 +284,10 @@ def train_reward_model(
     metrics = {
         "train_pairs": len(dataset),
         "ranking_pairs": ranking_rows,
+        "strength_margin": cfg.strength_margin,
+        "mean_row_weight": (
+            sum(r.weight for r in train) / len(train) if cfg.annotator_weights else None
+        ),
         "val_pairs": len(val),
         "truncated_rows": cut,
         "dropped_too_long": dropped,

@@ -219,6 +219,7 @@ class Worker:
             adapter_of = base_uri or (active.checkpoint_uri if active else None)
             previous_rm = self.store.path(latest_rm.checkpoint_uri) if latest_rm else None
             base_model = active.base_model if active else ""
+            lineage_kl = _lineage_kl(active.metrics if active else None)
         state.results["data"] = snap.counts
         state.note(f"data: {snap.counts['train']} train / {snap.counts['validation']} validation")
         state.reporter("data")(1.0, "data ready", {})
@@ -273,6 +274,7 @@ class Worker:
             new_base=self.store.path(adapter_of) if adapter_of else None,
             reference_base=reference_base,
         )
+        metrics["kl_total"] = lineage_kl + metrics["kl"]  # the KL budget's measure
         gate_input = {**metrics, **self._reward_accuracy(state)}
         passed, reasons = gates_pass(gate_input, cfg.gates)
         state.results["evaluation"] = metrics
@@ -371,36 +373,23 @@ class Worker:
         reward: Path,
         reference_base: Path | None,
     ) -> Path:
-        from trainer.policy import dpo_policy, optimise_policy
+        from trainer.ranked import train_policy
 
         self._checkpoint(state)
         state.enter("policy")
         folder = self.store.staging(self.store.policy_run_uri(claim.project_id, claim.run_id))
         staged.append(folder)
-        report = state.reporter("policy")
-        if cfg.policy.method == "dpo":
-            metrics = dpo_policy(
-                snap.rows,
-                reference,
-                folder,
-                cfg.policy,
-                report,
-                state.should_stop,
-                base=reference_base,
-                workspace=work,
-            )
-        else:
-            metrics = optimise_policy(
-                snap.rl_prompts,
-                reference,
-                reward,
-                folder,
-                cfg.policy,
-                report,
-                state.should_stop,
-                base=reference_base,
-                workspace=work,
-            )
+        metrics = train_policy(
+            snap,
+            reference,
+            reward,
+            folder,
+            cfg.policy,
+            state.reporter("policy"),
+            state.should_stop,
+            base=reference_base,
+            workspace=work,
+        )
         state.results["policy"] = metrics
         return folder
 
@@ -529,6 +518,12 @@ class Worker:
             db.merge(
                 WorkerHeartbeat(id=self.owner, kind="trainer", seen_at=utcnow(), status=status)
             )
+
+
+def _lineage_kl(parent_metrics: dict[str, Any] | None) -> float:
+    """KL from version 0 to a version, summed over its lineage (0 for version 0)."""
+    evaluation = (parent_metrics or {}).get("evaluation") or {}
+    return float(evaluation.get("kl_total", evaluation.get("kl", 0.0)) or 0.0)
 
 
 def _describe(exc: BaseException) -> str:

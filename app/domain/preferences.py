@@ -13,16 +13,18 @@ so an exported file holds exactly what a run at the same watermark trains on:
   otherwise an overlapped pair is decided by majority (a split vote is dropped), a gold
   pair by its gold answer, whatever its annotators said;
 - the strength of a row is the most common strength among the winning votes;
-- imported preference data (app/domain/imported.py) joins only when asked.
-
-With the recipe option `demonstrations_preferred`, a demonstration written on a pair also
-counts as preferred over both of that pair's responses (`demonstration_preference_rows`:
-two rows, one per response, unless the demonstration is that response unchanged).
+- imported preference data (app/domain/imported.py) joins only when asked;
 - a ranking of K completions (app/domain/rankings.py) yields its K choose 2 implied
   preferences, each decided like a pair of its own (majority over the annotators' rankings,
   ties by the same rule, a gold task by its gold ranks, an adjudicated label for its a–b
   pair); the rows of one ranking share its `pair_id`, which the reward model's batches keep
   together.
+- with annotator weights (`annotator_weights`), a row weighs what its winning voters' gold
+  accuracy says they are worth on average; a gold or adjudicated row weighs 1.
+
+With the recipe option `demonstrations_preferred`, a demonstration written on a pair also
+counts as preferred over both of that pair's responses (`demonstration_preference_rows`:
+two rows, one per response, unless the demonstration is that response unchanged).
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ from app.vocabulary import ReviewStatus
 PREFERENCE_CHOICES = ("a", "b")
 BATCH = 1000
 RANKING_CHUNK = 200  # ranking tasks whose completion texts are read in one query
+# Gold accuracy is smoothed towards PRIOR_ACCURACY with PRIOR_VOTES pseudo-answers, so an
+# annotator with no or few gold answers gets a middling weight, not 0 or 1.
+PRIOR_ACCURACY = 0.75
+PRIOR_VOTES = 4.0
+MIN_WEIGHT = 0.05
 
 
 @dataclass
@@ -69,6 +76,7 @@ class PreferenceRow:
     strength: str | None = None
     prompt_id: int = 0
     pair_id: int = 0
+    weight: float = 1.0  # how much the row counts in training (annotator weights)
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,33 @@ def current_watermark(db: Session, project_id: int) -> int:
     return int(db.scalar(stmt) or 0)
 
 
+def annotator_weights(db: Session, project: Project, sel: Selection) -> dict[int, float]:
+    """Each annotator's weight from their answers on gold pairs (in the selection's scope):
+    smoothed gold accuracy mapped so that chance (1/2) counts MIN_WEIGHT and 100 % counts 1."""
+    stmt = (
+        select(
+            Comparison.user_id,
+            func.count(),
+            func.count().filter(Comparison.choice == Pair.gold_choice),
+        )
+        .join(Pair, Pair.id == Comparison.pair_id)
+        .join(Prompt, Prompt.id == Pair.prompt_id)
+        .where(*comparison_scope(project, sel), Pair.kind == "gold", Pair.gold_choice.isnot(None))
+        .group_by(Comparison.user_id)
+    )
+    answered = {uid: (int(total), int(right)) for uid, total, right in db.execute(stmt)}
+    users = db.scalars(
+        select(Comparison.user_id).where(Comparison.project_id == project.id).distinct()
+    )
+    return {uid: gold_weight(*answered.get(uid, (0, 0))) for uid in users}
+
+
+def gold_weight(total: int, correct: int) -> float:
+    """The weight of an annotator with `correct` right answers out of `total` gold pairs."""
+    accuracy = (correct + PRIOR_ACCURACY * PRIOR_VOTES) / (total + PRIOR_VOTES)
+    return max(MIN_WEIGHT, min(1.0, 2 * accuracy - 1))
+
+
 def preference_rows(
     db: Session,
     project: Project,
@@ -172,11 +207,13 @@ def preference_rows(
     *,
     aggregate: bool = True,
     counts: Counter[str] | None = None,
+    weights: dict[int, float] | None = None,
 ) -> Iterator[PreferenceRow]:
     """The rows the loop learns from, pair by pair, read in batches (flat memory).
 
     With `aggregate=False` every usable a/b comparison is a row of its own (no majority,
     no gold answer). `counts`, when given, is filled with what was used and dropped.
+    `weights` (annotator id → weight, from `annotator_weights`) sets each row's weight.
     """
     counts = Counter() if counts is None else counts
     comp_a, comp_b = aliased(Completion), aliased(Completion)
@@ -197,6 +234,7 @@ def preference_rows(
             Comparison.choice,
             Comparison.strength,
             final.choice.label("final"),
+            Comparison.user_id,
         )
         .join(Pair, Pair.id == Comparison.pair_id)
         .join(Prompt, Prompt.id == Pair.prompt_id)
@@ -210,12 +248,13 @@ def preference_rows(
     for pair_id, group in groupby(db.execute(stmt), key=lambda r: r[0]):
         votes = list(group)
         counts["comparisons"] += len(votes)
-        _, prompt_id, kind, gold, text, messages, text_a, text_b, _, _, final_label = votes[0]
+        _, prompt_id, kind, gold, text, messages, text_a, text_b, _, _, final_label, _ = votes[0]
         prompt = prompt_value(text, messages)
         if not aggregate:
             for vote in votes:
                 if vote.choice in PREFERENCE_CHOICES:
-                    yield _row(prompt, prompt_id, pair_id, text_a, text_b, vote.choice, [vote])
+                    row = _row(prompt, prompt_id, pair_id, text_a, text_b, vote.choice, [vote])
+                    yield _weighed(row, [vote], weights)
             continue
         if final_label is not None:
             # A reviewer settled it: the adjudicated label, whatever the votes said.
@@ -233,10 +272,20 @@ def preference_rows(
             counts["dropped_tie"] += 1
         else:
             counts["gold_pairs" if kind == "gold" else "pairs"] += 1
-            yield _row(prompt, prompt_id, pair_id, text_a, text_b, winner, votes)
+            row = _row(prompt, prompt_id, pair_id, text_a, text_b, winner, votes)
+            winners = [v for v in votes if v.choice == winner]
+            yield row if kind == "gold" else _weighed(row, winners, weights)
     yield from _ranking_rows(db, project, sel, aggregate=aggregate, counts=counts)
     if sel.include_imported:
         yield from _imported(db, project, sel, counts)
+
+
+def _weighed(
+    row: PreferenceRow, votes: list[Any], weights: dict[int, float] | None
+) -> PreferenceRow:
+    if weights and votes:
+        row.weight = sum(weights.get(v.user_id, 1.0) for v in votes) / len(votes)
+    return row
 
 
 def _imported(

@@ -24,6 +24,7 @@ __all__ = [
     "GateSection",
     "LoraSection",
     "ModelSources",
+    "PolicyMethod",
     "PolicySection",
     "RewardSection",
     "SftSection",
@@ -178,6 +179,18 @@ class RewardSection(Section):
         description="checkpoint every N optimiser steps into the run's work folder, so a retried "
         "run resumes there (None: no checkpoints; the stage restarts)",
     )
+    strength_margin: Float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Llama 2's margin term: a pair labelled slight / clear / much must be "
+        "won by this x 1/3, 2/3, 1 in reward (0: off; 1 is Llama 2's small margin, 3 its large)",
+    )
+    annotator_weights: Bool = Field(
+        False,
+        description="weight each pair by its annotators' gold accuracy (smoothed; an annotator "
+        "at chance counts for little, gold pairs count fully)",
+    )
 
 
 class LoraSection(Section):
@@ -200,9 +213,57 @@ class LoraSection(Section):
     )
 
 
+PolicyMethod = Literal["rloo", "grpo", "dpo", "best_of_n", "rm_dpo"]
+
+
 class PolicySection(Section):
-    method: Literal["rloo", "grpo", "dpo"] = Field(
-        "rloo", description='"rloo" (default), "grpo" (both RL against the reward model) or "dpo"'
+    method: PolicyMethod = Field(
+        "rloo",
+        description='"rloo" (default), "grpo" (both RL against the reward model), "dpo" (on the '
+        'human pairs), "best_of_n" (fine-tune on the reward model\'s best of the sampled '
+        'answers) or "rm_dpo" (DPO on pairs the reward model ranks from the sampled answers)',
+    )
+    human_dpo_steps: Int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="DPO steps on the human pairs before the method (0: none; not with dpo)",
+    )
+    bon_samples: Int = Field(
+        4,
+        ge=0,
+        le=256,
+        description="best_of_n / rm_dpo: fresh answers sampled per prompt from the starting "
+        "policy, ranked with the sampler's stored answers to the same prompt",
+    )
+    pool_per_prompt: Int = Field(
+        16,
+        ge=0,
+        le=10_000,
+        description="best_of_n / rm_dpo: the sampler's newest stored answers read per prompt",
+    )
+    rank_prompts: OptInt = Field(
+        32,
+        ge=1,
+        le=COUNT_MAX,
+        description="best_of_n / rm_dpo: prompts ranked (those with stored answers first; "
+        "None: every RL prompt)",
+    )
+    sample_batch_size: Int = Field(
+        8, ge=1, le=BATCH_MAX, description="best_of_n / rm_dpo: sequences sampled per batch"
+    )
+    sft_batch_size: Int = Field(4, ge=1, le=BATCH_MAX, description="best_of_n: answers per step")
+    rm_pairs_per_prompt: Int = Field(
+        1,
+        ge=1,
+        le=128,
+        description="rm_dpo: pairs per prompt (best vs worst, second best vs second worst ...)",
+    )
+    rm_min_gap: Float = Field(
+        0.0, ge=0, le=1e6, description="rm_dpo: keep a ranked pair only if its reward gap exceeds"
+    )
+    rm_dpo_human_pairs: Bool = Field(
+        True, description="rm_dpo: train on the human pairs too, beside the ranked ones"
     )
     lr: Float = Field(1e-5, gt=0, le=1, description="learning rate of the policy")
     steps: Int = Field(
@@ -311,6 +372,27 @@ class GateSection(Section):
         le=1,
         description="promote only if the reward model's validation accuracy reaches this "
         "(None: off)",
+    )
+    kl_budget: OptFloat = Field(
+        None,
+        ge=0,
+        le=1e9,
+        description="promote only if the KL summed along the lineage from version 0 "
+        "(each version's KL to its parent) stays below (None: off)",
+    )
+    max_answer_drop: OptFloat = Field(
+        None,
+        ge=0,
+        le=1,
+        description="promote only if the share of complete answers (non-empty, not cut off) "
+        "falls at most this much below the reference's (None: off)",
+    )
+    min_length_ratio: OptFloat = Field(
+        None,
+        ge=0,
+        le=1,
+        description="promote only if mean answer length is at least this share of the "
+        "reference's (None: off)",
     )
 
 

@@ -1,7 +1,9 @@
 """Hidden judging rules: plain functions of (prompt, response A, response B) → (choice, strength).
 
-A rule string names one: `concise`, `keyword:WORD`, `no-lists`, `judge:PATH` (a reward
-model scores both) or `python:package.module:function` (any function of that shape).
+A rule string names one: `concise`, `keyword:WORD`, `no-lists`, a content trait of
+app/simulate/traits.py (`example`, `answer-first`, `you`), `judge:PATH` (a reward model scores
+both) or `python:package.module:function` (any function of that shape). A rule built on a
+trait carries it, so a benchmark measures the share of answers showing it with the same code.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.domain.answers import adequate, list_lines
 from app.simulate.decision import CHOICES, STRENGTHS, Decision, RuleError, RuleFn
+from app.simulate.traits import TRAITS, TraitFn, keyword_trait, prose_trait, trait_rule
 
-__all__ = ["CHOICES", "STRENGTHS", "Decision", "Rule", "RuleError", "RuleFn", "parse_rule"]
-
-# A response that stops on one of these ended a sentence or a block rather than being
-# cut off by the token limit.
-_CLEAN_END = re.compile(r"""[.!?…:;)\]}"'`*>]\s*$""")
-# A short fragment ("Paris", "42") is a complete answer even without punctuation.
-_SHORT_ANSWER_WORDS = 12
-_LIST_LINE = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+\S", re.MULTILINE)
+__all__ = [
+    "CHOICES",
+    "STRENGTHS",
+    "Decision",
+    "Rule",
+    "RuleError",
+    "RuleFn",
+    "adequate",
+    "list_lines",
+    "parse_rule",
+]
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class Rule:
 
     name: str
     fn: RuleFn
+    trait: TraitFn | None = None  # the property it prefers, when it is one (trait rate)
 
     def __call__(self, prompt: str, response_a: str, response_b: str) -> Decision:
         result = self.fn(prompt, response_a, response_b)
@@ -50,14 +58,6 @@ def check_decision(name: str, result: object) -> Decision:
     if choice in ("tie", "both_bad"):
         strength = None  # the API refuses a strength without a winner
     return choice, strength
-
-
-def adequate(response: str) -> bool:
-    """Non-empty and not cut off mid-sentence (clean ending, or a short complete fragment)."""
-    text = response.strip()
-    if not any(c.isalnum() for c in text):
-        return False
-    return bool(_CLEAN_END.search(text)) or len(text.split()) <= _SHORT_ANSWER_WORDS
 
 
 def _strength_by_ratio(ratio: float) -> str | None:
@@ -97,9 +97,13 @@ def _empty_guard(response_a: str, response_b: str) -> Decision | None:
     return None
 
 
+def _keyword_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+
+
 def keyword(word: str) -> RuleFn:
     """Prefer the response that uses `word` (whole word, any case); more uses win slightly."""
-    pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+    pattern = _keyword_pattern(word)
 
     def rule(prompt: str, response_a: str, response_b: str) -> Decision:
         guard = _empty_guard(response_a, response_b)
@@ -113,11 +117,6 @@ def keyword(word: str) -> RuleFn:
         return _winner(count_a > count_b, "slight")
 
     return rule
-
-
-def list_lines(response: str) -> int:
-    """How many lines of a response are bullet or numbered list items."""
-    return len(_LIST_LINE.findall(response))
 
 
 def no_lists(prompt: str, response_a: str, response_b: str) -> Decision:
@@ -160,7 +159,10 @@ def load_python_rule(target: str) -> RuleFn:
     return fn  # type: ignore[no-any-return]
 
 
-RULE_HELP = "concise | keyword:WORD | no-lists | judge:PATH | python:package.module:function"
+RULE_HELP = (
+    f"concise | keyword:WORD | no-lists | {' | '.join(TRAITS)} | judge:PATH "
+    "| python:package.module:function"
+)
 
 
 def parse_rule(spec: str, model_dir: Path | None = None) -> Rule:
@@ -173,11 +175,14 @@ def parse_rule(spec: str, model_dir: Path | None = None) -> Rule:
     if kind == "concise" and not arg:
         return Rule(spec, concise)
     if kind in ("no-lists", "no_lists") and not arg:
-        return Rule("no-lists", no_lists)
+        return Rule("no-lists", no_lists, prose_trait)
+    if kind in TRAITS and not arg:
+        return Rule(kind, trait_rule(TRAITS[kind]), TRAITS[kind])
     if kind == "keyword":
         if not arg.strip():
             raise RuleError("keyword rule needs a word: keyword:WORD")
-        return Rule(spec, keyword(arg.strip()))
+        word = arg.strip()
+        return Rule(spec, keyword(word), keyword_trait(_keyword_pattern(word)))
     if kind == "judge":
         if not arg:
             raise RuleError("judge rule needs a reward model folder: judge:PATH")

@@ -21,7 +21,7 @@ def test_every_shipped_recipe_loads() -> None:
     assert {"tiny", "cpu-small", "gpu-1x"} <= set(available_recipes())
     for name in available_recipes():
         cfg = load_recipe(name)
-        assert cfg.policy.method in ("rloo", "grpo", "dpo")
+        assert cfg.policy.method in ("rloo", "grpo", "dpo", "best_of_n", "rm_dpo")
     gpu = load_recipe("gpu-1x")
     assert gpu.policy.bf16 is True and gpu.reward.base_model == "Qwen/Qwen2.5-0.5B-Instruct"
     assert gpu.policy.lora.r == 32 and gpu.policy.lora.alpha == 64
@@ -63,7 +63,9 @@ def test_unknown_key_suggests_the_closest() -> None:
         load_recipe("tiny", {"policy.learning_rate": 1e-5})
     with pytest.raises(ConfigError, match=r"'steps' \(did you mean 'policy\.steps'\?\)"):
         load_recipe("tiny", {"steps": 3})
-    with pytest.raises(ConfigError, match=r"'reward\.zzz' \(known here: base_model, batch_size"):
+    with pytest.raises(
+        ConfigError, match=r"'reward\.zzz' \(known here: annotator_weights, base_model, batch_size"
+    ):
         load_recipe("tiny", {"reward.zzz": 1})
 
 
@@ -74,7 +76,10 @@ def test_wrong_types_name_the_key_and_what_it_accepts(tmp_path: Path) -> None:
         "policy.bf16": (1, "policy.bf16: expected true or false, got 1"),
         "policy.threads": ("x", "policy.threads: expected an integer or null, got 'x'"),
         "policy.lora.target_modules": (3, "expected a string or a list of strings, got 3"),
-        "policy.method": ("ppo", "policy.method: must be one of 'rloo', 'grpo' or 'dpo'"),
+        "policy.method": (
+            "ppo",
+            "policy.method: must be one of 'rloo', 'grpo', 'dpo', 'best_of_n' or 'rm_dpo'",
+        ),
         "reward": (3, "reward: expected a mapping of config keys, got 3"),
     }
     for key, (value, message) in cases.items():

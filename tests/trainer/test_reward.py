@@ -110,3 +110,56 @@ def test_ranking_batches_keep_each_rankings_pairs_together() -> None:
         for group in {groups[i] for i in batch}:
             assert all(groups[i] != group for other in batches if other is not batch for i in other)
     assert len(list(batches)) == len(batches)
+
+
+def _gap(path: Path, rows: list[PreferenceRow]) -> float:
+    scorer = RewardScorer(path)
+    chosen = scorer.score([r.prompt for r in rows], [r.chosen for r in rows])
+    rejected = scorer.score([r.prompt for r in rows], [r.rejected for r in rows])
+    return sum(c - r for c, r in zip(chosen, rejected, strict=True)) / len(rows)
+
+
+def test_strength_margin_widens_the_reward_gap(
+    tmp_path: Path, tiny_reward_dir: Path, keyword_rows, tiny_cfg
+) -> None:
+    train, val = split_by_prompt(keyword_rows)
+    for row in train:
+        row.strength = "much"
+    plain = train_reward_model(
+        train, val, tiny_reward_dir, tmp_path / "plain", tiny_cfg.reward, no_progress, never_stop
+    )
+    cfg = tiny_cfg.reward.model_copy(update={"strength_margin": 3.0})
+    margin = train_reward_model(
+        train, val, tiny_reward_dir, tmp_path / "margin", cfg, no_progress, never_stop
+    )
+    assert margin["strength_margin"] == 3.0 and plain["strength_margin"] == 0.0
+    assert _gap(tmp_path / "margin", val) > _gap(tmp_path / "plain", val)
+
+
+def test_annotator_weights_let_trusted_rows_outvote_untrusted_ones(
+    tmp_path: Path, tiny_reward_dir: Path, keyword_rows, tiny_cfg
+) -> None:
+    train, val = split_by_prompt(keyword_rows)
+    # Half the training rows come from an annotator who answers backwards (low gold accuracy).
+    noisy = [
+        PreferenceRow(r.prompt, r.rejected, r.chosen, r.strength, r.prompt_id, weight=0.05)
+        if i % 2
+        else PreferenceRow(r.prompt, r.chosen, r.rejected, r.strength, r.prompt_id, weight=1.0)
+        for i, r in enumerate(train)
+    ]
+    cfg = tiny_cfg.reward.model_copy(update={"annotator_weights": True, "epochs": 4.0})
+    weighted = train_reward_model(
+        noisy, val, tiny_reward_dir, tmp_path / "weighted", cfg, no_progress, never_stop
+    )
+    unweighted = train_reward_model(
+        noisy,
+        val,
+        tiny_reward_dir,
+        tmp_path / "unweighted",
+        cfg.model_copy(update={"annotator_weights": False}),
+        no_progress,
+        never_stop,
+    )
+    assert weighted["mean_row_weight"] == pytest.approx(0.525)
+    assert weighted["val_accuracy"] >= 0.75
+    assert weighted["val_accuracy"] > unweighted["val_accuracy"]
