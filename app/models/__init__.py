@@ -4,6 +4,7 @@ from app.models.accounts import ROLES, ApiToken, AuditEvent, User, UserRole, Use
 from app.models.admin import GuidelineVersion, Invitation
 from app.models.base import Base, utcnow
 from app.models.labeling import Assignment, Comparison, Completion, Pair
+from app.models.playground import PlaygroundMatch
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
 from app.models.prompts import Prompt
@@ -15,6 +16,7 @@ from app.vocabulary import (
     AssignmentStatus,
     Choice,
     InvitationKind,
+    MatchSource,
     PairKind,
     PairStatus,
     ReviewStatus,
@@ -33,6 +35,7 @@ __all__ = [
     "AssignmentStatus",
     "Choice",
     "InvitationKind",
+    "MatchSource",
     "PairKind",
     "PairStatus",
     "Role",
@@ -52,6 +55,7 @@ __all__ = [
     "GuidelineVersion",
     "Invitation",
     "Pair",
+    "PlaygroundMatch",
     "PolicyVersion",
     "Project",
     "ProjectMember",

@@ -8,7 +8,7 @@ from app.deps import AdminOrML, DbDep
 from app.projects.service import get_visible_project
 from app.snapshots import snapshots_of
 from app.winrates.figures import kept_leaderboard
-from app.winrates.schemas import EvaluatorFilter, LeaderboardOut
+from app.winrates.schemas import EvaluatorFilter, LeaderboardOut, VoteSource
 
 router = APIRouter(tags=["win-rates"])
 
@@ -20,10 +20,13 @@ def leaderboard(
     db: DbDep,
     principal: AdminOrML,
     evaluators: EvaluatorFilter = "all",
+    source: VoteSource = "blind",
 ) -> LeaderboardOut:
     """Bradley–Terry ratings per policy version from head-to-head judgements, with intervals
-    (kept per project: `as_of` says when they were computed)."""
+    (kept per project: `as_of` says when they were computed). `source=blind` (the default):
+    labelled head-to-head pairs and anonymous battles; `source=playground`: the playground's
+    named votes, kept apart."""
     project = get_visible_project(db, principal.user, project_id)
     if project is None:
         raise HTTPException(404, "No such project.")
-    return kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators)
+    return kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators, source)

@@ -54,16 +54,17 @@ def leaderboard_page(
             raise HTTPException(404, "No such project.")
     else:
         project = projects[0] if projects else None
-    board = (
-        kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators)
-        if project
-        else None
+    snapshots = snapshots_of(request.app.state)
+    board = kept_leaderboard(snapshots, db, project, evaluators) if project else None
+    playground = (
+        kept_leaderboard(snapshots, db, project, evaluators, "playground") if project else None
     )
     ctx = {
         "projects": projects,
         "project": project,
         "board": board,
         "chart": leaderboard_chart(board) if board else None,
+        "playground": playground,
         "evaluators": evaluators,
     }
     return render(request, "leaderboard.html", ctx, block="board")
