@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import secrets
 from functools import lru_cache
@@ -256,6 +257,14 @@ class Settings(BaseSettings):
         le=8,
         description="Policy versions the web process keeps loaded for the playground.",
     )
+
+    @field_validator("playground_models", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        # From the environment (or a .env file) the list arrives as JSON text.
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
 
     @field_validator("playground_models")
     @classmethod
