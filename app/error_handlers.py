@@ -28,6 +28,7 @@ from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict
 from app.pairs.review import ReviewError
 from app.pairs.service import BrowseError
+from app.playground.service import MatchConflict, MatchNotFound, PlaygroundError
 from app.projects.manage import ProjectError
 from app.prompts.importer import ImportFileError
 from app.prompts.service import PromptSelectionError
@@ -50,6 +51,9 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (ImportNotRevertable, 409),
     (LeaseExpired, 409),
     (NotFound, 404),
+    (MatchConflict, 409),
+    (MatchNotFound, 404),
+    (PlaygroundError, 422),
     (TrainingInputError, 422),
     (InvalidSubmission, 422),
     (ImportFileError, 422),

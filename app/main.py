@@ -38,6 +38,8 @@ from app.pages import api_docs, home
 from app.pairs import api as pairs_api
 from app.pairs import review_routes
 from app.pairs import routes as pairs_routes
+from app.playground import engines as playground_engines
+from app.playground import routes as playground_routes
 from app.policies import api as policies_api
 from app.policies import routes as policies_routes
 from app.projects import api as projects_api
@@ -104,6 +106,7 @@ def page_routers() -> list[APIRouter]:
         pairs_routes.router,
         review_routes.router,
         demonstrations_routes.router,
+        playground_routes.router,
         auditlog_routes.router,
     ]
 
@@ -139,6 +142,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     install_snapshots(app)
+    playground_engines.install(app)
     if settings.sampler_enabled:
         embedded_sampler.install(app)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.vocabulary import Role, values
@@ -22,6 +23,24 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 # Read from a file when not set directly: NAME_FILE=path, or Docker's /run/secrets/name.
 SECRETS_DIR = Path("/run/secrets")
 SECRET_FILE_FIELDS = ("secret_key", "database_password", "openai_api_key", "metrics_token")
+
+
+class PlaygroundModel(BaseModel):
+    """An OpenAI-compatible model the playground may set against a policy version."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    name: str = Field(min_length=1, max_length=100, description="Shown in the playground.")
+    base_url: str = Field(description="The server's OpenAI-compatible root (…/v1).")
+    model: str = Field(min_length=1, description="The `model` the server is asked for.")
+    api_key: str = Field("", description="Bearer key for that server, if it needs one.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
 
 
 class SettingsError(RuntimeError):
@@ -244,6 +263,41 @@ class Settings(BaseSettings):
         200, ge=0, le=5000, description="Bootstrap resamples behind leaderboard intervals."
     )
 
+    # The playground (app/playground).
+    playground_models: list[PlaygroundModel] = Field(
+        [],
+        description="External OpenAI-compatible models the playground offers beside the "
+        'versions: a JSON list of {"name", "base_url", "model", "api_key" (optional)}, e.g. '
+        '[{"name": "gpt-4o-mini", "base_url": "https://api.openai.com/v1", "model": '
+        '"gpt-4o-mini", "api_key": "sk-…"}].',
+    )
+    playground_loaded_versions: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Policy versions the web process keeps loaded for the playground.",
+    )
+
+    @field_validator("playground_models", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        # From the environment (or a .env file) the list arrives as JSON text.
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    @field_validator("playground_models")
+    @classmethod
+    def _unique_names(cls, value: list[PlaygroundModel]) -> list[PlaygroundModel]:
+        names = [m.name for m in value]
+        if len(set(names)) != len(names):
+            raise ValueError("each model needs a name of its own")
+        return value
+
+    def playground_model(self, name: str) -> PlaygroundModel | None:
+        """The external model of that name in PLAYGROUND_MODELS."""
+        return next((m for m in self.playground_models if m.name == name), None)
+
     @model_validator(mode="before")
     @classmethod
     def _secret_files(cls, data: Any) -> Any:
@@ -398,7 +452,14 @@ def _local_secret(data_dir: Path) -> str:
 
 # Values never echoed back in an error line.
 _SECRET_FIELDS = frozenset(
-    {"secret_key", "openai_api_key", "metrics_token", "database_url", "database_password"}
+    {
+        "secret_key",
+        "openai_api_key",
+        "metrics_token",
+        "database_url",
+        "database_password",
+        "playground_models",
+    }
 )
 
 

@@ -67,6 +67,13 @@ class FinishReason(StrEnum):
     length = "length"
 
 
+class MatchSource(StrEnum):
+    """Where a playground match came from (app.playground): named or blind."""
+
+    playground = "playground"  # ML staff chose both contestants and saw their names
+    battle = "battle"  # an evaluator's anonymous battle: names shown only after the vote
+
+
 class VersionStatus(StrEnum):
     candidate = "candidate"
     trial = "trial"  # a candidate whose human head-to-head trial is running (app.domain.trial)

@@ -7,6 +7,7 @@ from app.models.cohorts import AnnotatorTag
 from app.models.demonstrations import Demonstration
 from app.models.imports import ImportedComparison, PreferenceImport
 from app.models.labeling import Assignment, Comparison, Completion, Pair
+from app.models.playground import PlaygroundMatch
 from app.models.policies import PolicyVersion, RewardModel
 from app.models.projects import Project, ProjectMember
 from app.models.prompts import Prompt
@@ -20,6 +21,7 @@ from app.vocabulary import (
     Choice,
     DemonstrationStatus,
     InvitationKind,
+    MatchSource,
     PairKind,
     PairStatus,
     ReviewStatus,
@@ -40,6 +42,7 @@ __all__ = [
     "Demonstration",
     "DemonstrationStatus",
     "InvitationKind",
+    "MatchSource",
     "PairKind",
     "PairStatus",
     "Role",
@@ -61,6 +64,7 @@ __all__ = [
     "ImportedComparison",
     "Invitation",
     "Pair",
+    "PlaygroundMatch",
     "PolicyVersion",
     "PreferenceImport",
     "Project",

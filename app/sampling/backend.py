@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,6 +45,14 @@ class Backend(Protocol):
     def generate(self, requests: list[SampleRequest]) -> list[Sample]: ...
 
     def close(self) -> None: ...
+
+
+class StreamingBackend(Backend, Protocol):
+    """A backend that can also hand out one sequence as it is generated (the playground)."""
+
+    def stream(self, request: SampleRequest) -> Iterator[str | Sample]:
+        """Text as it is generated, piece by piece (`str`), then the whole `Sample` last."""
+        ...
 
 
 class StopRequested(Exception):

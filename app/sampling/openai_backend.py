@@ -9,8 +9,9 @@ loaded there before the sampler asks.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -83,7 +84,7 @@ class OpenAIBackend:
             raise StopRequested()
         return samples
 
-    def _one(self, request: SampleRequest) -> Sample:
+    def _body(self, request: SampleRequest) -> tuple[str, dict[str, Any]]:
         s = self.settings
         body: dict[str, Any] = {
             "model": self.model,
@@ -94,15 +95,27 @@ class OpenAIBackend:
             "n": 1,
         }
         if s.openai_api == "chat":
-            path = "/chat/completions"
             body["messages"] = as_messages(prompt_value(request.text, request.messages))
-        else:
-            path = "/completions"
-            body["prompt"] = request.text
+            return "/chat/completions", body
+        body["prompt"] = request.text
+        return "/completions", body
+
+    def _params(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_new_tokens": s.max_new_tokens,
+        }
+
+    def _one(self, request: SampleRequest) -> Sample:
+        path, body = self._body(request)
         data = self._post(path, body)
         try:
             choice = data["choices"][0]
-            text = choice["message"]["content"] if s.openai_api == "chat" else choice["text"]
+            text = choice["message"]["content"] if "messages" in body else choice["text"]
         except (KeyError, IndexError, TypeError):
             raise OpenAIError(f"unexpected response from {path}: {str(data)[:200]}") from None
         usage = data.get("usage") or {}
@@ -112,13 +125,55 @@ class OpenAIBackend:
             completion_tokens=int(usage.get("completion_tokens") or 0),
             seed=request.seed,
             finish_reason=finish_reason(choice.get("finish_reason")),
-            params={
-                "backend": self.name,
-                "model": self.model,
-                "temperature": s.temperature,
-                "top_p": s.top_p,
-                "max_new_tokens": s.max_new_tokens,
-            },
+            params=self._params(),
+        )
+
+    def stream(self, request: SampleRequest) -> Iterator[str | Sample]:
+        """One sequence through the server's `stream: true` (server-sent events), then its
+        `Sample`. Not retried: a stream that fails half-way has already been shown."""
+        path, body = self._body(request)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        url = f"{self.base_url}{path}"
+        pieces: list[str] = []
+        reason: object = None
+        usage: dict[str, Any] = {}
+        try:
+            with self.client.stream("POST", url, json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise OpenAIError(
+                        f"{url} answered HTTP {response.status_code}: {response.text[:200]}"
+                    )
+                for line in response.iter_lines():
+                    if self.should_stop():
+                        raise StopRequested()
+                    if not line.startswith("data:"):
+                        continue  # blank separators, comments, `event:` lines
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        raise OpenAIError(f"{path} streamed non-JSON: {data[:200]}") from None
+                    usage = chunk.get("usage") or usage
+                    for choice in chunk.get("choices") or []:
+                        delta = choice.get("delta") or {}
+                        piece = delta.get("content") if "messages" in body else choice.get("text")
+                        reason = choice.get("finish_reason") or reason
+                        if piece:
+                            pieces.append(piece)
+                            yield piece
+        except httpx.HTTPError as exc:
+            raise OpenAIError(f"{url} failed: {type(exc).__name__}: {exc}") from None
+        yield Sample(
+            text="".join(pieces).strip(),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            seed=request.seed,
+            finish_reason=finish_reason(reason),
+            params=self._params(),
         )
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from app.domain.base_model import LOAD_LOCK
@@ -142,7 +142,41 @@ class TransformersBackend:
             results.update(zip(chunk, samples, strict=True))
         return [results[i] for i in range(len(requests))]
 
-    def _generate_batch(self, texts: list[str], requests: list[SampleRequest]) -> list[Sample]:
+    def stream(self, request: SampleRequest) -> Iterator[str | Sample]:
+        """One sequence as it is generated (TextIteratorStreamer), then its `Sample`."""
+        import threading
+
+        from transformers import TextIteratorStreamer
+
+        if self.model is None:
+            raise RuntimeError("no policy loaded")
+        texts = [self.render(request)]
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
+        result: list[list[Sample]] = []
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(self._generate_batch(texts, [request], streamer=streamer))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                failure.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=run, name="pairwise-stream", daemon=True)
+        thread.start()
+        for piece in streamer:
+            if piece:
+                yield piece
+        thread.join()
+        if failure:
+            raise failure[0]
+        yield result[0][0]
+
+    def _generate_batch(
+        self, texts: list[str], requests: list[SampleRequest], streamer: Any = None
+    ) -> list[Sample]:
         import torch
         from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
@@ -170,6 +204,7 @@ class TransformersBackend:
                 ),
                 stopping_criteria=StoppingCriteriaList([Stop()]),
                 pad_token_id=tok.pad_token_id,
+                streamer=streamer,
             )
         if should_stop():
             raise StopRequested()

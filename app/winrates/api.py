@@ -8,7 +8,7 @@ from app.deps import AdminOrML, DbDep
 from app.projects.deps import ProjectDep
 from app.snapshots import snapshots_of
 from app.winrates.figures import kept_leaderboard
-from app.winrates.schemas import EvaluatorFilter, LeaderboardOut
+from app.winrates.schemas import EvaluatorFilter, LeaderboardOut, VoteSource
 
 router = APIRouter(tags=["win-rates"])
 
@@ -20,7 +20,10 @@ def leaderboard(
     principal: AdminOrML,
     project: ProjectDep,
     evaluators: EvaluatorFilter = "all",
+    source: VoteSource = "blind",
 ) -> LeaderboardOut:
     """Bradley–Terry ratings per policy version from head-to-head judgements, with intervals
-    (kept per project: `as_of` says when they were computed)."""
-    return kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators)
+    (kept per project: `as_of` says when they were computed). `source=blind` (the default):
+    labelled head-to-head pairs and anonymous battles; `source=playground`: the playground's
+    named votes, kept apart."""
+    return kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators, source)

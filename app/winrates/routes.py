@@ -50,16 +50,17 @@ def leaderboard_page(
     project = find_visible_project(db, principal.user, project_id)
     if project is None and project_id is not None:
         raise HTTPException(404, "No such project.")
-    board = (
-        kept_leaderboard(snapshots_of(request.app.state), db, project, evaluators)
-        if project
-        else None
+    snapshots = snapshots_of(request.app.state)
+    board = kept_leaderboard(snapshots, db, project, evaluators) if project else None
+    playground = (
+        kept_leaderboard(snapshots, db, project, evaluators, "playground") if project else None
     )
     ctx = {
         "projects": visible_projects(db, principal.user),
         "project": project,
         "board": board,
         "chart": leaderboard_chart(board) if board else None,
+        "playground": playground,
         "evaluators": evaluators,
     }
     return render(request, "leaderboard.html", ctx, block="board")

@@ -8,6 +8,21 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 EvaluatorFilter = Literal["all", "human", "simulated"]
+# Which votes: "blind" (labelled head-to-head pairs and anonymous battles) or "playground"
+# (the playground's named votes: the voter knew which version wrote which).
+VoteSource = Literal["blind", "playground"]
+
+
+class ExternalTally(BaseModel):
+    """Playground votes between a version and an external model (PLAYGROUND_MODELS)."""
+
+    version_id: int
+    number: int
+    model: str
+    wins: int = Field(description="Votes for the version.")
+    losses: int = Field(description="Votes for the external model.")
+    ties: int
+    both_bad: int
 
 
 class DirectWinRate(BaseModel):
@@ -43,6 +58,11 @@ class LeaderboardOut(BaseModel):
     reference_version_id: int | None
     reference_number: int | None
     evaluators: EvaluatorFilter
+    source: VoteSource = Field(
+        "blind",
+        description="blind: labelled head-to-head pairs and anonymous battles; playground: "
+        "the playground's named votes, counted apart.",
+    )
     comparisons: int = Field(description="Head-to-head judgements used (a, b or tie).")
     both_bad_excluded: int
     level: float = Field(description="Confidence level of every interval.")
@@ -52,6 +72,10 @@ class LeaderboardOut(BaseModel):
         description="win_rates[r][c]: share of wins of versions[r] against versions[c]."
     )
     counts: list[list[int]] = Field(description="counts[r][c]: comparisons between the two.")
+    external: list[ExternalTally] = Field(
+        default_factory=list,
+        description="Playground votes against external models (source playground only).",
+    )
     as_of: datetime | None = Field(
         None,
         description="When these figures were computed (kept per project, refreshed after "

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from app.domain.intervals import wilson_interval
-from app.models import Comparison, Completion, Pair, PolicyVersion, Project, User
-from app.winrates.schemas import DirectWinRate, EvaluatorFilter, LeaderboardOut, VersionRating
+from app.models import (
+    Comparison,
+    Completion,
+    Pair,
+    PlaygroundMatch,
+    PolicyVersion,
+    Project,
+    User,
+)
+from app.vocabulary import MatchSource
+from app.winrates.schemas import (
+    DirectWinRate,
+    EvaluatorFilter,
+    ExternalTally,
+    LeaderboardOut,
+    VersionRating,
+    VoteSource,
+)
 from app.winrates.stats import (
     Interval,
     Outcomes,
@@ -25,28 +43,87 @@ SCORE_OF_A = {"a": 1.0, "b": 0.0, "tie": 0.5}
 
 
 def head_to_head_judgements(
-    db: Session, project_id: int, evaluators: EvaluatorFilter = "all"
+    db: Session,
+    project_id: int,
+    evaluators: EvaluatorFilter = "all",
+    source: VoteSource = "blind",
 ) -> list[tuple[int, int, str]]:
-    """(version of completion a, version of completion b, choice) for each judgement."""
-    comp_a, comp_b = aliased(Completion), aliased(Completion)
-    stmt = (
-        select(comp_a.policy_version_id, comp_b.policy_version_id, Comparison.choice)
-        .select_from(Comparison)
-        .join(Pair, Pair.id == Comparison.pair_id)
-        .join(comp_a, comp_a.id == Pair.completion_a_id)
-        .join(comp_b, comp_b.id == Pair.completion_b_id)
-        .where(Pair.project_id == project_id, Pair.kind == "head_to_head")
-        .order_by(Comparison.id)
-    )
-    if evaluators != "all":
-        stmt = stmt.join(User, User.id == Comparison.user_id).where(
-            User.simulated.is_(evaluators == "simulated")
+    """(version of answer a, version of answer b, choice) for each judgement: blind ones are
+    the labelled head-to-head pairs, then the anonymous battles; "playground" the named
+    playground votes between two versions."""
+    rows: list[tuple[int, int, str]] = []
+    if source == "blind":
+        comp_a, comp_b = aliased(Completion), aliased(Completion)
+        stmt = (
+            select(comp_a.policy_version_id, comp_b.policy_version_id, Comparison.choice)
+            .select_from(Comparison)
+            .join(Pair, Pair.id == Comparison.pair_id)
+            .join(comp_a, comp_a.id == Pair.completion_a_id)
+            .join(comp_b, comp_b.id == Pair.completion_b_id)
+            .where(Pair.project_id == project_id, Pair.kind == "head_to_head")
+            .order_by(Comparison.id)
         )
-    return [(a, b, choice) for a, b, choice in db.execute(stmt)]
+        rows += [(a, b, choice) for a, b, choice in db.execute(_by(stmt, Comparison, evaluators))]
+    matches = (
+        select(PlaygroundMatch.version_a_id, PlaygroundMatch.version_b_id, PlaygroundMatch.choice)
+        .where(
+            PlaygroundMatch.project_id == project_id,
+            PlaygroundMatch.source
+            == (MatchSource.battle if source == "blind" else MatchSource.playground),
+            PlaygroundMatch.choice.is_not(None),
+            PlaygroundMatch.version_a_id.is_not(None),
+            PlaygroundMatch.version_b_id.is_not(None),
+        )
+        .order_by(PlaygroundMatch.id)
+    )
+    rows += [(a, b, c) for a, b, c in db.execute(_by(matches, PlaygroundMatch, evaluators))]
+    return rows
+
+
+def _by(stmt: Any, table: Any, evaluators: EvaluatorFilter) -> Any:
+    """`stmt` kept to the votes of people, or of simulated annotators, when asked."""
+    if evaluators == "all":
+        return stmt
+    return stmt.join(User, User.id == table.user_id).where(
+        User.simulated.is_(evaluators == "simulated")
+    )
+
+
+def external_tallies(
+    db: Session, project: Project, evaluators: EvaluatorFilter = "all"
+) -> list[ExternalTally]:
+    """Named playground votes between a version (side a) and an external model (side b)."""
+    stmt = (
+        select(PolicyVersion.id, PolicyVersion.number, PlaygroundMatch.model_b)
+        .add_columns(PlaygroundMatch.choice)
+        .join(PolicyVersion, PolicyVersion.id == PlaygroundMatch.version_a_id)
+        .where(
+            PlaygroundMatch.project_id == project.id,
+            PlaygroundMatch.source == MatchSource.playground,
+            PlaygroundMatch.choice.is_not(None),
+            PlaygroundMatch.model_b.is_not(None),
+        )
+    )
+    tallies: dict[tuple[int, int, str], dict[str, int]] = {}
+    for version_id, number, model, choice in db.execute(_by(stmt, PlaygroundMatch, evaluators)):
+        counts = tallies.setdefault((version_id, number, model), Counter())
+        counts[choice] += 1
+    return [
+        ExternalTally(
+            version_id=version_id,
+            number=number,
+            model=model,
+            wins=c["a"],
+            losses=c["b"],
+            ties=c["tie"],
+            both_bad=c["both_bad"],
+        )
+        for (version_id, number, model), c in sorted(tallies.items(), key=lambda kv: kv[0][1:])
+    ]
 
 
 def _outcome_rows(
-    db: Session, project: Project, evaluators: EvaluatorFilter
+    db: Session, project: Project, evaluators: EvaluatorFilter, source: VoteSource = "blind"
 ) -> tuple[list[PolicyVersion], list[tuple[int, int, float]], int]:
     """The project's versions by number, its judgements as (index a, index b, a's score), and
     how many "both bad" judgements were left out."""
@@ -60,7 +137,8 @@ def _outcome_rows(
     index = {v.id: k for k, v in enumerate(versions)}
     rows: list[tuple[int, int, float]] = []
     both_bad = 0
-    for version_a, version_b, choice in head_to_head_judgements(db, project.id, evaluators):
+    judgements = head_to_head_judgements(db, project.id, evaluators, source)
+    for version_a, version_b, choice in judgements:
         if choice == "both_bad":
             both_bad += 1
         elif version_a != version_b and version_a in index and version_b in index:
@@ -121,11 +199,13 @@ def leaderboard(
     project: Project,
     *,
     evaluators: EvaluatorFilter = "all",
+    source: VoteSource = "blind",
     bootstrap: int = 200,
     seed: int = 0,
 ) -> LeaderboardOut:
-    """Bradley–Terry ratings with bootstrap intervals, direct win-rates and the raw matrix."""
-    versions, rows, both_bad = _outcome_rows(db, project, evaluators)
+    """Bradley–Terry ratings with bootstrap intervals, direct win-rates and the raw matrix,
+    from the blind votes or from the playground's named ones."""
+    versions, rows, both_bad = _outcome_rows(db, project, evaluators, source)
     outcomes = Outcomes.from_rows(rows)
     n = len(versions)
     counts = count_matrix(outcomes, n)
@@ -176,6 +256,7 @@ def leaderboard(
         reference_version_id=versions[reference].id if reference is not None else None,
         reference_number=versions[reference].number if reference is not None else None,
         evaluators=evaluators,
+        source=source,
         comparisons=len(rows),
         both_bad_excluded=both_bad,
         level=LEVEL,
@@ -183,4 +264,5 @@ def leaderboard(
         versions=out,
         win_rates=rates,
         counts=counts.tolist(),
+        external=external_tallies(db, project, evaluators) if source == "playground" else [],
     )

@@ -31,6 +31,7 @@ from app.models import (
     ApiToken,
     Assignment,
     Comparison,
+    PlaygroundMatch,
     PolicyVersion,
     ProjectMember,
     TrainingRun,
@@ -56,6 +57,9 @@ OBJECTS: dict[str, tuple[str, str]] = {
     "run_id": ("run", PROJECT),
     "version_id": ("version", PROJECT),
     "token_id": ("token", OWNER),
+    "match_id": ("match", OWNER),
+    "version_a_id": ("version", PROJECT),
+    "version_b_id": ("version", PROJECT),
 }
 
 
@@ -150,6 +154,18 @@ def world(db: Session) -> World:
         status="candidate",
     )
     db.add_all([run, version])
+    db.flush()
+    match = PlaygroundMatch(
+        project_id=project.id,
+        user_id=victim.id,
+        source="battle",
+        prompt_text=f"{SECRET} playground prompt",
+        version_a_id=version.id,
+        version_b_id=version.id,
+        text_a=f"{SECRET} answer a",
+        text_b=f"{SECRET} answer b",
+    )
+    db.add(match)
     db.commit()
     objects: dict[str, Any] = {
         "project": project,
@@ -160,6 +176,7 @@ def world(db: Session) -> World:
         "assignment": assignment,
         "run": run,
         "version": version,
+        "match": match,
     }
     return World({k: v.id for k, v in objects.items()}, list(objects.values()))
 
@@ -170,7 +187,15 @@ def snapshot(db: Session, rows: list[Any]) -> list[Any]:
     for row in rows:
         mapper = inspect(type(row))
         state.append({c.key: getattr(row, c.key) for c in mapper.column_attrs})
-    for model in (Comparison, TrainingRun, Assignment, ProjectMember, UserRole, ApiToken):
+    for model in (
+        Comparison,
+        TrainingRun,
+        Assignment,
+        ProjectMember,
+        UserRole,
+        ApiToken,
+        PlaygroundMatch,
+    ):
         state.append(db.scalar(select(func.count()).select_from(model)))
     return state
 
