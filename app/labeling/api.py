@@ -31,6 +31,10 @@ from app.settings import Settings
 
 router = APIRouter(tags=["labeling"])
 
+AlsoNext = Annotated[
+    bool, Query(description="Also lease and return the next pair (the `next` member).")
+]
+
 
 def resolve_project(db: Session, user: User, project_id: int | None) -> Project | None:
     """The requested visible project (404 if not visible), or the first visible one."""
@@ -119,9 +123,7 @@ def create_comparison(
     db: DbDep,
     settings: SettingsDep,
     principal: Evaluator,
-    next: Annotated[  # noqa: A002 - the query parameter's public name
-        bool, Query(description="Also lease and return the next pair (the `next` member).")
-    ] = False,
+    next: AlsoNext = False,  # noqa: A002 - the query parameter's public name
 ) -> Response | ComparisonOut:
     """Store a judgement; `choice` is left/right/tie/both_bad as shown by /pairs/next."""
     return _store(data, db, settings, principal.user, next)
@@ -138,9 +140,7 @@ def create_ranking(
     db: DbDep,
     settings: SettingsDep,
     principal: Evaluator,
-    next: Annotated[  # noqa: A002 - the query parameter's public name
-        bool, Query(description="Also lease and return the next pair (the `next` member).")
-    ] = False,
+    next: AlsoNext = False,  # noqa: A002 - the query parameter's public name
 ) -> Response | ComparisonOut:
     """Rank a ranking task's responses (`ranking` in /pairs/next), best first; the reply's
     `choice` is the a-versus-b vote the ranking implies."""
