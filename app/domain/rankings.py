@@ -14,7 +14,7 @@ from itertools import combinations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Completion, Pair, RankingItem
+from app.models import Completion, Pair, Ranking, RankingItem
 
 Tiers = Sequence[Sequence[int]]
 
@@ -87,6 +87,26 @@ def mean_pairwise_tau(rankings: Sequence[dict[int, int]]) -> float | None:
     """Mean Kendall's τ-b over every two annotators of one ranking task."""
     taus = [t for a, b in combinations(rankings, 2) if (t := kendall_tau_b(a, b)) is not None]
     return sum(taus) / len(taus) if taus else None
+
+
+def ranking_agreement(db: Session, project_id: int) -> tuple[int, float | None]:
+    """Agreement on rankings: the tasks two or more annotators ranked, and the mean over them
+    of the mean Kendall's τ-b between every two of their rankings."""
+    by_task: dict[int, list[dict[int, int]]] = {}
+    rows = db.execute(
+        select(Ranking.pair_id, Ranking.tiers)
+        .where(Ranking.project_id == project_id)
+        .order_by(Ranking.pair_id, Ranking.id)
+    )
+    for pair_id, tiers in rows:
+        by_task.setdefault(pair_id, []).append(rank_of(tiers))
+    taus = [
+        tau
+        for ranks in by_task.values()
+        if len(ranks) > 1 and (tau := mean_pairwise_tau(ranks)) is not None
+    ]
+    shared = sum(1 for ranks in by_task.values() if len(ranks) > 1)
+    return shared, (sum(taus) / len(taus) if taus else None)
 
 
 def items_of(db: Session, pair_ids: Iterable[int]) -> dict[int, list[tuple[RankingItem, str]]]:

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.annotators.stats import OverlapRow, Pattern, overlap_rows
+from app.domain.rankings import ranking_agreement
 from app.models import Comparison, User
 from app.models.labeling import CHOICES
 
@@ -38,6 +39,8 @@ class Agreement:
     pairwise_agreement: float | None = None
     alpha: float | None = None
     kappas: list[PairKappa] = field(default_factory=list)
+    ranked_tasks: int = 0  # ranking tasks two or more annotators ranked
+    ranking_tau: float | None = None  # mean Kendall's τ-b between their rankings
 
 
 def kappa_from_table(table: NDArray[np.int64]) -> float | None:
@@ -123,6 +126,7 @@ def project_agreement(
     overlap = overlap_rows(db, project_id) if overlap is None else overlap
     units = units_of(overlap)
     result = Agreement(overlapped_pairs=sum(units.values()))
+    result.ranked_tasks, result.ranking_tau = ranking_agreement(db, project_id)
     if not units:
         return result
     agree = sum(n * sum(comb(k, 2) for k in p) for p, n in units.items())

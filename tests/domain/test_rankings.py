@@ -142,3 +142,27 @@ def test_kendall_tau_between_annotators() -> None:
     with_tie = rank_of([[1], [2, 3], [4]])
     assert 0 < (kendall_tau_b(same, with_tie) or 0) < 1
     assert mean_pairwise_tau([same, same, one_swap]) == pytest.approx((1 + 4 / 6 + 4 / 6) / 3)
+
+
+def test_agreement_on_rankings_is_kendalls_tau_on_the_quality_page(
+    db: Session,
+    settings: Settings,
+    project: Project,
+    make_user: Callable[..., User],
+    client,
+    logged_in,
+) -> None:
+    from app.quality.agreement import project_agreement
+
+    _task(db, project, labels_required=2)
+    swapped = [[TEXTS[1]], [TEXTS[0]], [TEXTS[2]], [TEXTS[3]]]  # one of six orders differs
+    _rank(db, settings, make_user("evaluator"), project, [[t] for t in TEXTS])
+    _rank(db, settings, make_user("evaluator"), project, swapped)
+    db.commit()
+    agreement = project_agreement(db, project.id)
+    assert agreement.ranked_tasks == 1
+    assert agreement.ranking_tau == pytest.approx(4 / 6)  # (5 concordant - 1 discordant) / 6
+
+    logged_in("admin")
+    page = client.get(f"/admin/quality?project={project.id}").text
+    assert "1 task(s) ranked by two or more" in page and '<td id="ranking-tau">0.667</td>' in page
