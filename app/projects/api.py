@@ -9,6 +9,8 @@ from app.deps import Admin, DbDep, SettingsDep
 from app.domain.project_settings import (
     MAX_HELD_OUT_SHARE,
     MAX_OVERLAP,
+    MAX_RANK_K,
+    MIN_RANK_K,
     LoopSettings,
     loop_settings_of,
     settings_of,
@@ -37,6 +39,7 @@ class ProjectOut(BaseModel):
     guidelines_version: int
     excluded_annotators: list[int]
     held_out_share: float
+    ranking_k: int | None = Field(description="Answers ranked per task; none = pairs.")
     loop: LoopSettings
 
     @classmethod
@@ -55,6 +58,7 @@ class ProjectOut(BaseModel):
             guidelines_version=p.guidelines_version,
             excluded_annotators=list(settings_of(p).excluded_annotators),
             held_out_share=settings_of(p).held_out_share,
+            ranking_k=settings_of(p).ranking_k,
             loop=loop_settings_of(p),
         )
 
@@ -98,6 +102,13 @@ class ProjectIn(BaseModel):
         le=MAX_HELD_OUT_SHARE,
         description="Share of newly imported prompts held out for evaluation; omit to keep.",
     )
+    ranking_k: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_RANK_K,
+        description=f"0: evaluators compare pairs; {MIN_RANK_K}-{MAX_RANK_K}: they rank that "
+        "many answers per prompt; omit to keep.",
+    )
 
     def fields(self) -> manage.ProjectFields:
         bad = [t for t, n in self.overlap_by_tag.items() if not 1 <= n <= MAX_OVERLAP]
@@ -113,6 +124,7 @@ class ProjectIn(BaseModel):
             flags=manage.parse_flags(", ".join(self.flags)),
             overlap_by_tag=self.overlap_by_tag,
             held_out_share=self.held_out_share,
+            ranking_k=self.ranking_k,
         )
 
 

@@ -42,6 +42,7 @@ class ProjectFields:
     head_to_head_share: float | None = None  # None: unchanged (the default on creation)
     overlap_by_tag: dict[str, int] | None = None
     held_out_share: float | None = None  # None: unchanged
+    ranking_k: int | None = None  # None: unchanged; 0: pairs; 3-6: rankings of that many
 
 
 def parse_flags(text: str) -> list[str]:
@@ -103,6 +104,8 @@ def _apply(project: Project, fields: ProjectFields) -> None:
         changes["overlap_by_tag"] = fields.overlap_by_tag
     if fields.held_out_share is not None:
         changes["held_out_share"] = fields.held_out_share
+    if fields.ranking_k is not None:
+        changes["ranking_k"] = fields.ranking_k or None
     if changes:
         try:
             update_settings(project, **changes)

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app.deps import Admin, Authenticated, DbDep, Principal
-from app.domain.project_settings import loop_settings_of, settings_of
+from app.domain.project_settings import MAX_RANK_K, MIN_RANK_K, loop_settings_of, settings_of
 from app.domain.recipe import available_recipes
 from app.domain.retraining import schedule_of
 from app.models import Project
@@ -31,6 +31,7 @@ def _fields(
     overlap_by_tag: str,
     head_to_head_share: float | None = None,
     held_out_share: float | None = None,
+    ranking_k: int | None = None,
 ) -> manage.ProjectFields:
     return manage.ProjectFields(
         name=name,
@@ -42,6 +43,7 @@ def _fields(
         overlap_by_tag=manage.parse_overlap_by_tag(overlap_by_tag),
         head_to_head_share=head_to_head_share,
         held_out_share=held_out_share,
+        ranking_k=ranking_k,
     )
 
 
@@ -88,6 +90,8 @@ def _detail(
         "history": manage.guideline_history(db, project.id),
         "overlap_by_tag": settings_of(project).overlap_by_tag,
         "held_out_share": settings_of(project).held_out_share,
+        "ranking_k": settings_of(project).ranking_k,
+        "rank_sizes": range(MIN_RANK_K, MAX_RANK_K + 1),
         "loop": loop_settings_of(project),
         "schedule": schedule_of(project, request.app.state.settings),
         "recipes": available_recipes(),
@@ -119,6 +123,7 @@ def project_update(
     overlap_by_tag: Text = "",
     head_to_head_share: Annotated[float | None, Form()] = None,
     held_out_share: Annotated[float | None, Form()] = None,
+    ranking_k: Annotated[int | None, Form(description="0: pairs; 3-6: rank that many")] = None,
 ) -> Response:
     try:
         fields = _fields(
@@ -131,6 +136,7 @@ def project_update(
             overlap_by_tag,
             head_to_head_share,
             held_out_share,
+            ranking_k,
         )
         manage.update_project(db, project, fields, principal.user.id)
     except manage.ProjectError as exc:

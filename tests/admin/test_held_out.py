@@ -224,3 +224,28 @@ def test_held_out_share_is_a_project_setting_on_the_page_and_the_api(
         f"/api/v1/projects/{project.id}", json={**body, "held_out_share": -0.1}, headers=h
     )
     assert r.status_code == 422
+
+
+def test_ranking_size_is_set_on_the_project_page_and_the_api(
+    client, logged_in, db, project
+) -> None:
+    _, csrf = logged_in("admin")
+    form = {"csrf_token": csrf, "name": project.name, "overlap": "1", "ranking_k": "4"}
+    r = client.post(f"/admin/projects/{project.id}", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    db.expire_all()
+    assert settings_of(db.get(Project, project.id)).ranking_k == 4
+    assert (
+        '<option value="4" selected>rankings of 4 answers'
+        in client.get(f"/admin/projects/{project.id}").text
+    )
+    bad = client.post(f"/admin/projects/{project.id}", data={**form, "ranking_k": "2"})
+    assert bad.status_code == 422 and "ranking_k" in bad.text
+    db.expire_all()
+    assert settings_of(db.get(Project, project.id)).ranking_k == 4  # unchanged
+    h = {"X-CSRF-Token": csrf}
+    r = client.put(f"/api/v1/projects/{project.id}", json={"name": project.name}, headers=h)
+    assert r.status_code == 200 and r.json()["ranking_k"] == 4  # left out: unchanged
+    body = {"name": project.name, "ranking_k": 0}
+    r = client.put(f"/api/v1/projects/{project.id}", json=body, headers=h)
+    assert r.status_code == 200 and r.json()["ranking_k"] is None  # back to pairs
