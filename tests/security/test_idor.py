@@ -31,8 +31,10 @@ from app.models import (
     ApiToken,
     Assignment,
     Comparison,
+    Demonstration,
     PlaygroundMatch,
     PolicyVersion,
+    PreferenceImport,
     ProjectMember,
     TrainingRun,
     User,
@@ -60,11 +62,16 @@ OBJECTS: dict[str, tuple[str, str]] = {
     "match_id": ("match", OWNER),
     "version_a_id": ("version", PROJECT),
     "version_b_id": ("version", PROJECT),
+    "demonstration_id": ("demonstration", PROJECT),
+    "batch_id": ("import", PROJECT),
 }
+# Named like ids but naming no object: a prompt's id in the lab's own system is a text filter
+# within a project the caller may see.
+NOT_IDS = {"external_id"}
 
 
 def _is_id(name: str) -> bool:
-    return name == "project" or name.endswith("_id")
+    return name == "project" or (name.endswith("_id") and name not in NOT_IDS)
 
 
 def _fields(route: APIRoute) -> Iterator[tuple[str, str]]:
@@ -113,6 +120,10 @@ EXTRA: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/assignments/{assignment_id}/skip"): {"reason": "unclear"},
     ("POST", "/training/runs"): {"kind": "full", "recipe": "tiny"},
     ("POST", "/api/v1/training-runs"): {"kind": "full", "recipe": "tiny"},
+    ("POST", "/api/v1/assignments/{assignment_id}/demonstration"): {"text": "mine"},
+    ("POST", "/api/v1/prompts/{prompt_id}/demonstration"): {"text": "mine"},
+    ("POST", "/api/v1/demonstrations/{demonstration_id}/review"): {"decision": "accepted"},
+    ("POST", "/label/demonstration"): {"text": "mine"},
 }
 # Routes that may refuse an invisible project as a field error ("No project 7 that you can
 # see"): a 422 that, like the 404, says nothing about the project.
@@ -165,7 +176,11 @@ def world(db: Session) -> World:
         text_a=f"{SECRET} answer a",
         text_b=f"{SECRET} answer b",
     )
-    db.add(match)
+    demonstration = Demonstration(
+        project_id=project.id, prompt_id=prompt.id, user_id=victim.id, text=f"{SECRET} answer"
+    )
+    batch = PreferenceImport(project_id=project.id, source=f"{SECRET} import", rows=1)
+    db.add_all([match, demonstration, batch])
     db.commit()
     objects: dict[str, Any] = {
         "project": project,
@@ -177,6 +192,8 @@ def world(db: Session) -> World:
         "run": run,
         "version": version,
         "match": match,
+        "demonstration": demonstration,
+        "import": batch,
     }
     return World({k: v.id for k, v in objects.items()}, list(objects.values()))
 
@@ -195,6 +212,8 @@ def snapshot(db: Session, rows: list[Any]) -> list[Any]:
         UserRole,
         ApiToken,
         PlaygroundMatch,
+        Demonstration,
+        PreferenceImport,
     ):
         state.append(db.scalar(select(func.count()).select_from(model)))
     return state
