@@ -210,9 +210,13 @@ def snapshot_for_config(
     *,
     include_simulated: bool,
     demonstration_watermark: int | None = None,
+    runs_sft: bool | None = None,
 ) -> Snapshot:
     """`snapshot` with the data fields of a TrainingConfig (demonstrations are read when a
-    `demonstration_watermark` is given and the sft stage or `demonstrations_preferred` is on)."""
+    `demonstration_watermark` is given and the sft stage or `demonstrations_preferred` is on).
+    `runs_sft`: whether this run has the sft stage (default: the recipe's `sft.enabled`); only
+    then does too few demonstrations fail it."""
+    runs_sft = cfg.sft.enabled if runs_sft is None else runs_sft
     wants_demos = cfg.sft.enabled or cfg.demonstrations_preferred
     demos = None
     if demonstration_watermark is not None and wants_demos:
@@ -235,7 +239,7 @@ def snapshot_for_config(
         rl_prompts=getattr(cfg, "rl_prompts", None),
         demonstrations=demos,
         demonstrations_preferred=cfg.demonstrations_preferred,
-        min_demonstrations=cfg.sft.min_demonstrations if cfg.sft.enabled else 0,
+        min_demonstrations=cfg.sft.min_demonstrations if runs_sft else 0,
         weigh_annotators=cfg.reward.annotator_weights,
         pool_per_prompt=(
             cfg.policy.pool_per_prompt if cfg.policy.method in ("best_of_n", "rm_dpo") else 0

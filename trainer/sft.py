@@ -10,7 +10,6 @@ policy stage can go on from it and anchor its KL penalty to it, as InstructGPT d
 from __future__ import annotations
 
 import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from app.domain.store import assert_safetensors_only
 from trainer._hf import StageCallback, quiet, set_threads
 from trainer.policy import _metrics, _save, _start
 from trainer.types import Progress, ShouldStop
-from trainer.workspace import run_stage
+from trainer.workspace import Workspace, run_stage, stage_output
 
 
 def sft_dataset(rows: list[DemonstrationRow], system_prompt: str | None) -> Dataset:
@@ -68,8 +67,10 @@ def sft_policy(
     progress: Progress,
     should_stop: ShouldStop,
     base: Path | None = None,
+    workspace: Workspace | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune `policy` on the demonstrations; saves it to `out_dir` like a policy version.
+    """Fine-tune `policy` on the demonstrations; saves it to `out_dir` like a policy version
+    (checkpoints every `policy.save_steps` and tracker logs in `workspace`, the run's folder).
 
     `policy_cfg` gives what SFT shares with the policy stage: LoRA, bf16, threads and the
     system prompt (so the model is tuned on the prompts exactly as RL and sampling give them).
@@ -85,9 +86,9 @@ def sft_policy(
     dataset = sft_dataset(rows, policy_cfg.system_prompt)
     steps = sft_steps(len(rows), cfg)
     callback = StageCallback("sft", progress, should_stop)
-    with tempfile.TemporaryDirectory(prefix="pairwise-sft-") as scratch:
+    with stage_output(workspace, "sft", policy_cfg.save_steps) as output:
         args = SFTConfig(
-            output_dir=scratch,
+            **output,
             learning_rate=cfg.lr,
             max_steps=steps,
             per_device_train_batch_size=cfg.batch_size,
@@ -97,15 +98,13 @@ def sft_policy(
             max_grad_norm=policy_cfg.max_grad_norm,
             seed=cfg.seed,
             logging_steps=1,
-            save_strategy="no",
-            report_to="none",
             use_cpu=not torch.cuda.is_available(),
             bf16=policy_cfg.bf16,
             gradient_checkpointing=False,
             disable_tqdm=True,
             model_init_kwargs={"use_safetensors": True, "dtype": "float32"},
         )
-        model, peft_config = _start(policy, base, policy_cfg, scratch)
+        model, peft_config = _start(policy, base, policy_cfg, output["output_dir"])
         trainer = quiet(
             SFTTrainer(
                 model=model,
@@ -116,10 +115,10 @@ def sft_policy(
                 peft_config=peft_config,
             )
         )
-        seconds, _ = run_stage(trainer, should_stop, "sft", progress, stage="sft")
+        seconds, resumed = run_stage(trainer, should_stop, "sft", progress, workspace, "sft")
     _save(trainer, tokenizer, out_dir, policy_cfg)
-    metrics = _metrics(callback, seconds, steps, None)
-    keep = ("steps", "train_seconds", "seconds_per_step", "loss_curve")
+    metrics = _metrics(callback, seconds, steps, resumed)
+    keep = ("steps", "train_seconds", "seconds_per_step", "loss_curve", "resumed_from_step")
     out = {k: metrics[k] for k in keep}
     out.update(demonstrations=len(rows), epochs=cfg.epochs)
     progress(1.0, "sft: done", {})

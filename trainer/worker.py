@@ -207,6 +207,7 @@ class Worker:
                     cfg,
                     include_simulated=bool(options.get("include_simulated", False)),
                     demonstration_watermark=demo_mark,
+                    runs_sft="sft" in state.offsets,
                 )
             except datamod.NotEnoughData as exc:
                 raise RunFailed(str(exc)) from None
@@ -240,7 +241,9 @@ class Worker:
         if "sft" in state.offsets:
             if reference is None:
                 raise RunFailed("The project has no active policy version to start from.")
-            start = self._sft_stage(claim, state, staged, snap, cfg, reference, reference_base)
+            start = self._sft_stage(
+                claim, state, staged, work, snap, cfg, reference, reference_base
+            )
             start_base = (
                 self.store.path(adapter_of) if adapter_of and is_adapter_folder(start) else None
             )
@@ -296,6 +299,7 @@ class Worker:
         claim: jobs.Claim,
         state: RunState,
         staged: list[Path],
+        work: Workspace,
         snap: datamod.Snapshot,
         cfg: Any,
         reference: Path,
@@ -318,6 +322,7 @@ class Worker:
             state.reporter("sft"),
             state.should_stop,
             base=reference_base,
+            workspace=work,
         )
         return folder
 

@@ -426,8 +426,9 @@ def demonstration_preference_rows(
         .order_by(Demonstration.id)
         .execution_options(yield_per=BATCH)
     )
-    for pair_id, prompt_id, demo, text, messages, text_a, text_b in db.execute(stmt):
+    for _pair_id, prompt_id, demo, text, messages, text_a, text_b in db.execute(stmt):
         prompt = prompt_value(text, messages)
         for response in (text_a, text_b):
             if response.strip() != demo.strip():  # an unchanged response teaches nothing
-                yield PreferenceRow(prompt, demo, response, None, prompt_id, pair_id)
+                # pair_id 0: the reward model must not batch these as a ranking's rows
+                yield PreferenceRow(prompt, demo, response, None, prompt_id)

@@ -86,6 +86,14 @@ def test_sft_without_demonstrations_fails_fast(
     with transaction(factory) as db:
         run = db.get_one(TrainingRun, run_id)
         assert run.status == "failed" and "Not enough demonstrations" in (run.error or "")
+        # A reward run has no sft stage: the same recipe trains it without demonstrations.
+        reward_id = jobs.enqueue(db, settings, project.id, kind="reward", recipe="tiny").id
+        reward = db.get_one(TrainingRun, reward_id)
+        reward.config = config
+    Worker(settings, factory, heartbeat_seconds=0.2).serve(once=True)
+    with transaction(factory) as db:
+        run = db.get_one(TrainingRun, reward_id)
+        assert run.status == "succeeded", run.error
 
 
 def test_sft_then_rl_with_lora_keeps_one_adapter_on_the_base(
