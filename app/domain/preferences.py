@@ -275,7 +275,7 @@ def preference_rows(
             row = _row(prompt, prompt_id, pair_id, text_a, text_b, winner, votes)
             winners = [v for v in votes if v.choice == winner]
             yield row if kind == "gold" else _weighed(row, winners, weights)
-    yield from _ranking_rows(db, project, sel, aggregate=aggregate, counts=counts)
+    yield from _ranking_rows(db, project, sel, aggregate=aggregate, counts=counts, weights=weights)
     if sel.include_imported:
         yield from _imported(db, project, sel, counts)
 
@@ -304,9 +304,16 @@ def _imported(
 
 
 def _ranking_rows(
-    db: Session, project: Project, sel: Selection, *, aggregate: bool, counts: Counter[str]
+    db: Session,
+    project: Project,
+    sel: Selection,
+    *,
+    aggregate: bool,
+    counts: Counter[str],
+    weights: dict[int, float] | None = None,
 ) -> Iterator[PreferenceRow]:
-    """The implied preferences of the project's rankings, task by task."""
+    """The implied preferences of the project's rankings, task by task (with annotator
+    weights: a row weighs what the annotators who ranked its winner higher are worth)."""
     final = aliased(Adjudication)
     stmt = (
         select(
@@ -319,6 +326,7 @@ def _ranking_rows(
             Prompt.messages,
             Ranking.tiers,
             final.choice.label("final"),
+            Comparison.user_id,
         )
         .select_from(Comparison)
         .join(Ranking, Ranking.comparison_id == Comparison.id)
@@ -345,9 +353,21 @@ def _ranking_rows(
                 votes, order, rankings.gold_tiers([i for i, _ in task]), sel, aggregate, counts
             ):
                 counts["ranking_pairs"] += 1
-                yield PreferenceRow(
+                row = PreferenceRow(
                     prompt, text_of[better], text_of[worse], None, first.prompt_id, pair_id
                 )
+                decided = first.kind == "gold" or (
+                    first.final is not None
+                    and {better, worse} == {first.completion_a_id, first.completion_b_id}
+                )
+                if weights and not decided:  # gold and adjudicated rows weigh 1, as pairs do
+                    agreeing = [
+                        v
+                        for v in votes
+                        if rankings.vote(rankings.rank_of(v.tiers), better, worse) == "a"
+                    ]
+                    row = _weighed(row, agreeing, weights)
+                yield row
 
 
 def _ranking_winners(

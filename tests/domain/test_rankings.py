@@ -166,3 +166,19 @@ def test_agreement_on_rankings_is_kendalls_tau_on_the_quality_page(
     logged_in("admin")
     page = client.get(f"/admin/quality?project={project.id}").text
     assert "1 task(s) ranked by two or more" in page and '<td id="ranking-tau">0.667</td>' in page
+
+
+def test_ranking_rows_weigh_what_their_annotators_are_worth(
+    db: Session, settings: Settings, project: Project, make_user: Callable[..., User]
+) -> None:
+    from app.domain.preferences import Selection, preference_rows
+
+    _task(db, project, labels_required=2)
+    trusted, doubtful = make_user("evaluator"), make_user("evaluator")
+    _rank(db, settings, trusted, project, [[t] for t in TEXTS])
+    _rank(db, settings, doubtful, project, [[t] for t in TEXTS])
+    weights = {trusted.id: 1.0, doubtful.id: 0.2}
+    rows = list(preference_rows(db, project, Selection(), weights=weights))
+    assert _pairs(rows) == ALL_SIX
+    assert {round(r.weight, 3) for r in rows} == {0.6}  # the mean of the two who agree
+    assert {r.weight for r in preference_rows(db, project, Selection())} == {1.0}
