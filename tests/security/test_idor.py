@@ -124,6 +124,7 @@ EXTRA: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/prompts/{prompt_id}/demonstration"): {"text": "mine"},
     ("POST", "/api/v1/demonstrations/{demonstration_id}/review"): {"decision": "accepted"},
     ("POST", "/label/demonstration"): {"text": "mine"},
+    ("POST", "/api/v1/rankings"): {"ranking": "1,2"},
 }
 # Routes that may refuse an invisible project as a field error ("No project 7 that you can
 # see"): a 422 that, like the 404, says nothing about the project.

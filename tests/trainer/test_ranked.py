@@ -31,7 +31,7 @@ def pool_snapshot(rows, n_prompts: int = 4) -> Snapshot:
     ]
     pool = [(p, list(answers)) for p in prompts]
     extra = ["How do I juggle three balls?", "How do I whistle with two fingers?"]
-    return Snapshot(0, rows, [], prompts + extra, [], {}, pool)
+    return Snapshot(0, rows, [], prompts + extra, [], {}, pool=pool)
 
 
 def test_best_of_n_fine_tunes_on_the_best_complete_answers(
