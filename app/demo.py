@@ -104,11 +104,14 @@ def child_env(settings: Settings) -> dict[str, str]:
     # The demo's defaults where the deployment sets nothing itself.
     if "training_default_recipe" not in settings.model_fields_set:
         env["TRAINING_DEFAULT_RECIPE"] = DEMO_RECIPE
+    pauses = settings.sampler_pause_during_runs
     if "sampler_pause_during_runs" not in settings.model_fields_set:
         # One machine: while a run trains, the trainer gets the cores the sampler would use.
         env["SAMPLER_PAUSE_DURING_RUNS"] = "true"
-    if not settings.torch_threads:
-        # Sampler and trainer share the machine: half the cores each (TRAINING-NOTES.md).
+        pauses = True
+    if not settings.torch_threads and not pauses:
+        # Sampler and trainer work at once: half the cores each (TRAINING-NOTES.md). When
+        # the sampler pauses while a run trains, each has every core while it works.
         env["TORCH_THREADS"] = str(max(1, (os.cpu_count() or 2) // 2))
     here = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)

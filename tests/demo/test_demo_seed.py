@@ -3,8 +3,10 @@ second start never undoes what an admin changed."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from app.db import make_engine, make_sessionmaker, transaction
@@ -37,15 +39,18 @@ def test_demo_project_trains_on_simulated_labels_and_says_so(tmp_path: Path) -> 
 
 
 def test_demo_children_train_with_the_demo_recipe_and_pause_sampling_unless_told_otherwise(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.demo import DEMO_RECIPE, child_env
+
+    monkeypatch.delenv("TORCH_THREADS", raising=False)
     from app.domain.recipe import load_recipe
 
     env = child_env(Settings(data_dir=tmp_path, database_url=""))  # type: ignore[call-arg]
     assert env["TRAINING_DEFAULT_RECIPE"] == DEMO_RECIPE
     assert env["SAMPLER_PAUSE_DURING_RUNS"] == "true"
     assert load_recipe(DEMO_RECIPE).policy.method == "dpo"  # no rollouts to generate
+    assert "TORCH_THREADS" not in env  # taking turns, sampler and trainer each use every core
 
     chosen = Settings(  # type: ignore[call-arg]
         data_dir=tmp_path,
@@ -56,3 +61,4 @@ def test_demo_children_train_with_the_demo_recipe_and_pause_sampling_unless_told
     env = child_env(chosen)
     assert env.get("TRAINING_DEFAULT_RECIPE") != DEMO_RECIPE
     assert env.get("SAMPLER_PAUSE_DURING_RUNS") != "true"
+    assert env["TORCH_THREADS"] == str(max(1, (os.cpu_count() or 2) // 2))  # working at once
