@@ -29,7 +29,7 @@ from app.migrate import upgrade  # noqa: E402
 from app.models import TrainingRun  # noqa: E402
 from app.projects.service import ensure_default_project  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from tests.training.factories import labelled_pairs  # noqa: E402
+from tests.factories.training import labelled_pairs  # noqa: E402
 from trainer.worker import Worker  # noqa: E402
 
 

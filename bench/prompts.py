@@ -21,6 +21,8 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.admin import factories  # noqa: E402
+
 from app.auth.service import create_user  # noqa: E402
 from app.db import make_engine, make_sessionmaker, transaction  # noqa: E402
 from app.main import create_app  # noqa: E402
@@ -28,7 +30,6 @@ from app.migrate import upgrade  # noqa: E402
 from app.models import Project, Prompt  # noqa: E402
 from app.prompts.importer import content_hash  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from tests.admin import factories  # noqa: E402
 
 WORDS = [
     "alpha",
@@ -83,7 +84,7 @@ def seed(factory, name: str, n: int, labelled: int) -> int:  # type: ignore[no-u
             {"p": project.id, "n": labelled},
         ).all()
         for pid in newest:
-            pair = factories.pair(db, project, db.get(Prompt, pid))
+            pair = factories.make_pair(db, project, prompt=db.get(Prompt, pid))
             for user in users:
                 factories.compare(db, pair, user, "a")
         return project.id

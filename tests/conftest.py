@@ -81,7 +81,7 @@ def settings(tmp_path: Path) -> Settings:
         sampler_enabled=False,
         database_url="sqlite://",
         # Kept admin figures are recomputed in the request that finds them out of date, so a
-        # page after new labels shows them (tests/admin/test_snapshots.py covers the rest).
+        # page after new labels shows them (tests/snapshots/test_snapshots.py covers the rest).
         aggregates_background=False,
         aggregates_refresh_seconds=0,
     )  # type: ignore[call-arg]
@@ -179,4 +179,4 @@ def logged_in(
     return do
 
 
-from tests.models import tiny_policy_dir, tiny_reward_dir  # noqa: E402,F401 - shared fixtures
+from tests.factories.models import tiny_policy_dir, tiny_reward_dir  # noqa: E402,F401 - shared fixtures

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.labeling.factories import make_pair
+from tests.factories import make_pair
 
 PROBLEM = "application/problem+json"
 

@@ -60,7 +60,7 @@ def test_admin_sees_a_label_on_the_annotator_page_and_in_the_export(
 
     from app.db import transaction
     from app.models import Project, User
-    from tests.admin import factories
+    from tests import factories
 
     live_server.add_user("lead", "admin")
     live_server.add_user("labeller", "evaluator")
@@ -68,8 +68,8 @@ def test_admin_sees_a_label_on_the_annotator_page_and_in_the_export(
     with transaction(live_server.sessionmaker) as db:
         project = db.scalar(select(Project).order_by(Project.id))
         user = db.scalar(select(User).where(User.username == "labeller"))
-        prompt = factories.prompt(db, project, "Which is the capital of France?")
-        pair = factories.pair(db, project, prompt, a="Lyon", b="Paris")
+        prompt = factories.make_prompt(db, project, "Which is the capital of France?")
+        pair = factories.make_pair(db, project, prompt=prompt, text_a="Lyon", text_b="Paris")
         factories.compare(db, pair, user, "b", left="b", flags=["off-topic"])
         user_id = user.id
 

@@ -12,7 +12,7 @@ from app.auth.service import create_user
 from app.db import transaction
 from app.models import Project
 from app.projects.service import add_member
-from tests.admin import factories as f
+from tests import factories as f
 from tests.browser.conftest import PASSWORD, LiveServer, log_in
 
 pytestmark = pytest.mark.browser
@@ -31,9 +31,9 @@ def test_dashboard_chart_shows_labels_per_day(
         judge = create_user(db, live_server.settings, "dash-judge", PASSWORD, {"evaluator"})
         add_member(db, project, admin)
         for _ in range(3):
-            f.compare(db, f.pair(db, project), judge, "a", at=now - timedelta(seconds=30))
+            f.compare(db, f.make_pair(db, project), judge, "a", at=now - timedelta(seconds=30))
         for _ in range(2):
-            f.compare(db, f.pair(db, project), judge, "b", at=now - timedelta(days=2))
+            f.compare(db, f.make_pair(db, project), judge, "b", at=now - timedelta(days=2))
         project_id = project.id
 
     errors: list[str] = []

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.db import transaction
 from app.models import Adjudication, Pair, Project, User
-from tests.admin import factories
+from tests import factories
 from tests.browser.conftest import LiveServer, log_in
 
 pytestmark = pytest.mark.browser
@@ -21,22 +21,26 @@ def seed(server: LiveServer) -> dict[str, int]:
     with transaction(server.sessionmaker) as db:
         project = db.scalar(select(Project).order_by(Project.id))
         u1, u2 = (db.scalar(select(User).where(User.username == n)) for n in ("ann1", "ann2"))
-        split = factories.pair(
+        split = factories.make_pair(
             db,
             project,
-            factories.prompt(db, project, "Capital of <b>France</b>?"),
-            a="Paris",
-            b="Lyon",
+            prompt=factories.make_prompt(db, project, "Capital of <b>France</b>?"),
+            text_a="Paris",
+            text_b="Lyon",
             labels_required=2,
             status="complete",
         )
         factories.compare(db, split, u1, "a")
         factories.compare(db, split, u2, "b", left="b")
         db.flush()
-        agreed = factories.pair(db, project, factories.prompt(db, project, "Two plus two?"))
+        agreed = factories.make_pair(
+            db, project, prompt=factories.make_prompt(db, project, "Two plus two?")
+        )
         factories.compare(db, agreed, u1, "a")
         stale = [
-            factories.pair(db, project, factories.prompt(db, project, f"Stale prompt {i}"))
+            factories.make_pair(
+                db, project, prompt=factories.make_prompt(db, project, f"Stale prompt {i}")
+            )
             for i in range(3)
         ]
         db.flush()

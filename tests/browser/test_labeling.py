@@ -13,7 +13,7 @@ from app.labeling import service
 from app.models import Assignment, Comparison, Completion, Pair
 from app.projects.service import add_member
 from tests.browser.conftest import PASSWORD, LiveServer, log_in
-from tests.labeling.factories import make_pair, make_project
+from tests.factories import make_pair, make_project
 
 pytestmark = pytest.mark.browser
 

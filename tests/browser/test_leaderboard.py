@@ -11,7 +11,7 @@ from app.auth.service import create_user
 from app.db import transaction
 from app.models import Project
 from app.projects.service import add_member
-from tests import h2h
+from tests import factories as f
 from tests.browser.conftest import PASSWORD, LiveServer, log_in
 
 pytestmark = pytest.mark.browser
@@ -27,9 +27,9 @@ def test_leaderboard_page_shows_chart_and_table(
         judge = create_user(db, live_server.settings, "lb-judge", PASSWORD, {"evaluator"})
         staff = create_user(db, live_server.settings, "lb-staff", PASSWORD, {"ml"})
         add_member(db, project, staff)
-        v0, v1, v2 = (h2h.version(db, project, n) for n in range(3))
-        h2h.judgements(db, project, judge, v1, v0, "a" * 14 + "b" * 4 + "tt")
-        h2h.judgements(db, project, judge, v0, v2, "b" * 18 + "a" * 2 + "x")
+        v0, v1, v2 = (f.make_version(db, project, n, status="archived") for n in range(3))
+        f.judgements(db, project, judge, v1, v0, "a" * 14 + "b" * 4 + "tt")
+        f.judgements(db, project, judge, v0, v2, "b" * 18 + "a" * 2 + "x")
         project_id = project.id
 
     errors: list[str] = []

@@ -13,7 +13,7 @@ from app.db import transaction
 from app.domain.preferences import current_watermark
 from app.models import Project, TrainingRun
 from app.projects.service import add_member
-from tests import h2h
+from tests import factories as f
 from tests.browser.conftest import PASSWORD, LiveServer, log_in
 
 pytestmark = pytest.mark.browser
@@ -27,9 +27,9 @@ def test_loop_page_updates_as_labels_arrive(page, live_server: LiveServer, tmp_p
         judge = create_user(db, live_server.settings, "loop-judge", PASSWORD, {"evaluator"})
         staff = create_user(db, live_server.settings, "loop-staff", PASSWORD, {"ml"})
         add_member(db, project, staff)
-        v0 = h2h.version(db, project, 0, status="active")
-        v1 = h2h.version(db, project, 1, status="candidate")
-        h2h.judgements(db, project, judge, v1, v0, "a" * 12 + "b" * 4)
+        v0 = f.make_version(db, project, 0, status="active")
+        v1 = f.make_version(db, project, 1, status="candidate")
+        f.judgements(db, project, judge, v1, v0, "a" * 12 + "b" * 4)
         curves = {"reward:loss": [[1, 0.7], [2, 0.5]]}
         runs = [
             TrainingRun(project_id=project.id, status="succeeded", metrics={"curves": curves})
@@ -55,7 +55,7 @@ def test_loop_page_updates_as_labels_arrive(page, live_server: LiveServer, tmp_p
     with transaction(live_server.sessionmaker) as db:
         judge = db.get_one(type(staff), judge_id)
         project = db.get_one(Project, project_id)
-        h2h.judgements(db, project, judge, v0, v0, "ab", kind="live")
+        f.judgements(db, project, judge, v0, v0, "ab", kind="live")
     # The live part polls and swaps in the new count (Playwright waits for it).
     page.wait_for_selector("#labels-since >> text=2")
     folder = Path(os.environ.get("PAIRWISE_ARTEFACTS", tmp_path))

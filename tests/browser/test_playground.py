@@ -12,7 +12,7 @@ from app.db import transaction
 from app.domain.store import ModelStore
 from app.models import PlaygroundMatch, Project
 from app.projects.service import add_member
-from tests import h2h
+from tests import factories as f
 from tests.browser.conftest import PASSWORD, LiveServer, log_in
 
 pytestmark = pytest.mark.browser
@@ -29,7 +29,7 @@ def test_two_versions_stream_side_by_side_and_take_a_vote(
         staff = create_user(db, live_server.settings, "pg-staff", PASSWORD, {"ml"})
         add_member(db, project, staff)
         for n in (1, 2):
-            version = h2h.version(db, project, n)
+            version = f.make_version(db, project, n, status="archived")
             shutil.copytree(tiny_policy_dir, store.path(version.checkpoint_uri))
         project_id = project.id
 

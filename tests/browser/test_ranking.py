@@ -11,8 +11,7 @@ from app.domain.preferences import Selection, preference_rows
 from app.models import Completion, Project, Ranking
 from app.projects.service import add_member
 from tests.browser.conftest import PASSWORD, LiveServer, log_in
-from tests.factories import ranking_task
-from tests.labeling.factories import make_project, make_prompt, policy_version
+from tests.factories import make_project, make_prompt, make_version, ranking_task
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +62,7 @@ def _stored(live_server: LiveServer, project_id: int) -> list[list[str]]:
 def test_rank_four_answers_by_keyboard_and_by_drag(page, live_server: LiveServer) -> None:
     with transaction(live_server.sessionmaker) as db:
         project = make_project(db, name="ranking project")
-        version = policy_version(db, project)
+        version = make_version(db, project)
         for n in range(2):
             ranking_task(db, project, make_prompt(db, project, f"Question {n}?"), version, TEXTS)
         user = create_user(db, live_server.settings, "ranker", PASSWORD, {"evaluator"})

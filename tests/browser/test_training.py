@@ -13,7 +13,7 @@ from app.auth.service import create_user
 from app.db import transaction
 from app.projects.service import ensure_default_project
 from tests.browser.conftest import LiveServer, log_in
-from tests.training.factories import labelled_pairs, version_zero
+from tests.factories.training import labelled_pairs, version_zero
 from trainer.progress import RunState
 from trainer.worker import Worker
 

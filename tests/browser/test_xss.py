@@ -20,9 +20,8 @@ from app.models import (
     utcnow,
 )
 from app.projects.service import add_member
-from tests.admin.factories import lease
 from tests.browser.conftest import PASSWORD, LiveServer, log_in
-from tests.labeling.factories import make_pair, make_project, make_prompt
+from tests.factories import lease, make_pair, make_project, make_prompt
 
 pytestmark = pytest.mark.browser
 

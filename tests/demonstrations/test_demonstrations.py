@@ -11,8 +11,7 @@ from app.domain.demonstrations import DemonstrationSelection, demonstration_rows
 from app.domain.preferences import demonstration_preference_rows
 from app.models import Assignment, Demonstration, Prompt
 from app.vocabulary import DemonstrationStatus
-from tests.factories import demonstration
-from tests.labeling.factories import make_evaluator, make_pair, make_project
+from tests.factories import demonstration, make_evaluator, make_pair, make_project
 
 HX = {"HX-Request": "true"}
 

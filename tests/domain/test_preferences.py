@@ -12,7 +12,8 @@ from app.domain.messages import as_messages
 from app.domain.preferences import PreferenceRow, current_watermark
 from app.export.service import ExportOptions, iter_lines
 from app.models import Project, User
-from tests.training.factories import add_pair, add_prompt, label, version_zero
+from tests.factories import compare, completion_pair, make_prompt
+from tests.factories.training import version_zero
 from trainer.data import snapshot
 
 CHAT = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi?"}]
@@ -42,35 +43,35 @@ def test_export_equals_the_training_snapshot_at_the_same_watermark(
     v0 = version_zero(db, project, tmp_path / "store", tiny_policy_dir)
     u1, u2, u3 = (make_user("evaluator") for _ in range(3))
     sloppy, gone = make_user("evaluator"), make_user("evaluator")
-    plain = add_prompt(db, project, "Name a colour.")
-    chat = add_prompt(db, project, "chat")
+    plain = make_prompt(db, project, "Name a colour.")
+    chat = make_prompt(db, project, "chat")
     chat.messages = CHAT
-    held = add_prompt(db, project, "Kept for measurement.", held_out=True)
+    held = make_prompt(db, project, "Kept for measurement.", held_out=True)
 
-    majority = add_pair(db, project, plain, v0, "blue", "seven")
+    majority = completion_pair(db, project, plain, v0, "blue", "seven")
     for user, choice in ((u1, "a"), (u2, "a"), (u3, "b")):
-        label(db, majority, user, choice)
+        compare(db, majority, user, choice)
     # Two tie votes and one for b: ties teach no preference, so b decides for both.
-    tied = add_pair(db, project, chat, v0, "rude", "hello!")
+    tied = completion_pair(db, project, chat, v0, "rude", "hello!")
     for user, choice in ((u1, "tie"), (u2, "tie"), (u3, "b")):
-        label(db, tied, user, choice)
-    gold = add_pair(db, project, plain, v0, "wrong", "right", kind="gold", gold_choice="b")
-    label(db, gold, u1, "a")  # the gold answer decides, not the annotator
-    split = add_pair(db, project, plain, v0, "x", "y")
-    label(db, split, u1, "a")
-    label(db, split, u2, "b")
-    excluded = add_pair(db, project, plain, v0, "excluded says", "n")
-    label(db, excluded, sloppy, "a")
+        compare(db, tied, user, choice)
+    gold = completion_pair(db, project, plain, v0, "wrong", "right", kind="gold", gold_choice="b")
+    compare(db, gold, u1, "a")  # the gold answer decides, not the annotator
+    split = completion_pair(db, project, plain, v0, "x", "y")
+    compare(db, split, u1, "a")
+    compare(db, split, u2, "b")
+    excluded = completion_pair(db, project, plain, v0, "excluded says", "n")
+    compare(db, excluded, sloppy, "a")
     project.settings = {**project.settings, "excluded_annotators": [sloppy.id]}
-    deactivated = add_pair(db, project, plain, v0, "deactivated says", "m")
-    label(db, deactivated, gone, "a")
+    deactivated = completion_pair(db, project, plain, v0, "deactivated says", "m")
+    compare(db, deactivated, gone, "a")
     gone.active = False
-    measured = add_pair(db, project, held, v0, "held-out answer", "other")
-    label(db, measured, u1, "a")
+    measured = completion_pair(db, project, held, v0, "held-out answer", "other")
+    compare(db, measured, u1, "a")
     db.flush()
     watermark = current_watermark(db, project.id)
-    late = add_pair(db, project, plain, v0, "after the watermark", "z")
-    label(db, late, u2, "a")
+    late = completion_pair(db, project, plain, v0, "after the watermark", "z")
+    compare(db, late, u2, "a")
     db.flush()
 
     snap = snapshot(db, project.id, watermark, min_comparisons=1, validation_share=0)
@@ -99,8 +100,8 @@ def test_excluded_annotators_come_back_only_when_asked(
 ) -> None:
     v0 = version_zero(db, project, tmp_path / "store", tiny_policy_dir)
     sloppy = make_user("evaluator")
-    pair = add_pair(db, project, add_prompt(db, project, "Say hi"), v0, "hi", "go")
-    label(db, pair, sloppy, "a")
+    pair = completion_pair(db, project, make_prompt(db, project, "Say hi"), v0, "hi", "go")
+    compare(db, pair, sloppy, "a")
     project.settings = {**project.settings, "excluded_annotators": [sloppy.id]}
     db.flush()
     assert exported(db, project) == []

@@ -17,8 +17,7 @@ from app.labeling.schemas import RankIn, SubmitIn
 from app.labeling.submission import InvalidSubmission, submit
 from app.models import Comparison, Completion, Pair, Project, Ranking, User
 from app.settings import Settings
-from tests.factories import ranking_task
-from tests.labeling.factories import make_prompt, policy_version
+from tests.factories import make_prompt, make_version, ranking_task
 from trainer.data import snapshot
 
 TEXTS = ["best answer", "second answer", "third answer", "worst answer"]
@@ -28,7 +27,7 @@ def _task(db: Session, project: Project, **kw: object) -> Pair:
     prompt = make_prompt(db, project, "Explain rain.")
     # Sampled in a shuffled order: a and b are not the two best.
     order = [TEXTS[2], TEXTS[0], TEXTS[3], TEXTS[1]]
-    return ranking_task(db, project, prompt, policy_version(db, project), order, **kw)
+    return ranking_task(db, project, prompt, make_version(db, project), order, **kw)
 
 
 def _ranking_by_text(db: Session, lease: service.Lease, ordered: list[list[str]]) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import create_api_token
 from app.models import Comparison, Pair, Project
-from tests.labeling.factories import make_evaluator, make_pairs, make_project
+from tests.factories import make_evaluator, make_pairs, make_project
 
 
 @dataclass(frozen=True)

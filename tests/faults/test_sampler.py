@@ -14,10 +14,10 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Completion, Pair, WorkerHeartbeat
+from tests.factories import make_project, make_prompt, make_version
+from tests.factories.sampling import open_pairs
 from tests.faults.procs import Proc, Procs, base_env, wait_for
 from tests.faults.standin import HoldingServer, holding_server
-from tests.labeling.factories import make_project
-from tests.sampling.helpers import add_prompt, add_version, open_pairs
 
 pytestmark = pytest.mark.faults
 
@@ -28,9 +28,9 @@ FIRST_BATCH = 4  # SAMPLE_BATCH_SIZE sequences = 2 prompts = 2 pairs
 def seed(engine: Engine) -> tuple[str, int]:
     with Session(engine) as db:
         project = make_project(db, name="sampled")
-        add_version(db, project, 0, "policy/v0")
+        make_version(db, project, 0, "policy/v0")
         for n in range(4):
-            add_prompt(db, project, f"Name {n + 2} rivers.")
+            make_prompt(db, project, f"Name {n + 2} rivers.")
         db.commit()
         return project.name, project.id
 

@@ -18,9 +18,9 @@ from app.domain import jobs
 from app.main import create_app
 from app.models import PolicyVersion, Project, RewardModel, TrainingRun, utcnow
 from app.settings import Settings
+from tests.factories import make_evaluator, make_pair
 from tests.faults.procs import Proc, Procs, base_env, wait_for
-from tests.labeling.factories import make_evaluator, make_pair
-from tests.training.test_worker import seed, tiny_overrides
+from tests.training_runs.test_worker import seed, tiny_overrides
 
 pytestmark = pytest.mark.faults
 

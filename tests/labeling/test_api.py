@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.models import Assignment, Comparison, Completion, Pair, utcnow
 from app.projects.service import add_member
-from tests.labeling.factories import make_pair, make_pairs, make_project
+from tests.factories import make_pair, make_pairs, make_project
 
 
 def _count(db) -> int:

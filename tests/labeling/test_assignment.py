@@ -13,7 +13,7 @@ from app.labeling.schemas import SubmitIn
 from app.labeling.submission import submit
 from app.models import Assignment, Comparison, Project, utcnow
 from app.settings import Settings
-from tests.labeling.factories import make_evaluator, make_pair, make_pairs
+from tests.factories import make_evaluator, make_pair, make_pairs
 
 
 def test_reload_returns_the_same_lease(db, settings: Settings, project: Project) -> None:

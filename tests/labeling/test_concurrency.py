@@ -20,7 +20,7 @@ from app.migrate import upgrade
 from app.models import Comparison, Pair, Project, User
 from app.settings import Settings
 from tests.conftest import fresh_engine, reset_postgres
-from tests.labeling.factories import make_evaluator, make_pairs, make_project
+from tests.factories import make_evaluator, make_pairs, make_project
 
 pytestmark = pytest.mark.postgres_only
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.models import Assignment, Comparison, Completion, utcnow
 from app.projects.service import add_member
-from tests.labeling.factories import make_pair, make_project, make_prompt
+from tests.factories import make_pair, make_project, make_prompt
 
 HX = {"HX-Request": "true"}
 

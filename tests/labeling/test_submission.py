@@ -11,7 +11,7 @@ from app.labeling import service
 from app.labeling.schemas import SubmitIn
 from app.labeling.submission import InvalidSubmission, KeyConflict, submit
 from app.models import Assignment, Comparison, Pair, utcnow
-from tests.labeling.factories import make_evaluator, make_pair, make_pairs
+from tests.factories import make_evaluator, make_pair, make_pairs
 
 
 def _lease(db, settings, project, user=None):

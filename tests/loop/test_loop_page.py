@@ -12,7 +12,7 @@ from app.domain.preferences import current_watermark
 from app.domain.recipe import load_recipe
 from app.models import Project, RewardModel, TrainingRun, utcnow
 from app.settings import Settings
-from tests import h2h
+from tests import factories as f
 
 
 def _run(db: Session, project: Project, **fields: object) -> TrainingRun:
@@ -26,11 +26,11 @@ def test_loop_page_shows_the_promoted_version_its_win_rate_and_the_labels_to_go(
     client: TestClient, db: Session, project: Project, make_user, logged_in, settings: Settings
 ) -> None:
     judge = make_user("evaluator")
-    v0 = h2h.version(db, project, 0)
-    v1 = h2h.version(db, project, 1, status="active")
+    v0 = f.make_version(db, project, 0, status="archived")
+    v1 = f.make_version(db, project, 1, status="active")
     v1.parent_id = v0.id
     v1.promoted_at = utcnow()
-    h2h.judgements(db, project, judge, v1, v0, "a" * 16 + "b" * 4)
+    f.judgements(db, project, judge, v1, v0, "a" * 16 + "b" * 4)
     reward = RewardModel(
         project_id=project.id, checkpoint_uri="rm1", base_model="t", metrics={"val_accuracy": 0.75}
     )
@@ -45,7 +45,7 @@ def test_loop_page_shows_the_promoted_version_its_win_rate_and_the_labels_to_go(
         policy_version_id=v1.id,
     )
     v1.training_run_id = trained.id
-    h2h.judgements(db, project, judge, v1, v1, "abab" + "aab", kind="live")  # 7 new labels
+    f.judgements(db, project, judge, v1, v1, "abab" + "aab", kind="live")  # 7 new labels
     started = utcnow() - timedelta(minutes=10)
     _run(db, project, status="running", stage="reward", progress=0.25, started_at=started)
     db.commit()
@@ -78,7 +78,7 @@ def test_a_poll_without_changes_gets_204_and_a_change_gets_the_fragment(
     client: TestClient, db: Session, project: Project, make_user, logged_in
 ) -> None:
     judge = make_user("evaluator")
-    v0 = h2h.version(db, project, 0, status="active")
+    v0 = f.make_version(db, project, 0, status="active")
     db.commit()
     logged_in("admin")
     page = client.get(f"/projects/{project.id}/loop").text
@@ -86,7 +86,7 @@ def test_a_poll_without_changes_gets_204_and_a_change_gets_the_fragment(
     hx = {"HX-Request": "true"}
     url = f"/projects/{project.id}/loop?part=live&since={since}"
     assert client.get(url, headers=hx).status_code == 204
-    h2h.judgements(db, project, judge, v0, v0, "a", kind="live")
+    f.judgements(db, project, judge, v0, v0, "a", kind="live")
     db.commit()
     fragment = client.get(url, headers=hx)
     assert fragment.status_code == 200
@@ -115,14 +115,14 @@ def test_roles_evaluators_refused_non_members_404(
 def test_labelling_page_strip_names_the_version_your_labels_trained(
     client: TestClient, db: Session, project: Project, make_user, logged_in
 ) -> None:
-    v0 = h2h.version(db, project, 0)
+    v0 = f.make_version(db, project, 0, status="archived")
     db.commit()
     me, _ = logged_in("evaluator")
-    h2h.judgements(db, project, me, v0, v0, "ab", kind="live")
+    f.judgements(db, project, me, v0, v0, "ab", kind="live")
     trained = _run(
         db, project, status="succeeded", watermark_comparison_id=current_watermark(db, project.id)
     )
-    v1 = h2h.version(db, project, 1, status="active")
+    v1 = f.make_version(db, project, 1, status="active")
     v1.training_run_id = trained.id
     v1.promoted_at = utcnow().replace(hour=14, minute=2)
     db.commit()

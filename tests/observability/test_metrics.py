@@ -17,13 +17,12 @@ from app.models import (
     Comparison,
     PolicyVersion,
     Project,
-    Prompt,
     TrainingRun,
     User,
     WorkerHeartbeat,
 )
 from app.settings import Settings
-from tests.factories import completion_pair
+from tests.factories import completion_pair, make_prompt
 
 
 def sample(text: str, metric: str, /, **labels: str) -> float | None:
@@ -110,9 +109,7 @@ def loop_rows(db: Session, project: Project, make_user: Callable[..., User]):
     db.flush()
     pairs = []
     for i in range(4):
-        prompt = Prompt(project_id=project.id, text=f"p{i}", content_hash=f"h{i}" * 8)
-        db.add(prompt)
-        db.flush()
+        prompt = make_prompt(db, project, f"p{i}")
         status = "complete" if i == 3 else "open"
         pairs.append(completion_pair(db, project, prompt, version, "a", "b", status=status))
     db.flush()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import create_user
 from app.models import Adjudication, AuditEvent, Comparison, Completion, Pair, Project, User
-from tests.admin import factories
+from tests import factories
 from tests.conftest import login
 
 
@@ -26,29 +26,31 @@ def seed(db: Session, project: Project, voters: list[User]) -> dict[str, Pair]:
     u1, u2, u3 = voters
     old = datetime(2026, 1, 10, tzinfo=UTC)
     pairs = {
-        "unanimous": factories.pair(
+        "unanimous": factories.make_pair(
             db,
             project,
-            factories.prompt(db, project, "Name a colour"),
+            prompt=factories.make_prompt(db, project, "Name a colour"),
             labels_required=2,
             status="complete",
         ),
-        "split": factories.pair(
+        "split": factories.make_pair(
             db,
             project,
-            factories.prompt(db, project, "Capital of France?"),
+            prompt=factories.make_prompt(db, project, "Capital of France?"),
             labels_required=2,
             status="complete",
         ),
-        "majority": factories.pair(
+        "majority": factories.make_pair(
             db,
             project,
-            factories.prompt(db, project, "Write a haiku"),
+            prompt=factories.make_prompt(db, project, "Write a haiku"),
             labels_required=3,
             status="complete",
         ),
-        "fresh": factories.pair(db, project, factories.prompt(db, project, "Unlabelled one")),
-        "gold": factories.pair(db, project, kind="gold", gold_choice="a"),
+        "fresh": factories.make_pair(
+            db, project, prompt=factories.make_prompt(db, project, "Unlabelled one")
+        ),
+        "gold": factories.make_pair(db, project, kind="gold", gold_choice="a"),
     }
     factories.compare(db, pairs["unanimous"], u1, "a", at=old)
     factories.compare(db, pairs["unanimous"], u2, "a", at=old)
@@ -107,7 +109,7 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(
 ) -> None:
     seed(db, project, voters)
     for i in range(4):
-        factories.pair(db, project).reward_margin = float(i % 2)  # ties in margin
+        factories.make_pair(db, project).reward_margin = float(i % 2)  # ties in margin
     db.commit()
     logged_in("ml")
     for sort in ("newest", "oldest", "margin_asc", "margin_desc"):
@@ -164,7 +166,9 @@ def test_list_page_filters_and_escapes(
     client: TestClient, db: Session, project: Project, voters: list[User], logged_in
 ) -> None:
     pairs = seed(db, project, voters)
-    factories.pair(db, project, factories.prompt(db, project, "<img src=x onerror=alert(1)>"))
+    factories.make_pair(
+        db, project, prompt=factories.make_prompt(db, project, "<img src=x onerror=alert(1)>")
+    )
     db.commit()
     logged_in("admin")
     page = client.get("/admin/data", params={"agreement": "split", "kind": "", "status": ""})
@@ -214,7 +218,9 @@ def test_bulk_retire_retires_only_the_filtered_selection(
 ) -> None:
     pairs = seed(db, project, voters)
     extra = [
-        factories.pair(db, project, factories.prompt(db, project, f"France trip {i}"))
+        factories.make_pair(
+            db, project, prompt=factories.make_prompt(db, project, f"France trip {i}")
+        )
         for i in range(3)
     ]
     db.commit()

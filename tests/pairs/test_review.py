@@ -15,7 +15,7 @@ from app.auth.service import create_user
 from app.domain.preferences import current_watermark
 from app.models import Adjudication, AuditEvent, Pair, Project, User
 from app.pairs.review import adjudicate, queue_depth, send_to_review
-from tests.admin import factories
+from tests import factories
 from tests.conftest import login
 from trainer.data import snapshot
 
@@ -26,8 +26,10 @@ def voters(make_user: Callable[..., User]) -> list[User]:
 
 
 def split_pair(db: Session, project: Project, voters: list[User], **kw: object) -> Pair:
-    prompt = factories.prompt(db, project, kw.pop("text", None))  # type: ignore[arg-type]
-    pair = factories.pair(db, project, prompt, a="Paris", b="Lyon", labels_required=2, **kw)  # type: ignore[arg-type]
+    prompt = factories.make_prompt(db, project, kw.pop("text", None))  # type: ignore[arg-type]
+    pair = factories.make_pair(
+        db, project, prompt=prompt, text_a="Paris", text_b="Lyon", labels_required=2, **kw
+    )  # type: ignore[arg-type]
     factories.compare(db, pair, voters[0], "a")
     factories.compare(db, pair, voters[1], "b", left="b")
     db.flush()
@@ -39,7 +41,7 @@ def test_queue_holds_labelled_split_pairs_and_sent_ones(
 ) -> None:
     done = split_pair(db, project, voters, status="complete")
     waiting = split_pair(db, project, voters, status="open")  # a third label may settle it
-    agreed = factories.pair(db, project, labels_required=2, status="complete")
+    agreed = factories.make_pair(db, project, labels_required=2, status="complete")
     factories.compare(db, agreed, voters[0], "a")
     factories.compare(db, agreed, voters[1], "a")
     admin = voters[0]
@@ -106,7 +108,7 @@ def test_reviewer_sets_the_final_label_with_a_note(
 def test_gold_pairs_are_not_adjudicated(
     client: TestClient, db: Session, project: Project, logged_in
 ) -> None:
-    gold = factories.pair(db, project, kind="gold", gold_choice="a")
+    gold = factories.make_pair(db, project, kind="gold", gold_choice="a")
     db.commit()
     _, csrf = logged_in("admin")
     r = client.put(
@@ -164,7 +166,9 @@ def test_adjudicated_label_reaches_the_trl_export_and_the_training_snapshot(
     client: TestClient, db: Session, project: Project, voters: list[User], logged_in
 ) -> None:
     pair = split_pair(db, project, voters, status="complete", text="Capital of France?")
-    agreed = factories.pair(db, project, factories.prompt(db, project, "2+2?"), a="4", b="5")
+    agreed = factories.make_pair(
+        db, project, prompt=factories.make_prompt(db, project, "2+2?"), text_a="4", text_b="5"
+    )
     factories.compare(db, agreed, voters[0], "a")
     db.commit()
 
@@ -209,7 +213,9 @@ def test_adjudicated_label_reaches_the_trl_export_and_the_training_snapshot(
 def test_adjudicated_pair_of_tie_votes_still_yields_its_row(
     db: Session, project: Project, voters: list[User]
 ) -> None:
-    pair = factories.pair(db, project, factories.prompt(db, project, "Pick one"), a="x", b="y")
+    pair = factories.make_pair(
+        db, project, prompt=factories.make_prompt(db, project, "Pick one"), text_a="x", text_b="y"
+    )
     factories.compare(db, pair, voters[0], "tie")
     factories.compare(db, pair, voters[1], "both_bad")
     db.flush()

@@ -16,8 +16,8 @@ from app.playground import engines
 from app.sampling.backend import Sample, SampleRequest
 from app.sampling.openai_backend import OpenAIBackend, OpenAIError
 from app.settings import PlaygroundModel
+from tests.factories.sampling import sampler_settings
 from tests.playground.test_playground import board, start, stream
-from tests.sampling.helpers import sampler_settings
 
 PIECES = ["Hello", " there", ", <script>x</script>", " friend."]
 

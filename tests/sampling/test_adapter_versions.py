@@ -12,7 +12,7 @@ import torch
 from app.domain.store import ModelStore, StoreError
 from app.sampling.backend import SampleRequest, VersionRef
 from app.sampling.transformers_backend import TransformersBackend
-from tests.sampling.helpers import sampler_settings
+from tests.factories.sampling import sampler_settings
 
 
 def test_the_transformers_sampler_loads_an_adapter_version_on_its_base(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.domain.store import METADATA_FILE, ModelStore
 from app.domain.versions import ensure_version_zero
 from app.models import PolicyVersion, Project
-from tests.sampling.helpers import sampler_settings
+from tests.factories.sampling import sampler_settings
 
 
 def test_version_zero_from_a_local_folder_is_converted_and_registered_once(

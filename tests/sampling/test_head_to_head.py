@@ -11,7 +11,8 @@ from app.models import Completion, Pair, PolicyVersion, Project, utcnow
 from app.sampling import service
 from app.sampling.backend import Sample, SampleRequest
 from app.sampling.worker import Sampler
-from tests.sampling.helpers import FakeBackend, add_prompt, add_version, sampler_settings
+from tests.factories import make_prompt, make_version
+from tests.factories.sampling import FakeBackend, sampler_settings
 
 
 class VersionedFake(FakeBackend):
@@ -25,7 +26,7 @@ class VersionedFake(FakeBackend):
 
 
 def promoted(db: Session, project: Project, number: int) -> PolicyVersion:
-    version = add_version(db, project, number, f"policy/v{number}")
+    version = make_version(db, project, number, f"policy/v{number}")
     version.promoted_at = utcnow()
     return version
 
@@ -56,7 +57,7 @@ def test_active_version_meets_v0_and_the_previous_version(
     settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=2, sample_batch_size=4)
     project.head_to_head_share = 0.5  # as many head-to-head as live pairs: 4
     for text in ("One?", "Two?", "Three?", "Four?"):
-        add_prompt(db, project, text)
+        make_prompt(db, project, text)
     promoted(db, project, 0)
     promoted(db, project, 1)
     promoted(db, project, 2)
@@ -96,7 +97,7 @@ def test_no_head_to_head_without_an_earlier_version_or_with_share_zero(
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=1)
     project.head_to_head_share = 0.5
-    add_prompt(db, project, "Alone?")
+    make_prompt(db, project, "Alone?")
     promoted(db, project, 0)
     db.commit()
     sampler = Sampler(session_factory, settings, backend_factory=VersionedFake)
@@ -115,7 +116,7 @@ def test_promotion_frees_the_opponents_that_no_longer_play(
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=1)
     project.head_to_head_share = 0.5
-    add_prompt(db, project, "Which?")
+    make_prompt(db, project, "Which?")
     promoted(db, project, 0)
     promoted(db, project, 1)
     db.commit()
@@ -142,7 +143,7 @@ def test_head_to_head_pairs_are_made_while_evaluators_drain_the_live_ones(
     settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=2, sample_batch_size=4)
     project.head_to_head_share = 0.2
     for i in range(8):
-        add_prompt(db, project, f"Question {i}?")
+        make_prompt(db, project, f"Question {i}?")
     promoted(db, project, 0)
     promoted(db, project, 1)
     db.commit()

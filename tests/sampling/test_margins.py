@@ -13,7 +13,8 @@ from app.domain.store import ModelStore
 from app.models import Completion, Pair, Project, RewardModel, utcnow
 from app.sampling.backend import SampleRequest
 from app.sampling.worker import Sampler
-from tests.sampling.helpers import FakeBackend, add_prompt, add_version, sampler_settings
+from tests.factories import make_prompt, make_version
+from tests.factories.sampling import FakeBackend, sampler_settings
 
 
 class LengthScorer:
@@ -57,8 +58,8 @@ def test_pairs_get_margins_once_a_reward_model_exists(
     db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=4)
-    add_prompt(db, project, "Short or long?")
-    add_version(db, project, 0, "policy/v0").promoted_at = utcnow()
+    make_prompt(db, project, "Short or long?")
+    make_version(db, project, 0, "policy/v0").promoted_at = utcnow()
     db.commit()
     scorer = LengthScorer()
     loaded: list[Path] = []
@@ -95,8 +96,8 @@ def test_no_margins_while_active_selection_is_off(
     settings = sampler_settings(
         tmp_path, pair_buffer=2, pair_low_water=1, active_selection_share=0.0
     )
-    add_prompt(db, project, "Anything?")
-    add_version(db, project, 0, "policy/v0")
+    make_prompt(db, project, "Anything?")
+    make_version(db, project, 0, "policy/v0")
     reward_model(db, project, "reward/r1")
     sampler = Sampler(session_factory, settings, backend_factory=lambda: FakeBackend(texts))
     sampler.margins.loader = lambda folder: LengthScorer()
@@ -108,8 +109,8 @@ def test_a_broken_reward_model_does_not_stop_sampling(
     db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=1)
-    add_prompt(db, project, "Anything?")
-    add_version(db, project, 0, "policy/v0")
+    make_prompt(db, project, "Anything?")
+    make_version(db, project, 0, "policy/v0")
     reward_model(db, project, "reward/missing")
     sampler = Sampler(session_factory, settings, backend_factory=lambda: FakeBackend(texts))
     assert sampler.step() == 2  # the real loader fails: no such folder
@@ -127,9 +128,9 @@ def test_head_to_head_pairs_are_never_scored_and_the_real_scorer_works(
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=2)
     project.head_to_head_share = 0.5
-    add_prompt(db, project, "Which one?")
-    add_version(db, project, 0, "policy/v0").promoted_at = utcnow()
-    add_version(db, project, 1, "policy/v1").promoted_at = utcnow()
+    make_prompt(db, project, "Which one?")
+    make_version(db, project, 0, "policy/v0").promoted_at = utcnow()
+    make_version(db, project, 1, "policy/v1").promoted_at = utcnow()
     reward_model(db, project, tiny_reward_dir.name)
     store = ModelStore(tiny_reward_dir.parent)  # the tiny reward model sits in this "store"
     sampler = Sampler(

@@ -17,7 +17,8 @@ from app.models import Completion, Pair, Project
 from app.sampling.backend import SampleRequest, VersionRef
 from app.sampling.openai_backend import OpenAIBackend, OpenAIError
 from app.sampling.worker import Sampler
-from tests.sampling.helpers import add_prompt, add_version, open_pairs, sampler_settings
+from tests.factories import make_prompt, make_version
+from tests.factories.sampling import open_pairs, sampler_settings
 
 
 class StandIn:
@@ -100,9 +101,9 @@ def test_sampler_fills_the_buffer_through_the_chat_endpoint(
         pair_buffer=3,
         pair_low_water=3,
     )
-    version = add_version(db, project, 0, f"projects/{project.id}/policy/v0")
-    add_prompt(db, project, "What is 2+2?")
-    add_prompt(
+    version = make_version(db, project, 0, f"projects/{project.id}/policy/v0")
+    make_prompt(db, project, "What is 2+2?")
+    make_prompt(
         db,
         project,
         "chat",

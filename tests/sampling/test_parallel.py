@@ -15,7 +15,8 @@ from app.models import Completion, Pair, PolicyVersion
 from app.projects.service import ensure_default_project
 from app.sampling.worker import Sampler
 from tests.conftest import fresh_engine
-from tests.sampling.helpers import add_prompt, open_pairs, sampler_settings
+from tests.factories import make_prompt
+from tests.factories.sampling import open_pairs, sampler_settings
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -32,7 +33,7 @@ def test_two_samplers_share_version_zero_and_stay_within_the_buffer(
         with transaction(factory) as db:
             project = ensure_default_project(db, str(tiny_policy_dir))
             for i in range(3):
-                add_prompt(db, project, f"Question number {i}?")
+                make_prompt(db, project, f"Question number {i}?")
         start = threading.Barrier(2)
         errors: list[BaseException] = []
 

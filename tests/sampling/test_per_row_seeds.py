@@ -10,7 +10,7 @@ import torch
 from app.domain.store import ModelStore
 from app.sampling.backend import SampleRequest, VersionRef
 from app.sampling.transformers_backend import TransformersBackend, _per_row_sampler
-from tests.sampling.helpers import sampler_settings
+from tests.factories.sampling import sampler_settings
 
 
 def _picks(seeds: list[int], scores: torch.Tensor, steps: int = 6) -> list[list[int]]:

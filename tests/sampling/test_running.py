@@ -17,7 +17,8 @@ from app.main import create_app
 from app.models import WorkerHeartbeat
 from app.projects.service import ensure_default_project
 from tests.conftest import fresh_engine
-from tests.sampling.helpers import add_prompt, open_pairs, sampler_settings
+from tests.factories import make_prompt
+from tests.factories.sampling import open_pairs, sampler_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,7 @@ def test_web_process_runs_the_sampler_in_a_thread(tmp_path: Path, tiny_policy_di
     factory = make_sessionmaker(engine)
     with transaction(factory) as db:
         project = ensure_default_project(db, str(tiny_policy_dir))
-        add_prompt(db, project, "Why is the sky blue?")
+        make_prompt(db, project, "Why is the sky blue?")
     settings = sampler_settings(
         tmp_path, sampler_enabled=True, pair_buffer=2, pair_low_water=1, max_new_tokens=4
     )
@@ -63,7 +64,7 @@ def test_worker_command_fills_and_stops_on_sigterm(tmp_path: Path, tiny_policy_d
     factory = make_sessionmaker(engine)
     with transaction(factory) as db:
         project = ensure_default_project(db, str(tiny_policy_dir))
-        add_prompt(db, project, "Name three rivers.")
+        make_prompt(db, project, "Name three rivers.")
     env = {
         **os.environ,
         "DATA_DIR": str(tmp_path),

@@ -14,13 +14,8 @@ from app.models import Completion, Pair, Project, Prompt
 from app.sampling.backend import SampleRequest
 from app.sampling.transformers_backend import TransformersBackend
 from app.sampling.worker import Sampler
-from tests.sampling.helpers import (
-    FakeBackend,
-    add_prompt,
-    add_version,
-    open_pairs,
-    sampler_settings,
-)
+from tests.factories import make_prompt, make_version
+from tests.factories.sampling import FakeBackend, open_pairs, sampler_settings
 
 
 @pytest.fixture
@@ -38,18 +33,18 @@ def test_fills_the_buffer_in_batches_from_the_tiny_model(
 ) -> None:
     store, uri = tiny_store
     settings = sampler_settings(tmp_path, pair_buffer=6, pair_low_water=3, sample_batch_size=4)
-    version = add_version(db, project, 0, uri)
-    first = add_prompt(db, project, "Write a haiku about tea.", priority=5)
-    chat = add_prompt(
+    version = make_version(db, project, 0, uri)
+    first = make_prompt(db, project, "Write a haiku about tea.", priority=5)
+    chat = make_prompt(
         db,
         project,
         "chat",
         priority=5,
         messages=[{"role": "user", "content": "Hello! Who are you?"}],
     )
-    add_prompt(db, project, "Held out", priority=9, held_out=True)
-    add_prompt(db, project, "Inactive", priority=9, active=False)
-    low = add_prompt(db, project, "Low priority prompt", priority=0)
+    make_prompt(db, project, "Held out", priority=9, held_out=True)
+    make_prompt(db, project, "Inactive", priority=9, active=False)
+    low = make_prompt(db, project, "Low priority prompt", priority=0)
     db.commit()
     backend = TransformersBackend(settings, store)
     sampler = Sampler(session_factory, settings, store=store, backend_factory=lambda: backend)
@@ -112,8 +107,8 @@ def test_identical_pairs_from_a_near_greedy_model_are_dropped(
 ) -> None:
     store, uri = tiny_store
     settings = sampler_settings(tmp_path, temperature=0.001, top_p=0.01)
-    version = add_version(db, project, 0, uri)
-    add_prompt(db, project, "Say something.")
+    version = make_version(db, project, 0, uri)
+    make_prompt(db, project, "Say something.")
     db.commit()
     sampler = Sampler(session_factory, settings, store=store)
     assert sampler.step() == 0  # every pair had two identical responses
@@ -127,11 +122,11 @@ def test_identical_or_empty_pairs_are_dropped_and_tag_overlap_applies(
     settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=4, sample_batch_size=8)
     project.overlap = 2
     project.settings = {"overlap_by_tag": {"safety": 3, "easy": 1}}
-    add_version(db, project, 0, "unused")
-    same = add_prompt(db, project, "same", priority=9)
-    empty = add_prompt(db, project, "empty", priority=9)
-    safety = add_prompt(db, project, "risky", priority=1, tags=["safety", "easy"])
-    plain = add_prompt(db, project, "plain", priority=0)
+    make_version(db, project, 0, "unused")
+    same = make_prompt(db, project, "same", priority=9)
+    empty = make_prompt(db, project, "empty", priority=9)
+    safety = make_prompt(db, project, "risky", priority=1, tags=["safety", "easy"])
+    plain = make_prompt(db, project, "plain", priority=0)
     db.commit()
 
     def text(request: SampleRequest, index: int) -> str:
@@ -167,8 +162,8 @@ def test_switches_to_a_newly_activated_version(
     store, uri = tiny_store
     settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=1)
     project.head_to_head_share = 0.0  # live pairs only here: see test_head_to_head.py
-    v0 = add_version(db, project, 0, uri)
-    add_prompt(db, project, "Tell me a joke.")
+    v0 = make_version(db, project, 0, uri)
+    make_prompt(db, project, "Tell me a joke.")
     db.commit()
     backends: list[TransformersBackend] = []
 
@@ -178,7 +173,7 @@ def test_switches_to_a_newly_activated_version(
 
     sampler = Sampler(session_factory, settings, store=store, backend_factory=factory)
     assert sampler.step() == 2
-    v1 = add_version(db, project, 1, uri)
+    v1 = make_version(db, project, 1, uri)
     db.commit()
     assert sampler.step() == 2
     assert open_pairs(db, project.id, v1.id) == 2
@@ -193,9 +188,9 @@ def test_generated_tokens_are_counted_for_the_metrics_endpoint(
     from app.observability.metrics import SAMPLER_TOKENS
 
     settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=2, sample_batch_size=4)
-    add_version(db, project, 0, "unused")
+    make_version(db, project, 0, "unused")
     for n in range(3):
-        add_prompt(db, project, f"prompt {n}")
+        make_prompt(db, project, f"prompt {n}")
     db.commit()
     fake = FakeBackend(lambda request, index: f"answer {request.seed}")
     before = SAMPLER_TOKENS.labels(backend="fake")._value.get()
@@ -209,8 +204,8 @@ def test_a_prompt_held_out_while_its_samples_were_generated_gets_no_pair(
     db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=2, sample_batch_size=4)
-    version = add_version(db, project, 0, "unused")
-    prompt = add_prompt(db, project, "Soon held out")
+    version = make_version(db, project, 0, "unused")
+    prompt = make_prompt(db, project, "Soon held out")
     db.commit()
 
     def text(request: SampleRequest, index: int) -> str:
@@ -235,9 +230,9 @@ def test_pauses_while_the_project_trains_when_told_to(
     settings = sampler_settings(
         tmp_path, pair_buffer=2, pair_low_water=2, sampler_pause_during_runs=True
     )
-    version = add_version(db, project, 0, "unused")
+    version = make_version(db, project, 0, "unused")
     for n in range(4):
-        add_prompt(db, project, f"prompt {n}")
+        make_prompt(db, project, f"prompt {n}")
     run = jobs.enqueue(db, settings, project.id)
     db.commit()
     fake = FakeBackend(lambda request, index: f"answer {request.seed}")
@@ -260,9 +255,9 @@ def test_keeps_sampling_during_a_run_by_default(
     from app.domain import jobs
 
     settings = sampler_settings(tmp_path, pair_buffer=2, pair_low_water=2)
-    add_version(db, project, 0, "unused")
+    make_version(db, project, 0, "unused")
     for n in range(3):
-        add_prompt(db, project, f"prompt {n}")
+        make_prompt(db, project, f"prompt {n}")
     jobs.enqueue(db, settings, project.id)
     db.commit()
     fake = FakeBackend(lambda request, index: f"answer {request.seed}")
@@ -274,8 +269,8 @@ def test_a_ranking_project_gets_k_samples_per_task(
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=3, pair_low_water=3, sample_batch_size=8)
     project.settings = {"ranking_k": 4}
-    add_version(db, project, 0, "unused")
-    add_prompt(db, project, "rank me", priority=1)
+    make_version(db, project, 0, "unused")
+    make_prompt(db, project, "rank me", priority=1)
     db.commit()
     fake = FakeBackend(lambda request, index: f"answer seed {request.seed}")
     sampler = Sampler(session_factory, settings, backend_factory=lambda: fake)

@@ -23,7 +23,8 @@ from app.models import Completion, Pair, PolicyVersion, Project
 from app.sampling.backend import VersionRef
 from app.sampling.worker import Sampler
 from app.settings import Settings, settings_problems
-from tests.sampling.helpers import add_prompt, sampler_settings
+from tests.factories import make_prompt
+from tests.factories.sampling import sampler_settings
 from tests.sampling.vllm_stand_in import StandInVLLM, running
 
 
@@ -99,8 +100,8 @@ def test_promoted_adapters_are_loaded_before_the_sampler_asks_and_dropped_when_u
     )
     store = ModelStore(settings.resolved_model_dir)
     project.head_to_head_share = 0.5
-    add_prompt(db, project, "One?")
-    add_prompt(db, project, "Two?")
+    make_prompt(db, project, "One?")
+    make_prompt(db, project, "Two?")
     full_weights(store, uri(project, 0))
     for n in (1, 2, 3):
         lora_adapter(store, uri(project, n), base=uri(project, 0))
@@ -161,7 +162,7 @@ def test_a_version_on_trial_is_loaded_for_its_pairs_against_the_active_one(
     store = ModelStore(settings.resolved_model_dir)
     project.head_to_head_share = 0.0
     update_settings(project, promotion="human_trial", trial_share=0.5)
-    add_prompt(db, project, "One?")
+    make_prompt(db, project, "One?")
     full_weights(store, uri(project, 0))
     lora_adapter(store, uri(project, 1), base=uri(project, 0))
     versions.promote(db, settings, new_version(db, project, 0), None)
@@ -197,7 +198,7 @@ def test_a_full_weight_version_without_a_server_is_refused_until_one_is_named(
         pair_low_water=1,
     )
     store = ModelStore(settings.resolved_model_dir)
-    add_prompt(db, project, "One?")
+    make_prompt(db, project, "One?")
     full_weights(store, uri(project, 0))
     full_weights(store, uri(project, 1))  # trained without LoRA: full weights
     versions.promote(db, settings, new_version(db, project, 0), None)
@@ -260,7 +261,7 @@ def test_a_server_without_a_model_list_gets_an_error_naming_the_setting(
     """OPENAI_MANAGE_ADAPTERS is on by default; a plain server (no /v1/models) is told apart."""
     vllm.app.router.routes = [r for r in vllm.app.router.routes if r.path != "/v1/models"]
     store = ModelStore(tmp_path / "models")
-    add_prompt(db, project, "One?")
+    make_prompt(db, project, "One?")
     full_weights(store, uri(project, 0))
     versions.promote(db, sampler_settings(tmp_path), new_version(db, project, 0), None)
     db.commit()

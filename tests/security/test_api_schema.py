@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.auth.service import create_api_token
 from app.models import PolicyVersion, TrainingRun
 from app.models import Project as ProjectRow
-from tests.labeling.factories import make_pairs
+from tests.factories import make_pairs
 
 if os.environ.get("CI") == "true":
     import hypothesis

@@ -1,4 +1,4 @@
-"""Auth points tests/test_auth.py leaves open: the per-IP login limit, and API tokens that
+"""Auth points tests/auth/test_auth.py leaves open: the per-IP login limit, and API tokens that
 carry exactly their owner's current roles (never more, never after a role is taken away)."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.auth.service import create_api_token
 from app.body_limit import MAX_BODY_BYTES
 from app.models import Comparison, Project, Prompt, TrainingRun
-from tests.labeling.factories import make_pair
+from tests.factories import make_pair
 
 TABLES = (Comparison, Prompt, TrainingRun)
 

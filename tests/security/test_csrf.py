@@ -1,8 +1,8 @@
-"""CSRF beyond tests/test_auth.py: JSON smuggled as a "simple" request, cross-site Referer.
+"""CSRF beyond tests/auth/test_auth.py: JSON smuggled as a "simple" request, cross-site Referer.
 
 A browser sends `text/plain` and form bodies cross-site without a preflight, with the
 victim's cookie; such requests must store nothing. (The missing token and a cross-site
-Origin on a form are covered in tests/test_auth.py.)
+Origin on a form are covered in tests/auth/test_auth.py.)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import create_api_token
 from app.models import ApiToken, Comparison
-from tests.labeling.factories import make_pair
+from tests.factories import make_pair
 
 
 def _count(db: Session, model: type) -> int:

@@ -1,6 +1,6 @@
 """IDOR sweep: every route that names an object by id, tried with someone else's object.
 
-Generated from the app's routes like tests/test_route_matrix.py. Each id-bearing parameter
+Generated from the app's routes like tests/security/test_route_matrix.py. Each id-bearing parameter
 (path, query or body field) must have an entry in OBJECTS saying which object it names and
 whether membership or ownership protects it; a new id parameter without one fails the sweep.
 
@@ -41,8 +41,7 @@ from app.models import (
     UserRole,
 )
 from app.settings import Settings
-from tests.admin.factories import lease
-from tests.labeling.factories import make_evaluator, make_pair, make_project, make_prompt
+from tests.factories import lease, make_evaluator, make_pair, make_project, make_prompt
 
 SECRET = "zq7-secret-marker"
 PROJECT, OWNER = "project", "owner"

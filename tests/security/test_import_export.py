@@ -26,8 +26,8 @@ from app.domain.store import ModelStore, StoreError
 from app.models import Project, Prompt
 from app.sampling.backend import VersionRef
 from app.sampling.transformers_backend import TransformersBackend
-from tests.labeling.factories import make_pair, make_project
-from tests.sampling.helpers import sampler_settings
+from tests.factories import make_pair, make_project
+from tests.factories.sampling import sampler_settings
 from trainer.policy import load_policy
 
 

@@ -39,10 +39,9 @@ from app.models import (
 from app.projects.manage import remove_member
 from app.sampling.backend import Sample, SampleRequest
 from app.sampling.worker import Sampler
-from tests.admin.factories import compare
 from tests.conftest import CSRF_RE, PASSWORD, login
-from tests.labeling.factories import make_pairs, make_project
-from tests.sampling.helpers import FakeBackend, add_prompt, add_version, sampler_settings
+from tests.factories import compare, make_pairs, make_project, make_prompt, make_version
+from tests.factories.sampling import FakeBackend, sampler_settings
 
 # ---- 1. A person who loses the right to label keeps no lease and gets no new one ----------
 
@@ -348,8 +347,8 @@ def test_system_shows_sampler_errors_only_to_the_projects_members(
 ) -> None:
     other = make_project(db)
     for p, text in ((project, "Hello?"), (other, "A secret question?")):
-        add_version(db, p, 0, "unused")
-        add_prompt(db, p, text)
+        make_version(db, p, 0, "unused")
+        make_prompt(db, p, text)
     db.commit()
     backend = SecretProjectFails(lambda r, i: f"answer {r.seed}")
     settings = sampler_settings(tmp_path)

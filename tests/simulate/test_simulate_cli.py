@@ -25,7 +25,7 @@ from app.projects.service import ensure_default_project
 from app.settings import Settings
 from app.simulate.server import serve_in_thread
 from app.winrates.service import leaderboard
-from tests import h2h
+from tests import factories as f
 
 PAIRS = 30
 SHORT = "Paris is the capital of France."
@@ -61,12 +61,15 @@ def head_to_head_pairs(live: Live) -> int:
     rng = random.Random(5)
     with transaction(live.sessionmaker) as db:
         project = ensure_default_project(db, "tiny")
-        v0, v1 = h2h.version(db, project, 0), h2h.version(db, project, 1, status="active")
+        v0, v1 = (
+            f.make_version(db, project, 0, status="archived"),
+            f.make_version(db, project, 1, status="active"),
+        )
         for _ in range(PAIRS):
             if rng.random() < 0.5:  # v1's completion is sometimes a, sometimes b
-                h2h.pair(db, project, v1, v0, text_a=SHORT, text_b=LONG)
+                f.head_to_head_pair(db, project, v1, v0, text_a=SHORT, text_b=LONG)
             else:
-                h2h.pair(db, project, v0, v1, text_a=LONG, text_b=SHORT)
+                f.head_to_head_pair(db, project, v0, v1, text_a=LONG, text_b=SHORT)
         return v1.id
 
 
@@ -143,9 +146,9 @@ def test_skipped_pairs_go_back_with_a_reason(
 ) -> None:
     with transaction(live.sessionmaker) as db:
         project = ensure_default_project(db, "tiny")
-        v0 = h2h.version(db, project, 0, status="active")
+        v0 = f.make_version(db, project, 0, status="active")
         for _ in range(5):
-            h2h.pair(db, project, v0, v0, text_a=SHORT, text_b=LONG, kind="live")
+            f.head_to_head_pair(db, project, v0, v0, text_a=SHORT, text_b=LONG, kind="live")
     args = ["--evaluators", "1", "--skip-rate", "1", "--idle-timeout", "1"]
     assert cli.main(["simulate", "--rule", "no-lists", "--url", live.url, *args]) == 0
     assert "labels 0  skips 5  errors 0" in capsys.readouterr().out

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.models import Project, WorkerHeartbeat, utcnow
 from app.sampling.backend import SampleRequest
 from app.sampling.worker import Sampler
-from tests.sampling.helpers import FakeBackend, add_prompt, add_version, sampler_settings
+from tests.factories import make_prompt, make_version
+from tests.factories.sampling import FakeBackend, sampler_settings
 
 
 class Broken(FakeBackend):
@@ -28,10 +29,10 @@ def test_system_shows_sampler_status_to_admins_and_ml(
     tmp_path: Path,
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=2)
-    add_version(db, project, 0, "unused")
-    add_version(db, project, 1, "unused")  # v0 archived: v1 meets it head to head
+    make_version(db, project, 0, "unused")
+    make_version(db, project, 1, "unused")  # v0 archived: v1 meets it head to head
     project.head_to_head_share = 0.5
-    add_prompt(db, project, "Hello?")
+    make_prompt(db, project, "Hello?")
     db.add(
         WorkerHeartbeat(
             id="sampler-gone", kind="sampler", seen_at=utcnow() - timedelta(hours=1), status={}
@@ -71,10 +72,10 @@ def test_sampler_errors_are_shown(
     tmp_path: Path,
 ) -> None:
     settings = sampler_settings(tmp_path)
-    add_version(db, project, 0, "unused")
-    add_version(db, project, 1, "unused")  # v0 archived: v1 meets it head to head
+    make_version(db, project, 0, "unused")
+    make_version(db, project, 1, "unused")  # v0 archived: v1 meets it head to head
     project.head_to_head_share = 0.5
-    add_prompt(db, project, "Hello?")
+    make_prompt(db, project, "Hello?")
     db.commit()
     broken = Broken(lambda r, i: "")
     Sampler(session_factory, settings, backend_factory=lambda: broken, worker_id="s-2").step()

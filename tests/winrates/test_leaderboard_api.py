@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.models import Project
-from tests import h2h
+from tests import factories as f
 
 
 def _board(client: TestClient, project: Project, **params: str) -> dict:
@@ -19,14 +19,14 @@ def test_leaderboard_from_head_to_head_judgements(
     client: TestClient, db: Session, project: Project, make_user, logged_in
 ) -> None:
     judge = make_user("evaluator")
-    v0, v1, v2 = (h2h.version(db, project, n) for n in range(3))
-    h2h.version(db, project, 3, status="candidate")  # never compared
+    v0, v1, v2 = (f.make_version(db, project, n, status="archived") for n in range(3))
+    f.make_version(db, project, 3, status="candidate")  # never compared
     # v1 vs v0: completion a is v1's; 16 wins, 2 losses, 2 ties, 3 both bad (left out).
-    h2h.judgements(db, project, judge, v1, v0, "a" * 16 + "b" * 2 + "tt" + "xxx")
+    f.judgements(db, project, judge, v1, v0, "a" * 16 + "b" * 2 + "tt" + "xxx")
     # v0 vs v2 with v0 as completion a: v2 wins 18 of 20.
-    h2h.judgements(db, project, judge, v0, v2, "b" * 18 + "a" * 2)
+    f.judgements(db, project, judge, v0, v2, "b" * 18 + "a" * 2)
     # Live pairs (same version twice) never count, whatever their choice.
-    h2h.judgements(db, project, judge, v2, v2, "aaaa", kind="live")
+    f.judgements(db, project, judge, v2, v2, "aaaa", kind="live")
     db.commit()
     logged_in("ml")
 
@@ -61,9 +61,12 @@ def test_evaluator_filter_separates_simulated_accounts(
 ) -> None:
     person, robot = make_user("evaluator"), make_user("evaluator")
     robot.simulated = True
-    v0, v1 = h2h.version(db, project, 0), h2h.version(db, project, 1)
-    h2h.judgements(db, project, person, v1, v0, "aab")
-    h2h.judgements(db, project, robot, v1, v0, "bbbbb")
+    v0, v1 = (
+        f.make_version(db, project, 0, status="archived"),
+        f.make_version(db, project, 1, status="archived"),
+    )
+    f.judgements(db, project, person, v1, v0, "aab")
+    f.judgements(db, project, robot, v1, v0, "bbbbb")
     db.commit()
     logged_in("admin")
     assert _board(client, project)["comparisons"] == 8
@@ -79,7 +82,7 @@ def test_evaluator_filter_separates_simulated_accounts(
 def test_empty_project_has_versions_but_no_ratings(
     client: TestClient, db: Session, project: Project, logged_in
 ) -> None:
-    h2h.version(db, project, 0, status="active")
+    f.make_version(db, project, 0, status="active")
     db.commit()
     logged_in("ml")
     board = _board(client, project)
@@ -114,8 +117,11 @@ def test_page_shows_table_matrix_and_chart_without_inline_styles(
     client: TestClient, db: Session, project: Project, make_user, logged_in
 ) -> None:
     judge = make_user("evaluator")
-    v0, v1 = h2h.version(db, project, 0), h2h.version(db, project, 1, status="active")
-    h2h.judgements(db, project, judge, v0, v1, "bbbbbbbbba")
+    v0, v1 = (
+        f.make_version(db, project, 0, status="archived"),
+        f.make_version(db, project, 1, status="active"),
+    )
+    f.judgements(db, project, judge, v0, v1, "bbbbbbbbba")
     db.commit()
     logged_in("ml")
     page = client.get(f"/training/leaderboard?project_id={project.id}")
