@@ -23,6 +23,7 @@ from app.deps import LoginRequired, SecondFactorRequired
 from app.domain.jobs import JobError
 from app.domain.project_settings import ProjectSettingsError
 from app.domain.versions import PromotionError
+from app.export.service import ExportOptionsError
 from app.imports.service import ImportNotRevertable
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict
@@ -64,6 +65,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (BrowseError, 422),
     (ReviewError, 422),
     (AuditFilterError, 422),
+    (ExportOptionsError, 422),
 )
 
 

@@ -19,7 +19,7 @@ import torch
 from app.domain.answers import adequate_share
 from app.domain.recipe import EvalSection, GateSection, TrainingConfig
 from app.domain.scorer import RewardScorer
-from trainer.policy import load_policy
+from trainer.stage import load_policy
 from trainer.types import Prompt, as_messages
 
 

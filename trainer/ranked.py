@@ -22,27 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
-from transformers import AutoTokenizer
 
 from app.domain.answers import adequate
 from app.domain.checkpoints import is_adapter_folder
 from app.domain.recipe import EvalSection, PolicySection
 from app.domain.scorer import RewardScorer
-from app.domain.store import assert_safetensors_only
-from trainer._hf import StageCallback, quiet, set_threads
 from trainer.data import Snapshot
 from trainer.evaluate import sample
-from trainer.policy import (
-    _common_args,
-    _metrics,
-    _save,
-    _start,
-    dpo_policy,
-    load_policy,
-    optimise_policy,
-)
+from trainer.policy import dpo_policy, optimise_policy
+from trainer.stage import load_policy, run_policy_stage
 from trainer.types import PreferenceRow, Progress, Prompt, ShouldStop, as_messages
-from trainer.workspace import Workspace, run_stage, stage_output
+from trainer.workspace import Workspace
 
 Ranked = list[tuple[Prompt, list[tuple[float, str]]]]  # per prompt: (reward, answer), best first
 
@@ -131,45 +121,39 @@ def best_of_n_policy(
     progress: Progress,
     should_stop: ShouldStop,
     base: Path | None = None,
+    workspace: Workspace | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the policy on the reward model's best answer to each prompt."""
     best = best_answers(ranked)
     if not best:
         raise ValueError("best_of_n: no complete answer to fine-tune on")
-    set_threads(cfg.threads)
-    assert_safetensors_only(policy)
     from trl import SFTConfig, SFTTrainer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(policy))
     dataset = Dataset.from_dict(
         {
             "prompt": [as_messages(p, cfg.system_prompt) for p, *_ in best],
             "completion": [[{"role": "assistant", "content": t}] for _, t, *_ in best],
         }
     )
-    callback = StageCallback("policy (best_of_n)", progress, should_stop)
-    with stage_output(None, "policy", None) as output:
-        args = SFTConfig(
-            **_common_args(cfg, output),
-            per_device_train_batch_size=cfg.sft_batch_size,
-            max_length=cfg.max_prompt_length + cfg.max_completion_length,
-            completion_only_loss=True,
-            packing=False,
-        )
-        model, peft_config = _start(policy, base, cfg, output["output_dir"])
-        trainer = quiet(
-            SFTTrainer(
-                model=model,
-                args=args,
-                train_dataset=dataset,
-                processing_class=tokenizer,
-                callbacks=[callback],
-                peft_config=peft_config,
-            )
-        )
-        seconds, _ = run_stage(trainer, should_stop, "policy (best_of_n)", progress)
-    _save(trainer, tokenizer, out_dir, cfg)
-    metrics = _metrics(callback, seconds, cfg.steps, None)
+    settings = {
+        "per_device_train_batch_size": cfg.sft_batch_size,
+        "max_length": cfg.max_prompt_length + cfg.max_completion_length,
+        "completion_only_loss": True,
+        "packing": False,
+    }
+    metrics = run_policy_stage(
+        (SFTConfig, SFTTrainer),
+        settings,
+        dataset,
+        policy,
+        out_dir,
+        cfg,
+        progress,
+        should_stop,
+        label="policy (best_of_n)",
+        base=base,
+        workspace=workspace,
+    )
     metrics.update(
         method="best_of_n",
         prompts=len(best),
@@ -190,9 +174,11 @@ def train_policy(
     should_stop: ShouldStop,
     base: Path | None = None,
     workspace: Workspace | None = None,
+    kl_budget: float | None = None,
 ) -> dict[str, Any]:
     """The policy stage the recipe names, after `human_dpo_steps` of DPO on the human pairs
-    (checkpoints in `workspace` for the rloo, grpo and dpo methods)."""
+    (the method's checkpoints, resume and tracker logs in `workspace`; `kl_budget`: where
+    RL stops early, see trainer/policy.py)."""
     before: dict[str, Any] | None = None
     scratch = None
     if cfg.human_dpo_steps and cfg.method != "dpo" and snap.rows:
@@ -204,7 +190,7 @@ def train_policy(
         policy = scratch
     try:
         metrics = _method(
-            snap, policy, reward, out_dir, cfg, progress, should_stop, base, workspace
+            snap, policy, reward, out_dir, cfg, progress, should_stop, base, workspace, kl_budget
         )
     finally:
         if scratch is not None:
@@ -224,12 +210,11 @@ def _method(
     progress: Progress,
     should_stop: ShouldStop,
     base: Path | None,
-    workspace: Workspace | None = None,
+    workspace: Workspace | None,
+    kl_budget: float | None,
 ) -> dict[str, Any]:
     if cfg.method == "dpo":
-        return dpo_policy(
-            snap.rows, policy, out_dir, cfg, progress, should_stop, base, workspace=workspace
-        )
+        return dpo_policy(snap.rows, policy, out_dir, cfg, progress, should_stop, base, workspace)
     if cfg.method in ("rloo", "grpo"):
         return optimise_policy(
             snap.rl_prompts,
@@ -240,15 +225,18 @@ def _method(
             progress,
             should_stop,
             base,
-            workspace=workspace,
+            workspace,
+            kl_budget,
         )
     ranked = rank_candidates(ranking_prompts(snap, cfg), policy, reward, cfg, progress, base)
     if cfg.method == "best_of_n":
-        return best_of_n_policy(ranked, policy, out_dir, cfg, progress, should_stop, base)
+        return best_of_n_policy(
+            ranked, policy, out_dir, cfg, progress, should_stop, base, workspace
+        )
     pairs = ranked_pairs(ranked, cfg)
     rows = pairs + (snap.rows if cfg.rm_dpo_human_pairs else [])
     if not rows:
         raise ValueError("rm_dpo: no ranked or human pairs to train on")
-    metrics = dpo_policy(rows, policy, out_dir, cfg, progress, should_stop, base)
+    metrics = dpo_policy(rows, policy, out_dir, cfg, progress, should_stop, base, workspace)
     metrics.update(method="rm_dpo", ranked_pairs=len(pairs), human_pairs=len(rows) - len(pairs))
     return metrics

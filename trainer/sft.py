@@ -15,15 +15,12 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from transformers import AutoTokenizer
 
 from app.domain.demonstrations import DemonstrationRow
 from app.domain.recipe import PolicySection, SftSection
-from app.domain.store import assert_safetensors_only
-from trainer._hf import StageCallback, quiet, set_threads
-from trainer.policy import _metrics, _save, _start
+from trainer.stage import run_policy_stage
 from trainer.types import Progress, ShouldStop
-from trainer.workspace import Workspace, run_stage, stage_output
+from trainer.workspace import Workspace
 
 
 def sft_dataset(rows: list[DemonstrationRow], system_prompt: str | None) -> Dataset:
@@ -77,49 +74,34 @@ def sft_policy(
     """
     if not rows:
         raise ValueError("no demonstrations for SFT")
-    set_threads(policy_cfg.threads)
-    assert_safetensors_only(policy)
     from trl import SFTConfig, SFTTrainer
 
-    progress(0.0, "sft: loading", {})
-    tokenizer = AutoTokenizer.from_pretrained(str(policy))
-    dataset = sft_dataset(rows, policy_cfg.system_prompt)
     steps = sft_steps(len(rows), cfg)
-    callback = StageCallback("sft", progress, should_stop)
-    with stage_output(workspace, "sft", policy_cfg.save_steps) as output:
-        args = SFTConfig(
-            **output,
-            learning_rate=cfg.lr,
-            max_steps=steps,
-            per_device_train_batch_size=cfg.batch_size,
-            max_length=cfg.max_length,
-            completion_only_loss=True,
-            lr_scheduler_type="constant",
-            max_grad_norm=policy_cfg.max_grad_norm,
-            seed=cfg.seed,
-            logging_steps=1,
-            use_cpu=not torch.cuda.is_available(),
-            bf16=policy_cfg.bf16,
-            gradient_checkpointing=False,
-            disable_tqdm=True,
-            model_init_kwargs={"use_safetensors": True, "dtype": "float32"},
-        )
-        model, peft_config = _start(policy, base, policy_cfg, output["output_dir"])
-        trainer = quiet(
-            SFTTrainer(
-                model=model,
-                args=args,
-                train_dataset=dataset,
-                processing_class=tokenizer,
-                callbacks=[callback],
-                peft_config=peft_config,
-            )
-        )
-        seconds, resumed = run_stage(trainer, should_stop, "sft", progress, workspace, "sft")
-    _save(trainer, tokenizer, out_dir, policy_cfg)
-    metrics = _metrics(callback, seconds, steps, resumed)
+    settings = {
+        "learning_rate": cfg.lr,
+        "max_steps": steps,
+        "warmup_steps": 0,
+        "lr_scheduler_type": "constant",
+        "seed": cfg.seed,
+        "per_device_train_batch_size": cfg.batch_size,
+        "max_length": cfg.max_length,
+        "completion_only_loss": True,
+    }
+    metrics = run_policy_stage(
+        (SFTConfig, SFTTrainer),
+        settings,
+        sft_dataset(rows, policy_cfg.system_prompt),
+        policy,
+        out_dir,
+        policy_cfg,
+        progress,
+        should_stop,
+        label="sft",
+        stage="sft",
+        base=base,
+        workspace=workspace,
+    )
     keep = ("steps", "train_seconds", "seconds_per_step", "loss_curve", "resumed_from_step")
     out = {k: metrics[k] for k in keep}
     out.update(demonstrations=len(rows), epochs=cfg.epochs)
-    progress(1.0, "sft: done", {})
     return out

@@ -260,8 +260,11 @@ class Worker:
             raise RunFailed("No reward model yet: run a `full` or `reward` run first.")
         if start is None:
             raise RunFailed("The project has no active policy version to start from.")
+        # RL stops early once it has spent what the gates' KL budget leaves this version.
+        budget = cfg.gates.kl_budget
+        kl_left = None if budget is None else budget - lineage_kl
         out["policy_dir"] = self._policy_stage(
-            claim, state, staged, work, snap, cfg, start, reward_path, start_base
+            claim, state, staged, work, snap, cfg, start, reward_path, start_base, kl_left
         )
         out["reward_used"] = reward_path
         self._checkpoint(state)
@@ -377,6 +380,7 @@ class Worker:
         reference: Path,
         reward: Path,
         reference_base: Path | None,
+        kl_budget: float | None = None,
     ) -> Path:
         from trainer.ranked import train_policy
 
@@ -394,6 +398,7 @@ class Worker:
             state.should_stop,
             base=reference_base,
             workspace=work,
+            kl_budget=kl_budget,
         )
         state.results["policy"] = metrics
         return folder

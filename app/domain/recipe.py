@@ -378,7 +378,8 @@ class GateSection(Section):
         ge=0,
         le=1e9,
         description="promote only if the KL summed along the lineage from version 0 "
-        "(each version's KL to its parent) stays below (None: off)",
+        "(each version's KL to its parent) stays below; RL (rloo, grpo, with beta > 0) stops "
+        "early once it has spent what the budget leaves the new version (None: off)",
     )
     max_answer_drop: OptFloat = Field(
         None,

@@ -55,22 +55,25 @@ def export(
 ) -> None:
     """export comparisons for training (TRL) or analysis (raw), or demonstrations (sft)"""
     from app.db import make_sessionmaker, transaction
-    from app.export.service import ExportOptions, iter_lines
+    from app.export.service import ExportOptions, ExportOptionsError, iter_lines
     from app.projects.service import command_line_project
 
     config = settings()
-    opts = ExportOptions(
-        kind=format_,
-        file_format="parquet" if parquet or hf else "csv" if csv else "jsonl",
-        since=since.replace(tzinfo=UTC) if since else None,
-        until=until.replace(tzinfo=UTC) + timedelta(days=1) if until else None,
-        tag=tag,
-        exclude_ties=exclude_ties,
-        exclude_excluded=not include_excluded,
-        aggregate=not no_aggregate,
-        pseudonymise=pseudonymise,
-        include_imported=include_imported,
-    )
+    try:
+        opts = ExportOptions(
+            kind=format_,
+            file_format="parquet" if parquet or hf else "csv" if csv else "jsonl",
+            since=since.replace(tzinfo=UTC) if since else None,
+            until=until.replace(tzinfo=UTC) + timedelta(days=1) if until else None,
+            tag=tag,
+            exclude_ties=exclude_ties,
+            exclude_excluded=not include_excluded,
+            aggregate=not no_aggregate,
+            pseudonymise=pseudonymise,
+            include_imported=include_imported,
+        )
+    except ExportOptionsError as exc:  # the web export refuses them with the same words
+        fail(str(exc))
     factory = make_sessionmaker(engine(config))
     rows = -1 if opts.file_format == "csv" else 0  # the CSV header is not a row
     secret = config.resolved_secret_key()

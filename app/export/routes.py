@@ -63,7 +63,7 @@ def download(
     request: Request, project: Project, opts: ExportOptions, settings: Settings
 ) -> Response:
     factory, secret = request.app.state.sessionmaker, settings.resolved_secret_key()
-    if opts.file_format == "parquet" and opts.kind != "sft":
+    if opts.file_format == "parquet":  # never sft (ExportOptions refuses it)
         media, body = (
             "application/vnd.apache.parquet",
             stream_parquet(factory, project.id, opts, secret),

@@ -52,6 +52,20 @@ RAW_FIELDS = [
 ]
 
 
+SFT_JSONL_ONLY = (
+    "Demonstrations (format sft) are exported as JSONL only: Parquet holds the preference "
+    "(trl) and raw rows."
+)
+
+
+class ExportOptionsError(ValueError):
+    """Options no export writes (the web app answers 422 naming `field`; the CLI refuses)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class ExportOptions:
     kind: Literal["trl", "raw", "sft"] = "trl"
@@ -66,6 +80,10 @@ class ExportOptions:
     aggregate: bool = True
     pseudonymise: bool = False
     include_imported: bool = False  # TRL rows: add imported preference data (app/imports)
+
+    def __post_init__(self) -> None:
+        if self.kind == "sft" and self.file_format == "parquet":
+            raise ExportOptionsError(SFT_JSONL_ONLY, "file_format")
 
 
 def pseudonym(secret: str, user_id: int) -> str:

@@ -6,10 +6,16 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from app.domain.messages import as_messages
-from app.domain.preferences import PreferenceRow, current_watermark
+from app.domain.preferences import (
+    PreferenceRow,
+    Selection,
+    annotator_weights,
+    current_watermark,
+)
 from app.export.service import ExportOptions, iter_lines
 from app.models import Project, User
 from tests.factories import compare, completion_pair, make_prompt
@@ -108,3 +114,45 @@ def test_excluded_annotators_come_back_only_when_asked(
     assert exported(db, project, exclude_excluded=False) == [
         {"prompt": "Say hi", "chosen": "hi", "rejected": "go"}
     ]
+
+
+def test_annotator_weights_follow_gold_accuracy_in_the_runs_scope(
+    db: Session,
+    project: Project,
+    tmp_path: Path,
+    tiny_policy_dir: Path,
+    make_user: Callable[..., User],
+) -> None:
+    """The weights a run trains with, read from the database (SQLite and Postgres)."""
+    v0 = version_zero(db, project, tmp_path / "store", tiny_policy_dir)
+    expert, coin, contrarian, newcomer, dropped = (make_user("evaluator") for _ in range(5))
+    prompt = add_prompt(db, project, "Pick the true one.")
+    golds = [
+        add_pair(db, project, prompt, v0, f"true {i}", f"false {i}", kind="gold", gold_choice="a")
+        for i in range(4)
+    ]
+    for i, pair in enumerate(golds):
+        label(db, pair, expert, "a")
+        label(db, pair, coin, "a" if i % 2 else "b")
+        label(db, pair, contrarian, "b")
+        label(db, pair, dropped, "b")
+    label(db, golds[0], newcomer, "tie")  # a tie is no answer to a gold pair
+    live = add_pair(db, project, prompt, v0, "one", "two")
+    label(db, live, newcomer, "a")  # no gold answer at all: the prior's middling weight
+    project.settings = {**project.settings, "excluded_annotators": [dropped.id]}
+    db.flush()
+    watermark = current_watermark(db, project.id)
+    late = add_pair(db, project, prompt, v0, "true 5", "false 5", kind="gold", gold_choice="a")
+    label(db, late, contrarian, "a")  # after the watermark: not counted
+    db.flush()
+
+    weights = annotator_weights(db, project, Selection(up_to=watermark))
+
+    # Accuracy smoothed with 4 answers at 75 %, then 2 x accuracy - 1 (at least 0.05).
+    assert weights[expert.id] == pytest.approx(0.75)  # 4/4 -> 7/8
+    assert weights[coin.id] == pytest.approx(0.25)  # 2/4 -> 5/8
+    assert weights[contrarian.id] == pytest.approx(0.05)  # 0/4 -> 3/8, floored
+    assert weights[newcomer.id] == pytest.approx(0.5)  # 0/0 -> 3/4
+    # An excluded annotator's gold answers are out of scope: the prior alone.
+    assert weights[dropped.id] == pytest.approx(0.5)
+    assert set(weights) == {u.id for u in (expert, coin, contrarian, newcomer, dropped)}

@@ -271,3 +271,30 @@ def test_simulated_labels_stay_out_unless_asked(db, project, make_user) -> None:
     assert [r["chosen"] for r in lines(db, project, kind="trl")] == ["hi"]
     with_bots = lines(db, project, kind="trl", include_simulated=True)
     assert sorted(r["chosen"] for r in with_bots) == ["bye", "hi"]
+
+
+def test_sft_as_parquet_is_refused_by_the_web_and_the_cli_in_the_same_words(
+    client, logged_in, project, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from app.cli import main as cli_main
+    from app.export.service import SFT_JSONL_ONLY
+    from app.settings import get_settings
+
+    logged_in("admin")
+    r = client.get(f"/api/v1/export?project={project.id}&format=sft&file_format=parquet")
+    assert r.status_code == 422
+    assert r.json()["detail"] == SFT_JSONL_ONLY
+    assert r.json()["errors"][0]["field"] == "file_format"
+    page = client.get(f"/admin/export/download?project={project.id}&format=sft&file_format=parquet")
+    assert page.status_code == 422 and "JSONL only" in page.text
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    get_settings.cache_clear()
+    try:
+        out = tmp_path / "sft.parquet"
+        code = cli_main(["export", "--format", "sft", "--parquet", "--out", str(out)])
+        assert code == 2 and not out.exists()
+        assert capsys.readouterr().err.strip() == f"error: {SFT_JSONL_ONLY}"
+    finally:
+        get_settings.cache_clear()

@@ -158,3 +158,34 @@ def test_evaluate_and_gates(tmp_path, tiny_policy_dir, trained_reward, tiny_cfg)
         {**same, "reward_val_accuracy": reward_metrics["val_accuracy"]}, tiny_cfg.gates
     )
     assert not ok and reasons == ["reward gain 0.0000 is not above 0"]
+
+
+def test_rl_stops_early_once_its_kl_budget_is_spent(
+    tmp_path, tiny_policy_dir, trained_reward, tiny_cfg
+) -> None:
+    cfg = tiny_cfg.policy.model_copy(update={"steps": 3})
+    # What a version gets when its lineage has already spent more than the gates' budget.
+    spent = optimise_policy(
+        synthetic_prompts(4),
+        tiny_policy_dir,
+        trained_reward[0],
+        tmp_path / "v1",
+        cfg,
+        no_progress,
+        never_stop,
+        kl_budget=-1.0,
+    )
+    assert spent["steps"] == 1 and spent["kl_budget"]["stopped_at_step"] == 1
+    assert spent["kl_budget"]["spent"] is not None
+    load_policy(tmp_path / "v1")  # what it trained so far is saved as a version
+    roomy = optimise_policy(
+        synthetic_prompts(4),
+        tiny_policy_dir,
+        trained_reward[0],
+        tmp_path / "v2",
+        cfg,
+        no_progress,
+        never_stop,
+        kl_budget=1e9,
+    )
+    assert roomy["steps"] == 3 and roomy["kl_budget"]["stopped_at_step"] is None

@@ -15,6 +15,7 @@ from trainer.ranked import (
 )
 from trainer.synthetic import KEYWORD, synthetic_prompts
 from trainer.types import never_stop, no_progress
+from trainer.workspace import Workspace
 
 from .test_policy import changed_tensors
 
@@ -97,3 +98,41 @@ def test_human_pair_dpo_runs_first_when_asked(
     )
     assert metrics["human_dpo"]["steps"] == 1 and metrics["method"] == "best_of_n"
     assert changed_tensors(tiny_policy_dir, out) > 0
+
+
+@pytest.mark.parametrize("method", ["best_of_n", "rm_dpo"])
+def test_ranking_methods_checkpoint_in_the_run_folder_and_resume_there(
+    method, tmp_path, tiny_policy_dir, trained_reward, keyword_rows, tiny_cfg
+) -> None:
+    cfg = tiny_cfg.policy.model_copy(
+        update={"method": method, "bon_samples": 0, "steps": 2, "save_steps": 1}
+    )
+    work = Workspace(tmp_path / "run", save_total_limit=1)
+    snap = pool_snapshot(keyword_rows[:4])
+    first = train_policy(
+        snap,
+        tiny_policy_dir,
+        trained_reward[0],
+        tmp_path / "v1",
+        cfg,
+        no_progress,
+        never_stop,
+        workspace=work,
+    )
+    assert first["resumed_from_step"] is None
+    checkpoint = work.resume_point("policy")
+    assert checkpoint is not None and checkpoint[1] == 2
+    assert len(list(work.stage_dir("policy").glob("checkpoint-*"))) == 1  # the newest alone
+    # A retry of the run (its trainer killed before registering) resumes from there.
+    again = train_policy(
+        snap,
+        tiny_policy_dir,
+        trained_reward[0],
+        tmp_path / "v2",
+        cfg,
+        no_progress,
+        never_stop,
+        workspace=work,
+    )
+    assert again["resumed_from_step"] == 2 and again["method"] == method
+    assert changed_tensors(tiny_policy_dir, tmp_path / "v2") > 0

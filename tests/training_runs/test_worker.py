@@ -301,3 +301,27 @@ def test_a_reward_run_on_a_ranked_project_trains_on_the_implied_pairs(
         data = run.metrics["data"]
         assert data["rankings"] == 4 and data["train"] + data["validation"] == 24
         assert run.metrics["reward"]["ranking_pairs"] == run.metrics["reward"]["train_pairs"] > 0
+
+
+def test_rl_stops_at_what_the_kl_budget_leaves_and_the_gate_names_the_budget(
+    committed_engine: Engine, settings: Settings, tiny_policy_dir: Path, tiny_reward_dir: Path
+) -> None:
+    factory = make_sessionmaker(committed_engine)
+    project_id = seed(factory, settings, tiny_policy_dir)
+    with transaction(factory) as db:
+        # The active version's lineage has spent 5 already: a budget of 1 leaves it nothing.
+        v0 = db.scalar(select(PolicyVersion).where(PolicyVersion.project_id == project_id))
+        assert v0 is not None
+        v0.metrics = {"evaluation": {"kl_total": 5.0}}
+        overrides = {"gates.min_reward_gain": -1e9, "gates.kl_budget": 1.0, "policy.steps": 3}
+        config = tiny_overrides(tiny_reward_dir, **overrides)
+        run_id = jobs.enqueue(db, settings, project_id, recipe="tiny", config=config).id
+    assert Worker(settings, factory, heartbeat_seconds=0.2).serve(once=True) == 1
+
+    with transaction(factory) as db:
+        run = db.get(TrainingRun, run_id)
+        assert run is not None and run.status == "succeeded", (run and run.error, run and run.log)
+        policy = run.metrics["policy"]
+        assert policy["steps"] == 1 and policy["kl_budget"]["stopped_at_step"] == 1
+        assert policy["kl_budget"]["budget"] == pytest.approx(-4.0)
+        assert any("KL along the lineage" in r for r in run.metrics["gates"]["reasons"])
