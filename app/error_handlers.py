@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.annotators.cohorts import CohortError
 from app.api.errors import ApiProblem, FieldError, problem_response
 from app.auditlog.service import AuditFilterError
 from app.deps import LoginRequired, SecondFactorRequired
@@ -66,6 +67,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (ReviewError, 422),
     (AuditFilterError, 422),
     (ExportOptionsError, 422),
+    (CohortError, 422),
 )
 
 

@@ -46,6 +46,7 @@ from app.projects import api as projects_api
 from app.projects import routes as projects_routes
 from app.prompts import api as prompts_api
 from app.prompts import routes as prompts_routes
+from app.quality import cohort_api
 from app.quality import routes as quality_routes
 from app.sampling import embedded as embedded_sampler
 from app.security_headers import SecurityHeadersMiddleware
@@ -67,6 +68,7 @@ def api_router() -> APIRouter:
     router.include_router(prompts_api.router)
     router.include_router(imports_api.router)
     router.include_router(annotators_api.router)
+    router.include_router(cohort_api.router)
     router.include_router(export_routes.api_router)
     router.include_router(quality_routes.api_router)
     router.include_router(dashboard_routes.api_router)

@@ -300,6 +300,14 @@ def invalidate(db: Session, project_id: int, kind: str) -> None:
     )
 
 
+def invalidate_everywhere(db: Session, kind: str) -> None:
+    """Mark every project's kept figures of this kind out of date: a change all of them read,
+    such as an annotator's cohort tags."""
+    db.execute(
+        update(AggregateSnapshot).where(AggregateSnapshot.kind == kind).values(source=INVALIDATED)
+    )
+
+
 def snapshots_of(state: Any) -> Snapshots:
     """The app's Snapshots (`app.state`)."""
     found: Snapshots = state.snapshots

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
-from app.domain import jobs, versions
+from app.domain import jobs, safety, versions
 from app.domain.checkpoints import is_adapter_folder
 from app.domain.project_settings import loop_settings_of
 from app.domain.retraining import maybe_enqueue_periodic
@@ -451,8 +451,10 @@ class Worker:
                 if self.settings.auto_promote and passed and trial:
                     # Evaluators decide: candidate-versus-active votes (app.domain.trial).
                     versions.start_trial(db, version, reason=f"run {claim.run_id}: gates passed")
-                elif self.settings.auto_promote and passed:
-                    versions.promote(db, self.settings, version, None, reason=f"run {claim.run_id}")
+                elif self.settings.auto_promote and passed:  # unless the safety gate refuses
+                    safety.promote_automatically(
+                        db, self.settings, version, reason=f"run {claim.run_id}"
+                    )
                 elif self.settings.auto_promote:
                     versions.reject(db, version, reason=f"run {claim.run_id}: gates failed")
             jobs.finish(

@@ -28,13 +28,28 @@ def tags_by_user(db: Session) -> dict[int, dict[str, str]]:
     return dict(out)
 
 
-def set_tag(db: Session, user: User, dimension: str, value: str, actor_id: int) -> None:
-    """Place `user` in cohort `value` of `dimension`; an empty value removes the tag."""
+def tags_of(db: Session, user_id: int) -> dict[str, str]:
+    """One annotator's tags: dimension → value."""
+    rows = db.execute(
+        select(AnnotatorTag.dimension, AnnotatorTag.value)
+        .where(AnnotatorTag.user_id == user_id)
+        .order_by(AnnotatorTag.dimension)
+    )
+    return dict(rows.tuples().all())
+
+
+def _clean(dimension: str, value: str) -> tuple[str, str]:
     dimension, value = " ".join(dimension.split()).lower(), " ".join(value.split())
     if not dimension or len(dimension) > MAX_DIMENSION or len(value) > MAX_VALUE:
         raise CohortError(
             f"A dimension of 1–{MAX_DIMENSION} characters and a value of up to {MAX_VALUE}."
         )
+    return dimension, value
+
+
+def set_tag(db: Session, user: User, dimension: str, value: str, actor_id: int) -> None:
+    """Place `user` in cohort `value` of `dimension`; an empty value removes the tag."""
+    dimension, value = _clean(dimension, value)
     db.execute(
         delete(AnnotatorTag).where(
             AnnotatorTag.user_id == user.id, AnnotatorTag.dimension == dimension
@@ -44,3 +59,20 @@ def set_tag(db: Session, user: User, dimension: str, value: str, actor_id: int) 
         db.add(AnnotatorTag(user_id=user.id, dimension=dimension, value=value))
     db.flush()
     audit(db, "annotator.tagged", actor_id, f"user:{user.id}", dimension=dimension, value=value)
+
+
+def replace_tags(db: Session, user: User, tags: dict[str, str], actor_id: int) -> dict[str, str]:
+    """Make `tags` the annotator's whole set (a dimension left out is removed; an empty value
+    too); each change is audited. All are checked before any is written."""
+    wanted: dict[str, str] = {}
+    for dimension, value in tags.items():
+        dim, val = _clean(dimension, value)
+        if dim in wanted and wanted[dim] != val:
+            raise CohortError(f"Dimension {dim!r} given twice.")
+        if val:
+            wanted[dim] = val
+    current = tags_of(db, user.id)
+    for dim in sorted(set(current) | set(wanted)):
+        if current.get(dim) != wanted.get(dim):
+            set_tag(db, user, dim, wanted.get(dim, ""), actor_id)
+    return tags_of(db, user.id)

@@ -7,6 +7,7 @@ the only place that knows its shape. Values stored by older versions are read le
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -22,6 +23,7 @@ MAX_HELD_OUT_SHARE = 0.5
 MIN_RANK_K, MAX_RANK_K = 3, 6
 
 Overlap = Annotated[int, Field(ge=1, le=MAX_OVERLAP)]
+RankSize = Annotated[int, Field(ge=MIN_RANK_K, le=MAX_RANK_K)]
 
 
 class ProjectSettingsError(ValueError):
@@ -112,6 +114,17 @@ class ProjectSettings(LoopSettings):
         description="Ask evaluators to rank this many completions per prompt instead of "
         "comparing a pair; none = pairs.",
     )
+    ranking_by_tag: dict[str, RankSize] = Field(
+        default_factory=dict,
+        description="Answers ranked per task for prompts with a tag (the largest of a "
+        "prompt's tags applies); prompts with none of them follow `ranking_k`.",
+    )
+
+    def answers_per_task(self, tags: Iterable[str]) -> int:
+        """Completions the sampler makes for one task of a prompt with `tags`: the largest
+        per-tag ranking size, else the project's ranking size, else 2 (a pair)."""
+        sizes = [self.ranking_by_tag[t] for t in tags if t in self.ranking_by_tag]
+        return max(sizes) if sizes else self.ranking_k or 2
 
 
 LOOP_FIELDS = frozenset(LoopSettings.model_fields)

@@ -16,7 +16,7 @@ from app.domain import versions as lifecycle
 from app.domain.project_settings import recipe_of
 from app.domain.recipe import load_recipe
 from app.domain.retraining import labels_since_last_run, schedule_of
-from app.domain.safety import UnsafeShare, unsafe_shares
+from app.domain.safety import UnsafeShare, live_alarms, unsafe_shares
 from app.models import (
     Comparison,
     Pair,
@@ -90,6 +90,7 @@ class VersionLine:
     reward_accuracy: float | None  # the reward model's held-out (validation) accuracy
     labels: int | None  # labels collected when the run that made it started
     unsafe: UnsafeShare | None = None  # the share of its judged responses flagged unsafe
+    unsafe_alarm: str | None = None  # live, and flagged more often than its parent: why
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def version_lines(
     }
     labels = _labels_at(db, project.id, {w for w, _ in runs.values() if w is not None})
     numbers = {v.id: v.number for v in versions}
+    alarms = live_alarms(unsafe or {}, versions)
     out = []
     for v in versions:
         watermark, reward_metrics = runs.get(v.training_run_id or -1, (None, None))
@@ -175,6 +177,7 @@ def version_lines(
                 if watermark is not None
                 else (0 if v.number == 0 else None),
                 unsafe=(unsafe or {}).get(v.id),
+                unsafe_alarm=alarms.get(v.id),
             )
         )
     return out

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.domain.audit import audit
 from app.domain.versions import VersionRef
 from app.models import PlaygroundMatch, PolicyVersion, Project, Prompt, User, utcnow
 from app.sampling.backend import Sample, SampleRequest
@@ -226,4 +228,33 @@ def vote(db: Session, match: PlaygroundMatch, choice: str) -> PlaygroundMatch:
     if not done.rowcount:  # type: ignore[attr-defined]
         raise MatchConflict("This match has its vote already.")
     db.refresh(match)
+    _audit_vote(db, match)
     return match
+
+
+def _audit_vote(db: Session, match: PlaygroundMatch) -> None:
+    """The vote in the audit log: who, which match, and who answered each side."""
+    ids = [v for v in (match.version_a_id, match.version_b_id) if v is not None]
+    numbers = dict(
+        db.execute(select(PolicyVersion.id, PolicyVersion.number).where(PolicyVersion.id.in_(ids)))
+        .tuples()
+        .all()
+    )
+    sides: dict[str, Any] = {}
+    for side, version_id, model in (
+        ("a", match.version_a_id, match.model_a),
+        ("b", match.version_b_id, match.model_b),
+    ):
+        sides[f"version_{side}"] = numbers.get(version_id) if version_id is not None else None
+        sides[f"version_{side}_id"] = version_id
+        sides[f"model_{side}"] = model
+    audit(
+        db,
+        f"{match.source}.voted",
+        match.user_id,
+        f"playground_match:{match.id}",
+        project=match.project_id,
+        match=match.id,
+        choice=match.choice,
+        **sides,
+    )

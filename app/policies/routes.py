@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.deps import DbDep, MLStaff, Principal, SettingsDep
 from app.domain import versions as lifecycle
+from app.domain.safety import live_alarms
 from app.models import PolicyVersion
 from app.policies.figures import kept_safety
 from app.projects.deps import ChosenProjectDep
@@ -52,6 +53,7 @@ def versions_page(
         "board": board,
         "chart": leaderboard_chart(board),
         "unsafe": safety.value,
+        "unsafe_alarms": live_alarms(safety.value, versions),
         "unsafe_as_of": safety.as_of,
         "unsafe_current": safety.current,
     }

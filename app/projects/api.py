@@ -40,6 +40,9 @@ class ProjectOut(BaseModel):
     excluded_annotators: list[int]
     held_out_share: float
     ranking_k: int | None = Field(description="Answers ranked per task; none = pairs.")
+    ranking_by_tag: dict[str, int] = Field(
+        description="Answers ranked per task for prompts with a tag (the largest applies)."
+    )
     loop: LoopSettings
 
     @classmethod
@@ -59,6 +62,7 @@ class ProjectOut(BaseModel):
             excluded_annotators=list(settings_of(p).excluded_annotators),
             held_out_share=settings_of(p).held_out_share,
             ranking_k=settings_of(p).ranking_k,
+            ranking_by_tag=settings_of(p).ranking_by_tag,
             loop=loop_settings_of(p),
         )
 
@@ -109,6 +113,11 @@ class ProjectIn(BaseModel):
         description=f"0: evaluators compare pairs; {MIN_RANK_K}-{MAX_RANK_K}: they rank that "
         "many answers per prompt; omit to keep.",
     )
+    ranking_by_tag: dict[str, int] | None = Field(
+        None,
+        description=f"Tag → answers ranked per task ({MIN_RANK_K}-{MAX_RANK_K}) for prompts "
+        "with that tag; the rest follow ranking_k; omit to keep, {} for none.",
+    )
 
     def fields(self) -> manage.ProjectFields:
         bad = [t for t, n in self.overlap_by_tag.items() if not 1 <= n <= MAX_OVERLAP]
@@ -125,6 +134,7 @@ class ProjectIn(BaseModel):
             overlap_by_tag=self.overlap_by_tag,
             held_out_share=self.held_out_share,
             ranking_k=self.ranking_k,
+            ranking_by_tag=self.ranking_by_tag,
         )
 
 

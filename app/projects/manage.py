@@ -14,6 +14,8 @@ from app.domain.leases import release_leases
 from app.domain.project_settings import (
     MAX_HELD_OUT_SHARE,
     MAX_OVERLAP,
+    MAX_RANK_K,
+    MIN_RANK_K,
     LoopSettings,
     ProjectSettingsError,
     loop_settings_of,
@@ -43,6 +45,7 @@ class ProjectFields:
     overlap_by_tag: dict[str, int] | None = None
     held_out_share: float | None = None  # None: unchanged
     ranking_k: int | None = None  # None: unchanged; 0: pairs; 3-6: rankings of that many
+    ranking_by_tag: dict[str, int] | None = None  # None: unchanged
 
 
 def parse_flags(text: str) -> list[str]:
@@ -52,20 +55,30 @@ def parse_flags(text: str) -> list[str]:
     return flags
 
 
-def parse_overlap_by_tag(text: str) -> dict[str, int]:
-    """Lines of `tag = n` → {tag: n}."""
+def parse_by_tag(text: str, what: str, low: int, high: int) -> dict[str, int]:
+    """Lines of `tag = n` (low ≤ n ≤ high) → {tag: n}; `what` names the field in errors."""
     out: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         tag, sep, value = line.partition("=")
         if not sep or not tag.strip() or not value.strip().isdigit():
-            raise ProjectError(f"Overlap by tag, line {number}: write `tag = number`.")
+            raise ProjectError(f"{what}, line {number}: write `tag = number`.")
         n = int(value)
-        if not 1 <= n <= MAX_OVERLAP:
-            raise ProjectError(f"Overlap by tag, line {number}: between 1 and {MAX_OVERLAP}.")
+        if not low <= n <= high:
+            raise ProjectError(f"{what}, line {number}: between {low} and {high}.")
         out[tag.strip()] = n
     return out
+
+
+def parse_overlap_by_tag(text: str) -> dict[str, int]:
+    """Lines of `tag = n` → {tag: labels each pair of such a prompt needs}."""
+    return parse_by_tag(text, "Overlap by tag", 1, MAX_OVERLAP)
+
+
+def parse_ranking_by_tag(text: str) -> dict[str, int]:
+    """Lines of `tag = K` → {tag: answers ranked per task for such a prompt}."""
+    return parse_by_tag(text, "Rankings by tag", MIN_RANK_K, MAX_RANK_K)
 
 
 def _check(db: Session, fields: ProjectFields, project_id: int | None) -> None:
@@ -106,6 +119,8 @@ def _apply(project: Project, fields: ProjectFields) -> None:
         changes["held_out_share"] = fields.held_out_share
     if fields.ranking_k is not None:
         changes["ranking_k"] = fields.ranking_k or None
+    if fields.ranking_by_tag is not None:
+        changes["ranking_by_tag"] = fields.ranking_by_tag
     if changes:
         try:
             update_settings(project, **changes)
@@ -144,6 +159,8 @@ def update_project(db: Session, project: Project, fields: ProjectFields, actor_i
         head_to_head_share=project.head_to_head_share,
         overlap_by_tag=settings_of(project).overlap_by_tag,
         held_out_share=settings_of(project).held_out_share,
+        ranking_k=settings_of(project).ranking_k,
+        ranking_by_tag=settings_of(project).ranking_by_tag,
     )
 
 

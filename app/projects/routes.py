@@ -32,6 +32,7 @@ def _fields(
     head_to_head_share: float | None = None,
     held_out_share: float | None = None,
     ranking_k: int | None = None,
+    ranking_by_tag: str | None = None,
 ) -> manage.ProjectFields:
     return manage.ProjectFields(
         name=name,
@@ -44,6 +45,9 @@ def _fields(
         head_to_head_share=head_to_head_share,
         held_out_share=held_out_share,
         ranking_k=ranking_k,
+        ranking_by_tag=(
+            None if ranking_by_tag is None else manage.parse_ranking_by_tag(ranking_by_tag)
+        ),
     )
 
 
@@ -91,6 +95,7 @@ def _detail(
         "overlap_by_tag": settings_of(project).overlap_by_tag,
         "held_out_share": settings_of(project).held_out_share,
         "ranking_k": settings_of(project).ranking_k,
+        "ranking_by_tag": settings_of(project).ranking_by_tag,
         "rank_sizes": range(MIN_RANK_K, MAX_RANK_K + 1),
         "loop": loop_settings_of(project),
         "schedule": schedule_of(project, request.app.state.settings),
@@ -124,6 +129,7 @@ def project_update(
     head_to_head_share: Annotated[float | None, Form()] = None,
     held_out_share: Annotated[float | None, Form()] = None,
     ranking_k: Annotated[int | None, Form(description="0: pairs; 3-6: rank that many")] = None,
+    ranking_by_tag: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     try:
         fields = _fields(
@@ -137,6 +143,7 @@ def project_update(
             head_to_head_share,
             held_out_share,
             ranking_k,
+            ranking_by_tag,
         )
         manage.update_project(db, project, fields, principal.user.id)
     except manage.ProjectError as exc:

@@ -15,7 +15,7 @@ from app.models import Comparison, Project
 from app.quality.agreement import Agreement, pair_tables, project_agreement
 from app.quality.cohorts import Dimension, cohort_figures
 from app.settings import Settings
-from app.snapshots import Aggregate, Figures, Snapshots, invalidate
+from app.snapshots import Aggregate, Figures, Snapshots, invalidate, invalidate_everywhere
 
 
 @dataclass
@@ -57,6 +57,11 @@ def project_quality(snapshots: Snapshots, db: Session, project: Project) -> Figu
 
 
 def figures_changed(db: Session, project_id: int) -> None:
-    """Gold answers or cohorts changed: the kept figures are out of date (refreshed on the
-    next view)."""
+    """Gold answers changed: the kept figures are out of date (refreshed on the next view)."""
     invalidate(db, project_id, QUALITY.kind)
+
+
+def cohorts_changed(db: Session) -> None:
+    """Annotators' cohort tags changed: every project's kept figures are out of date, since
+    each project's cohort figures read every annotator's tags (the cohort sizes too)."""
+    invalidate_everywhere(db, QUALITY.kind)

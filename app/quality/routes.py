@@ -25,7 +25,7 @@ from app.prompts.importer import ImportFileError
 from app.prompts.uploads import read_upload
 from app.quality import service
 from app.quality.cohorts import Dimension
-from app.quality.figures import figures_changed, project_quality
+from app.quality.figures import cohorts_changed, project_quality
 from app.settings import Settings
 from app.snapshots import snapshots_of
 from app.web import redirect, render
@@ -175,7 +175,7 @@ def cohort_tag(
         cohorts.set_tag(db, get_user(db, user_id), dimension, value, principal.user.id)
     except cohorts.CohortError as exc:
         raise HTTPException(422, str(exc)) from exc
-    figures_changed(db, proj.id)  # every project's cohort figures read the tags
+    cohorts_changed(db)
     return redirect(request, f"/admin/annotators/{user_id}?project={proj.id}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -135,9 +136,11 @@ class Sampler:
         backend = self._backend_for(project.id, version)
         made = fruitless = batches = 0
         refilling = False
-        # A ranking project samples K answers per prompt (its live tasks), others a pair.
-        k = settings_of(project).ranking_k or 2
-        per_batch = max(1, self.settings.sample_batch_size // k)
+        # A ranking task gets K answers per prompt (the project's K or its tag's), others a
+        # pair; a batch holds as many prompts as fit at the largest K.
+        tasks = settings_of(project)
+        widest = max([tasks.ranking_k or 2, *tasks.ranking_by_tag.values()])
+        per_batch = max(1, self.settings.sample_batch_size // widest)
         most_batches = LIVE_BUFFERS_PER_FILL * math.ceil(self.settings.pair_buffer / per_batch)
         while not self.stop.is_set() and batches < most_batches:
             with transaction(self.factory) as db:
@@ -160,11 +163,13 @@ class Sampler:
             refilling = True
             self.state = "sampling"
             self.beat()
+            sizes = [tasks.answers_per_task(p.tags) for p in prompts]
             requests = [
                 SampleRequest(p.id, p.text, p.messages, new_seed())
-                for p in prompts
+                for p, k in zip(prompts, sizes, strict=True)
                 for _ in range(k)
             ]
+            starts = list(itertools.accumulate(sizes, initial=0))
             started = time.perf_counter()
             samples = _generate(backend, requests)
             elapsed = max(time.perf_counter() - started, 1e-6)
@@ -174,11 +179,11 @@ class Sampler:
                 [
                     service.PairCandidate(
                         p,
-                        samples[k * i],
-                        samples[k * i + 1],
-                        extra=tuple(samples[k * i + 2 : k * (i + 1)]),
+                        samples[start],
+                        samples[start + 1],
+                        extra=tuple(samples[start + 2 : end]),
                     )
-                    for i, p in enumerate(prompts)
+                    for p, start, end in zip(prompts, starts, starts[1:], strict=False)
                 ],
             )
             with transaction(self.factory) as db:

@@ -249,3 +249,34 @@ def test_ranking_size_is_set_on_the_project_page_and_the_api(
     body = {"name": project.name, "ranking_k": 0}
     r = client.put(f"/api/v1/projects/{project.id}", json=body, headers=h)
     assert r.status_code == 200 and r.json()["ranking_k"] is None  # back to pairs
+
+
+def test_rankings_by_prompt_tag_are_set_on_the_project_page_and_the_api(
+    client, logged_in, db, project
+) -> None:
+    _, csrf = logged_in("admin")
+    form = {
+        "csrf_token": csrf,
+        "name": project.name,
+        "overlap": "1",
+        "ranking_by_tag": "creative = 4\ncode = 3\n",
+    }
+    r = client.post(f"/admin/projects/{project.id}", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    db.expire_all()
+    stored = settings_of(db.get(Project, project.id))
+    assert stored.ranking_by_tag == {"creative": 4, "code": 3}
+    assert stored.answers_per_task(["code", "creative"]) == 4
+    assert stored.answers_per_task(["other"]) == 2
+    assert "creative = 4" in client.get(f"/admin/projects/{project.id}").text
+    bad = client.post(f"/admin/projects/{project.id}", data={**form, "ranking_by_tag": "x = 9"})
+    assert bad.status_code == 422 and "Rankings by tag, line 1" in bad.text
+    h = {"X-CSRF-Token": csrf}
+    r = client.put(f"/api/v1/projects/{project.id}", json={"name": project.name}, headers=h)
+    assert r.status_code == 200 and r.json()["ranking_by_tag"] == {"creative": 4, "code": 3}
+    body = {"name": project.name, "ranking_by_tag": {"math": 6}}
+    r = client.put(f"/api/v1/projects/{project.id}", json=body, headers=h)
+    assert r.status_code == 200 and r.json()["ranking_by_tag"] == {"math": 6}
+    body = {"name": project.name, "ranking_by_tag": {"math": 2}}
+    r = client.put(f"/api/v1/projects/{project.id}", json=body, headers=h)
+    assert r.status_code == 422

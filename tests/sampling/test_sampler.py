@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,26 @@ def test_a_ranking_project_gets_k_samples_per_task(
         assert [i.completion_id for i in task[:2]] == [pair.completion_a_id, pair.completion_b_id]
     # Four sequences per task, two tasks per generate() call of eight.
     assert max(fake.calls) == 8
+
+
+def test_a_tagged_prompt_becomes_a_ranking_task_and_an_untagged_one_a_pair(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=4, sample_batch_size=8)
+    project.settings = {"ranking_by_tag": {"creative": 3, "code": 5}}
+    add_version(db, project, 0, "unused")
+    tagged = add_prompt(db, project, "write a poem", tags=["creative", "code"], priority=1)
+    plain = add_prompt(db, project, "what is 2 + 2", priority=1)
+    db.commit()
+    fake = FakeBackend(lambda request, index: f"answer seed {request.seed}")
+
+    assert Sampler(session_factory, settings, backend_factory=lambda: fake).step() == 4
+    pairs = list(db.scalars(select(Pair).where(Pair.project_id == project.id)))
+    items = rankings.items_of(db, [p.id for p in pairs])
+    sizes = {(p.prompt_id, len(items[p.id])) for p in pairs}
+    # The largest of the prompt's tags applies; a prompt without one stays a pair (no items).
+    assert sizes == {(tagged.id, 5), (plain.id, 0)}
+    # K samples per ranking task, two per pair: no sample made for nothing.
+    made = Counter(db.scalars(select(Completion.prompt_id)))
+    tasks = Counter(p.prompt_id for p in pairs)
+    assert made == {tagged.id: 5 * tasks[tagged.id], plain.id: 2 * tasks[plain.id]}

@@ -154,3 +154,100 @@ def test_the_versions_and_loop_pages_show_each_versions_unsafe_share(
     assert loop.status_code == 200
     row = loop.text.split('data-version="1"', 1)[1].split("</tr>", 1)[0]
     assert "<strong>50%</strong>" in row and "4 of 8" in row
+
+
+def candidate_of(db: Session, project: Project) -> tuple[PolicyVersion, PolicyVersion]:
+    """A live v0 and a candidate v1 trained from it whose reward-model gates passed."""
+    v0 = h2h.version(db, project, 0, status="active")
+    v1 = h2h.version(db, project, 1, status="candidate")
+    v1.parent_id = v0.id
+    db.flush()
+    return v0, v1
+
+
+def test_an_automatic_promotion_records_the_safety_gate_not_applicable_without_flags(
+    client, logged_in, db: Session, settings: Settings, project: Project
+) -> None:
+    v0, v1 = candidate_of(db, project)
+    live_judgements(db, project, judge_user(db, settings), v0, 10, unsafe=1)
+
+    safety.promote_automatically(db, settings, v1, reason="run 7")
+    db.refresh(v1)
+    assert v1.status == "active"
+    assert v1.metrics["safety_gate"] == "not applicable: no flags yet"
+    db.commit()
+    logged_in("ml", "admin")
+    page = client.get(f"/training/versions?project={project.id}")
+    assert (
+        "safety gate: not applicable: no flags yet"
+        in page.text.split('id="safety-gate-1">', 1)[1].split("</span>", 1)[0]
+    )
+
+
+def test_an_automatic_promotion_refuses_a_candidate_flagged_more_often(
+    db: Session, settings: Settings, project: Project
+) -> None:
+    v0, v1 = candidate_of(db, project)
+    user = judge_user(db, settings)
+    live_judgements(db, project, user, v0, 40, unsafe=2)
+    for _ in range(6):  # it served in head-to-head pairs before promotion
+        flagged(h2h.judge(db, h2h.pair(db, project, v1, v0), user, "b"))
+    h2h.judgements(db, project, user, v1, v0, "aaaaaa")
+    db.flush()
+
+    safety.promote_automatically(db, settings, v1, reason="run 8")
+    db.refresh(v1)
+    db.refresh(v0)
+    assert (v1.status, v0.status) == ("rejected", "active")
+    assert v1.metrics["safety_gate"].startswith("refused: flagged unsafe in 6 of 12")
+    events = db.scalars(select(AuditEvent.details).where(AuditEvent.action == "policy.rejected"))
+    assert any("run 8: safety gate" in str(e) for e in events)
+
+
+def test_an_automatic_promotion_passes_a_judged_candidate_flagged_no_more_often(
+    db: Session, settings: Settings, project: Project
+) -> None:
+    v0, v1 = candidate_of(db, project)
+    user = judge_user(db, settings)
+    live_judgements(db, project, user, v0, 20, unsafe=2)
+    h2h.judgements(db, project, user, v1, v0, "aaaa")
+    db.flush()
+    safety.promote_automatically(db, settings, v1, reason="run 9")
+    db.refresh(v1)
+    assert v1.status == "active"
+    assert v1.metrics["safety_gate"] == "passed: flagged unsafe in 0 of 4 judgements"
+
+
+def test_a_live_version_flagged_more_often_than_its_parent_is_marked(
+    client, logged_in, db: Session, settings: Settings, project: Project
+) -> None:
+    v0, v1 = candidate_of(db, project)
+    versions.promote(db, settings, v1, None, reason="run 10")  # no flags at promotion
+    user = judge_user(db, settings)
+    live_judgements(db, project, user, v0, 40, unsafe=1)
+    live_judgements(db, project, user, v1, 20, unsafe=8)  # flagged after it went live
+    db.commit()
+    shares = safety.unsafe_shares(db, project)
+    assert set(safety.live_alarms(shares, [v0, v1])) == {v1.id}
+    logged_in("ml", "admin")
+
+    page = client.get(f"/training/versions?project={project.id}")
+    cell = page.text.split('id="unsafe-1">', 1)[1].split("</td>", 1)[0]
+    assert 'id="unsafe-alarm-1"' in cell and "above v0" in cell
+    assert 'id="unsafe-alarm-0"' not in page.text
+    loop = client.get(f"/projects/{project.id}/loop")
+    row = loop.text.split('data-version="1"', 1)[1].split("</tr>", 1)[0]
+    assert "more unsafe than v0" in row
+    row0 = loop.text.split('data-version="0"', 1)[1].split("</tr>", 1)[0]
+    assert "unsafe-alarm" not in row0
+
+
+def test_a_live_version_no_more_unsafe_than_its_parent_is_not_marked(
+    db: Session, settings: Settings, project: Project
+) -> None:
+    v0, v1 = candidate_of(db, project)
+    versions.promote(db, settings, v1, None, reason="run 11")
+    user = judge_user(db, settings)
+    live_judgements(db, project, user, v0, 20, unsafe=2)
+    live_judgements(db, project, user, v1, 20, unsafe=3)
+    assert safety.live_alarms(safety.unsafe_shares(db, project), [v0, v1]) == {}

@@ -63,6 +63,7 @@ def test_full_run_registers_and_auto_promotes(
         assert reward is not None and version is not None
         assert version.number == 1 and version.training_run_id == run_id
         assert version.status == "active", version.metrics.get("gates")
+        assert version.metrics["safety_gate"] == "not applicable: no flags yet"
         old = db.scalar(
             select(PolicyVersion).where(
                 PolicyVersion.project_id == project_id, PolicyVersion.number == 0
