@@ -21,8 +21,6 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.admin import factories  # noqa: E402
-
 from app.auth.service import create_user  # noqa: E402
 from app.db import make_engine, make_sessionmaker, transaction  # noqa: E402
 from app.main import create_app  # noqa: E402
@@ -30,6 +28,7 @@ from app.migrate import upgrade  # noqa: E402
 from app.models import Project, Prompt  # noqa: E402
 from app.prompts.importer import content_hash  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from tests import factories  # noqa: E402
 
 WORDS = [
     "alpha",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.models import AuditEvent
-from tests.admin import factories as f
-from tests.labeling.factories import make_project
+from tests import factories as f
+from tests.factories import make_project
 
 
 def test_admins_read_and_replace_an_annotators_cohorts_audited(
@@ -60,7 +60,12 @@ def test_a_cohort_change_refreshes_every_projects_figures(
     annotator = make_user("evaluator")
     for p in (project, other):
         for _ in range(3):
-            f.compare(db, f.pair(db, p, a="short", b="a much longer answer"), annotator, "b")
+            f.compare(
+                db,
+                f.make_pair(db, p, text_a="short", text_b="a much longer answer"),
+                annotator,
+                "b",
+            )
     db.commit()
     _, csrf = logged_in("admin")
     for p in (project, other):  # the figures are computed and kept, without cohorts

@@ -45,7 +45,7 @@ def test_ids_and_owners_cannot_be_mass_assigned_through_json(
     client: TestClient, db: Session, make_user, project
 ) -> None:
     from app.models import Project, Prompt
-    from tests.labeling.factories import make_project, make_prompt
+    from tests.factories import make_project, make_prompt
 
     other = make_project(db)
     prompt = make_prompt(db, project)
