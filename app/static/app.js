@@ -33,7 +33,8 @@ document.addEventListener("htmx:afterRequest", (event) => {
 });
 // An upload the server refused (422) still names its bad rows: swap that outcome in too.
 document.addEventListener("htmx:beforeSwap", (event) => {
-  if (event.detail.xhr.status === 422 && event.detail.elt.closest?.("form[data-upload-progress]")) {
+  const form = event.detail.requestConfig?.elt?.closest?.("form[data-upload-progress]");
+  if (form && event.detail.xhr.status === 422) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }
