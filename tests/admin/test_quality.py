@@ -338,12 +338,12 @@ def test_the_quality_page_draws_the_kappa_heatmap_and_the_accuracy_scatter(
     cells = [g for g in heat.iter(f"{svg_ns}g") if g.get("class") == "heat-cell"]
     assert len(cells) == 3  # one per pair of annotators
     by_pair = {frozenset((c.get("data-user-a"), c.get("data-user-b"))): c for c in cells}
-    for k in kappas:
-        cell = by_pair[frozenset((k.user_a, k.user_b))]
+    for kappa in kappas:
+        cell = by_pair[frozenset((kappa.user_a, kappa.user_b))]
         assert cell.find(f"{svg_ns}title").text == (  # type: ignore[union-attr]
-            f"{k.user_a} · {k.user_b}: κ = {k.kappa:.3f} on {k.shared} shared pairs"
+            f"{kappa.user_a} · {kappa.user_b}: κ = {kappa.kappa:.3f} on {kappa.shared} shared pairs"
         )
-        assert cell.find(f"{svg_ns}text").text == f"{k.kappa:.2f}"  # type: ignore[union-attr]
+        assert cell.find(f"{svg_ns}text").text == f"{kappa.kappa:.2f}"  # type: ignore[union-attr]
     labels = {t.text for t in heat.iter(f"{svg_ns}text") if t.get("class") == "tick"}
     assert {u.username for u in people} <= labels
 
