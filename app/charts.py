@@ -5,9 +5,11 @@ Server-side SVG because it needs no JavaScript library (nothing to install or lo
 colours come from classes in app.css), works without htmx and in an htmx fragment alike,
 and prints. Numbers are formatted here; every piece of text goes through `escape`.
 
-Three kinds: `line_chart` (several series, each with an optional interval band, an
-optional reference line), `bar_chart` (one bar per category, optional error bars) and
-`point_chart` (one point per category with its interval).
+Five kinds: `line_chart` (several series, each with an optional interval band, an
+optional reference line), `bar_chart` (one bar per category, optional error bars),
+`point_chart` (one point per category with its interval), `heatmap` (a value per pair of
+names, e.g. Cohen's kappa between two annotators) and `scatter_chart` (one point per item on
+two axes, each optionally a link).
 """
 
 from __future__ import annotations
@@ -18,10 +20,25 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-__all__ = ["Bar", "Series", "bar_chart", "line_chart", "nice_max", "percent", "point_chart"]
+__all__ = [
+    "Bar",
+    "Cell",
+    "Point",
+    "Series",
+    "bar_chart",
+    "heatmap",
+    "line_chart",
+    "nice_max",
+    "percent",
+    "point_chart",
+    "scatter_chart",
+]
 
-TAGS = frozenset({"svg", "title", "g", "line", "polyline", "polygon", "circle", "rect", "text"})
+TAGS = frozenset(
+    {"svg", "title", "g", "a", "line", "polyline", "polygon", "circle", "rect", "text"}
+)
 SERIES_CLASSES = 6  # .series-0 … .series-5 in app.css; more series reuse the colours
+HEAT_CLASSES = 5  # .heat-0 (lowest) … .heat-4 (highest) in app.css; .heat-none for no value
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,28 @@ class Bar:
     high: float | None = None
     title: str = ""  # the tooltip
     data: Mapping[str, str] = field(default_factory=dict)  # data-* attributes of its group
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a heatmap: the value between `row` and `col` (None: undefined)."""
+
+    row: str
+    col: str
+    value: float | None
+    title: str = ""  # the tooltip
+    data: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a scatter chart; `href` makes it a link (a path of this app)."""
+
+    x: float
+    y: float
+    title: str = ""
+    href: str = ""
+    data: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -292,4 +331,144 @@ def point_chart(
             )
         data = {f"data-{name}": v for name, v in p.data.items()}
         body.append(_el("g", Markup("").join(parts), class_=group_class, **data))
+    return _svg(frame, title, body, css_class)
+
+
+def _data(data: Mapping[str, str]) -> dict[str, str]:
+    return {f"data-{name}": v for name, v in data.items()}
+
+
+def heat_class(value: float | None, value_range: tuple[float, float]) -> str:
+    """The colour class of a value: HEAT_CLASSES equal steps over `value_range`."""
+    if value is None:
+        return "heat-none"
+    low, high = value_range
+    share = (min(max(value, low), high) - low) / ((high - low) or 1.0)
+    return f"heat-{min(int(share * HEAT_CLASSES), HEAT_CLASSES - 1)}"
+
+
+def heatmap(
+    cells: Sequence[Cell],
+    *,
+    title: str,
+    names: Sequence[str] | None = None,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    value_format: Callable[[float], str] = lambda v: f"{v:.2f}",
+    cell_size: int = 34,
+    css_class: str = "heatmap",
+) -> Markup:
+    """A square grid, rows and columns the same `names` (by default every name the cells
+    use, in order of appearance); each cell coloured by its value and showing it."""
+    if not cells:
+        return Markup('<p class="muted chart-empty">{} — no values yet</p>').format(title)
+    if names is None:
+        names = list(dict.fromkeys(n for c in cells for n in (c.row, c.col)))
+    index = {n: k for k, n in enumerate(names)}
+    label_w = min(12 + 7 * max(len(n) for n in names), 160)
+    # Column names are written upwards at 60 degrees, so they need about as much room above
+    # the grid as the row names need on its left (and the title a line above that).
+    left, top = max(label_w, 40), label_w + 24
+    size = cell_size * len(names)
+    width = left + size + label_w // 2 + 12
+    frame = _Frame(width, top + size + 12, left, left + size, top, top + size, 0, 1)
+    body = [_el("text", title, class_="chart-title", x=4, y=14)]
+    for n, k in index.items():
+        mid = round(left + cell_size * (k + 0.5), 1)
+        y = round(top + cell_size * (k + 0.5) + 4, 1)
+        body.append(_el("text", n, class_="tick", x=left - 6, y=y, text_anchor="end"))
+        body.append(
+            _el(
+                "text",
+                n,
+                class_="tick",
+                x=mid,
+                y=top - 6,
+                transform=f"rotate(-60 {mid} {top - 6})",
+            )
+        )
+    for c in cells:
+        if c.row not in index or c.col not in index:
+            continue
+        x, y = left + cell_size * index[c.col], top + cell_size * index[c.row]
+        text = "—" if c.value is None else value_format(c.value)
+        parts = [_el("title", c.title or f"{c.row} · {c.col}: {text}")]
+        parts.append(
+            _el(
+                "rect",
+                class_=f"cell {heat_class(c.value, value_range)}",
+                x=x,
+                y=y,
+                width=cell_size,
+                height=cell_size,
+            )
+        )
+        parts.append(
+            _el(
+                "text",
+                text,
+                class_="cell-value",
+                x=x + cell_size / 2,
+                y=y + cell_size / 2 + 4,
+                text_anchor="middle",
+            )
+        )
+        body.append(_el("g", Markup("").join(parts), class_="heat-cell", **_data(c.data)))
+    return _svg(frame, title, body, css_class)
+
+
+def scatter_chart(
+    points: Sequence[Point],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    x_range: tuple[float, float] = (0.0, 1.0),
+    y_range: tuple[float, float] = (0.0, 1.0),
+    x_format: Callable[[float], str] = percent,
+    y_format: Callable[[float], str] = percent,
+    group_class: str = "scatter-point",
+    size: tuple[int, int] = (480, 320),
+    css_class: str = "",
+) -> Markup:
+    """One point per item on two axes; a point with `href` is a link."""
+    if not points:
+        return Markup('<p class="muted chart-empty">{} — no points yet</p>').format(title)
+    width, height = size
+    frame = _Frame(width, height, 56, width - 16, 24, height - 40, *y_range)
+    x0, x1 = x_range
+
+    def sx(x: float) -> float:
+        share = (x - x0) / ((x1 - x0) or 1.0)
+        return round(frame.left + share * (frame.right - frame.left), 1)
+
+    body = [_el("text", title, class_="chart-title", x=frame.left, y=14)]
+    body += _y_axis(frame, _range_ticks(*y_range), y_format, None)
+    for t in _range_ticks(*x_range):
+        body.append(
+            _el(
+                "text",
+                x_format(t),
+                class_="tick",
+                x=sx(t),
+                y=frame.bottom + 16,
+                text_anchor="middle",
+            )
+        )
+    body.append(
+        _el("text", x_label, class_="axis-label", x=frame.right, y=height - 4, text_anchor="end")
+    )
+    body.append(
+        _el(
+            "text", y_label, class_="axis-label", x=frame.left, y=frame.top - 4, text_anchor="start"
+        )
+    )
+    for p in points:
+        parts = [_el("title", p.title)] if p.title else []
+        parts.append(_el("circle", class_="point", cx=sx(p.x), cy=frame.y(p.y), r=5))
+        mark = Markup("").join(parts)
+        if p.href:
+            if not p.href.startswith("/") or p.href.startswith("//"):
+                raise ValueError(f"a chart links only to this app's paths: {p.href!r}")
+            mark = _el("a", mark, href=p.href)
+        body.append(_el("g", mark, class_=group_class, **_data(p.data)))
     return _svg(frame, title, body, css_class)

@@ -1,6 +1,7 @@
 """Admin pages and export at scale, each against a small baseline in the same run.
 
     .venv/bin/python bench/admin.py --database-url URL [--repeat 5] [--skip-export]
+        [--only "data browser"]
 
 Seeds (the database's public schema is wiped first):
 - `baseline`: 1,000 prompts, 1,000 pairs, 2,000 comparisons;
@@ -15,7 +16,10 @@ version against its parent and against v0, two votes per pair): 100 in `baseline
 1. median / p95 ms of the annotator list, one annotator's figures page, the quality page, the
    dashboard, the leaderboard (page and API) and the Loop page, through the whole ASGI app
    (session auth, queries, template), baseline vs big, with the first view's time; the rows
-   "after new labels" / "after a new vote" add one label before each timed request;
+   "after new labels" / "after a new vote" add one label before each timed request; then
+   the data browser (app/pairs): its list page and API, a keyset page, filters (split,
+   unanimous, gold, one annotator, last week's votes, prompt text, rationale, oldest first)
+   and one pair's page and API;
 2. export throughput (rows/s) and peak resident memory of the export process (its own
    subprocess, as `pairwise export` writes a file) for TRL preference and raw rows, JSONL
    and Parquet, medium vs big.
@@ -344,8 +348,29 @@ def settle(app: Any) -> None:
         time.sleep(0.05)
 
 
+def browser_subs(engine: Engine, project_id: int, client: TestClient) -> dict[str, Any]:
+    """What the data browser's cases name: a labelled pair, the second page's cursor, a week."""
+    with engine.connect() as conn:
+        pair = conn.scalar(
+            select(Pair.id)
+            .where(Pair.project_id == project_id, Pair.labels_received == 2)
+            .order_by(Pair.id)
+            .limit(1)
+        )
+    first = client.get(f"/api/v1/pairs?project={project_id}&limit=50")
+    assert first.status_code == 200, first.text[:300]
+    week = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S")
+    return {"p": project_id, "pair": pair, "after": first.json()["next"], "since": week}
+
+
 def pages(
-    url: str, projects: dict[str, int], annotator: int, users: list[int], repeat: int, tmp: Path
+    url: str,
+    projects: dict[str, int],
+    annotator: int,
+    users: list[int],
+    repeat: int,
+    tmp: Path,
+    only: list[str] | None = None,
 ) -> None:
     settings = Settings(  # type: ignore[call-arg]
         pairwise_env="test",
@@ -404,7 +429,32 @@ def pages(
             ("leaderboard API, after a new head-to-head vote",
              "/api/v1/projects/{p}/leaderboard", "head_to_head"),
             ("Loop page `/projects/{id}/loop`", "/projects/{p}/loop", None),
+            # The data browser (app/pairs): the list, its filters, a later page, one pair.
+            ("data browser `/admin/data` (newest pairs)", "/admin/data?project={p}", None),
+            ("data browser API `/api/v1/pairs`", "/api/v1/pairs?project={p}", None),
+            ("data browser, second page (keyset cursor)",
+             "/admin/data?project={p}&after={after}", None),
+            ("data browser, split pairs", "/admin/data?project={p}&agreement=split", None),
+            ("data browser, split pairs (API)", "/api/v1/pairs?project={p}&agreement=split",
+             None),
+            ("data browser, unanimous pairs", "/admin/data?project={p}&agreement=unanimous",
+             None),
+            ("data browser, gold pairs", "/admin/data?project={p}&kind=gold", None),
+            ("data browser, one annotator's pairs", "/admin/data?project={p}&annotator=eval05",
+             None),
+            ("data browser, votes in the last week", "/admin/data?project={p}&since={since}",
+             None),
+            ("data browser, prompt text", "/admin/data?project={p}&q=Prompt+4242", None),
+            ("data browser, has a rationale", "/admin/data?project={p}&has_rationale=true",
+             None),
+            ("data browser, oldest first", "/admin/data?project={p}&sort=oldest", None),
+            ("data browser, one pair `/admin/data/pairs/{id}`", "/admin/data/pairs/{pair}",
+             None),
+            ("data browser API, one pair `/api/v1/pairs/{id}`", "/api/v1/pairs/{pair}", None),
         ]  # fmt: skip
+        if only:
+            cases = [c for c in cases if any(word in c[0] for word in only)]
+        subs = {name: browser_subs(engine, projects[name], client) for name in ("baseline", "big")}
         print(
             "| request | 1,100 comparisons, 100 head-to-head: median / p95 (first view) ms "
             "| 209,000 comparisons, 10,000 head-to-head: median / p95 (first view) ms |"
@@ -418,7 +468,7 @@ def pages(
                     before = then(labels[(name, "live")], forget_quality)
                 elif adds:
                     before = labels[(name, adds)]
-                m, p95, first = timed(client, pattern.format(p=projects[name]), repeat, before)
+                m, p95, first = timed(client, pattern.format(**subs[name]), repeat, before)
                 cells.append(f"{m:,.1f} / {p95:,.1f} ({first:,.0f})")
                 settle(app)
             print(f"| {label} | {' | '.join(cells)} |", flush=True)
@@ -517,6 +567,12 @@ def main() -> int:
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--no-seed", action="store_true", help="reuse the data of a last run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="time only the page rows whose label holds TEXT (repeatable): `data browser`",
+    )
     parser.add_argument("--export-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_child:
@@ -537,7 +593,7 @@ def main() -> int:
         projects, users = seed_all(engine)
     engine.dispose()
     if not args.skip_pages:
-        pages(args.database_url, projects, users[5], users, args.repeat, tmp)
+        pages(args.database_url, projects, users[5], users, args.repeat, tmp, args.only)
         print()
     if not args.skip_export:
         exports(args.database_url, tmp)

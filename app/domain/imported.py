@@ -2,7 +2,9 @@
 
 An imported judgement (app/models/imports.py) is a row of its own: no majority, no gold
 answer, no annotator filters. What still applies: held-out prompts never train, the date
-window (the import's time) and the tag.
+window (the import's time) and the tag. The TRL export and training read them as preference
+rows (`imported_judgements`), the raw export as they were stored (`imported_records`), both
+within `imported_scope`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, select
 from sqlalchemy.orm import Session
 
-from app.models import ImportedComparison, Project, Prompt
+from app.models import ImportedComparison, PreferenceImport, Project, Prompt
 
 BATCH = 1000
 
@@ -62,4 +64,38 @@ def imported_judgements(
         .order_by(ImportedComparison.id)
         .execution_options(yield_per=BATCH)
     )
+    yield from db.execute(stmt)
+
+
+def imported_records(
+    db: Session,
+    project: Project,
+    since: datetime | None,
+    until: datetime | None,
+    tag: str,
+    *,
+    include_ties: bool = True,
+) -> Iterator[Any]:
+    """Imported judgements as stored, with their batch (id, source) and line, in batches."""
+    stmt = (
+        select(
+            ImportedComparison.id,
+            ImportedComparison.batch_id,
+            PreferenceImport.source,
+            ImportedComparison.line,
+            ImportedComparison.prompt_id,
+            ImportedComparison.choice,
+            ImportedComparison.strength,
+            ImportedComparison.created_at,
+            Prompt.external_id,
+            Prompt.meta,
+        )
+        .join(Prompt, Prompt.id == ImportedComparison.prompt_id)
+        .join(PreferenceImport, PreferenceImport.id == ImportedComparison.batch_id)
+        .where(*imported_scope(project, since, until, tag))
+        .order_by(ImportedComparison.id)
+        .execution_options(yield_per=BATCH)
+    )
+    if not include_ties:
+        stmt = stmt.where(ImportedComparison.choice.in_(("a", "b")))
     yield from db.execute(stmt)

@@ -50,7 +50,7 @@ def export(
         bool, typer.Option("--pseudonymise", help="raw: hashed annotator ids")
     ] = False,
     include_imported: Annotated[
-        bool, typer.Option("--include-imported", help="trl: add imported preference data")
+        bool, typer.Option("--include-imported", help="trl, raw: add imported preference data")
     ] = False,
 ) -> None:
     """export comparisons for training (TRL) or analysis (raw), or demonstrations (sft)"""

@@ -42,6 +42,10 @@ RAW_SCHEMA = pa.schema(
         ("created_at", pa.string()),
         ("prompt_external_id", pa.string()),
         ("prompt_meta", pa.string()),  # JSON text: each prompt's keys differ
+        ("source", pa.string()),
+        ("import_batch", pa.int64()),
+        ("import_source", pa.string()),
+        ("import_line", pa.int64()),
     ]
 )
 
@@ -61,9 +65,10 @@ def write_parquet(
     rows = 0
     while batch := list(islice(records, BATCH)):
         if opts.kind == "raw":
-            # Mixed int/str annotator ids (pseudonymised or not) stay one type per file.
+            # Mixed int/str annotator ids (pseudonymised or not) stay one type per file;
+            # imported rows have none.
             for r in batch:
-                r["annotator"] = str(r["annotator"])
+                r["annotator"] = None if r["annotator"] is None else str(r["annotator"])
                 r["prompt_meta"] = json.dumps(r["prompt_meta"], ensure_ascii=False)
         table = pa.Table.from_pylist(batch, schema=schema)
         if writer is None:

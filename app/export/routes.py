@@ -32,7 +32,7 @@ def options(
     aggregate: bool = True,
     pseudonymise: bool = False,
     include_imported: Annotated[
-        bool, Query(description="TRL: add the rows of imported preference files")
+        bool, Query(description="TRL and raw: add the rows of imported preference files")
     ] = False,
 ) -> ExportOptions:
     def at(field: str, value: str, shift: int = 0) -> datetime | None:

@@ -2,7 +2,10 @@
 demonstrations out as TRL conversational SFT rows (`messages`).
 
 TRL rows are the domain's preference rows (app/domain/preferences.py), the same rows a
-training run at the same watermark trains on; raw rows are every comparison in scope. SFT
+training run at the same watermark trains on; raw rows are every comparison in scope, then
+(when asked, as for TRL rows) every imported judgement in the same scope
+(app/domain/imported.py), marked `source: import` with its batch, the batch's source and its
+line in the imported file. SFT
 rows are the domain's demonstration rows (app/domain/demonstrations.py), what the `sft`
 stage trains on (rejected demonstrations and held-out prompts left out).
 """
@@ -23,6 +26,7 @@ from sqlalchemy import Select, String, cast, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.domain.demonstrations import DemonstrationSelection, demonstration_rows
+from app.domain.imported import imported_records
 from app.domain.messages import as_messages
 from app.domain.preferences import PreferenceRow, Selection, comparison_scope, preference_rows
 from app.models import Assignment, Comparison, Completion, Pair, Project, Prompt, utcnow
@@ -49,6 +53,10 @@ RAW_FIELDS = [
     "created_at",
     "prompt_external_id",
     "prompt_meta",  # the prompt import's other columns (JSON text in CSV and Parquet)
+    "source",  # "label" (an annotator's comparison) or "import" (imported preference data)
+    "import_batch",  # imported rows: the batch (app/imports), its source and the file's line
+    "import_source",
+    "import_line",
 ]
 
 
@@ -79,7 +87,7 @@ class ExportOptions:
     include_simulated: bool = False
     aggregate: bool = True
     pseudonymise: bool = False
-    include_imported: bool = False  # TRL rows: add imported preference data (app/imports)
+    include_imported: bool = False  # TRL and raw rows: add imported preference data (app/imports)
 
     def __post_init__(self) -> None:
         if self.kind == "sft" and self.file_format == "parquet":
@@ -110,7 +118,7 @@ def selection(opts: ExportOptions) -> Selection:
         since=opts.since,
         until=opts.until,
         tag=opts.tag,
-        include_imported=opts.include_imported and opts.kind == "trl",
+        include_imported=opts.include_imported and opts.kind in ("trl", "raw"),
     )
 
 
@@ -202,6 +210,30 @@ def _raw(rows: Iterator[Any], opts: ExportOptions, secret: str) -> Iterator[dict
             "created_at": r.created_at.isoformat(),
             "prompt_external_id": r.prompt_external_id,
             "prompt_meta": dict(r.prompt_meta or {}),
+            "source": "label",
+            "import_batch": None,
+            "import_source": None,
+            "import_line": None,
+        }
+
+
+def _raw_imported(rows: Iterator[Any]) -> Iterator[dict[str, Any]]:
+    """Imported judgements in the raw format: nobody's labels, so no annotator, side or pair."""
+    for r in rows:
+        yield {
+            **dict.fromkeys(RAW_FIELDS),
+            "prompt_id": r.prompt_id,
+            "choice": r.choice,
+            "strength": r.strength,
+            "flags": [],
+            "is_gold": False,
+            "created_at": r.created_at.isoformat(),
+            "prompt_external_id": r.external_id,
+            "prompt_meta": dict(r.meta or {}),
+            "source": "import",
+            "import_batch": r.batch_id,
+            "import_source": r.source,
+            "import_line": r.line,
         }
 
 
@@ -222,6 +254,12 @@ def iter_records(
     else:
         result = db.execute(_query(project, opts).execution_options(yield_per=BATCH))
         yield from _raw(iter(result), opts, secret)
+        sel = selection(opts)
+        if sel.include_imported:
+            imported = imported_records(
+                db, project, sel.since, sel.until, sel.tag, include_ties=sel.include_ties
+            )
+            yield from _raw_imported(imported)
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).

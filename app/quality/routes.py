@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
-from markupsafe import Markup
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +14,6 @@ from sqlalchemy.orm import Session
 from app.annotators import cohorts
 from app.annotators.routes import get_user
 from app.api.errors import ApiProblem, field_errors
-from app.charts import Bar, point_chart
 from app.deps import Admin, DbDep, Principal, SettingsDep
 from app.domain.project_settings import settings_of
 from app.models import Pair, Project, User
@@ -24,8 +22,8 @@ from app.projects.service import visible_projects
 from app.prompts.importer import ImportFileError
 from app.prompts.uploads import read_upload
 from app.quality import service
-from app.quality.cohorts import Dimension
 from app.quality.figures import cohorts_changed, project_quality
+from app.quality.pictures import accuracy_scatter, cohort_chart, kappa_heatmap
 from app.settings import Settings
 from app.snapshots import snapshots_of
 from app.web import redirect, render
@@ -39,24 +37,6 @@ def get_pair(db: Session, pair_id: int) -> Pair:
     if pair is None:
         raise HTTPException(404, "No such pair.")
     return pair
-
-
-def cohort_chart(dim: Dimension) -> Markup:
-    """Each cohort's share of longer picks with its interval, against 50 %."""
-    points = [
-        Bar(
-            c.value,
-            c.longer.estimate if c.longer.estimate is not None else 0.0,
-            c.longer.low,
-            c.longer.high,
-            title=f"{c.value}: {c.longer.hits:g} of {c.longer.n} picks of the longer response",
-            data={"cohort": c.value},
-        )
-        for c in dim.cohorts
-    ]
-    return point_chart(
-        points, title=f"Longer response preferred, by {dim.name}", group_class="cohort-point"
-    )
 
 
 def _page(
@@ -73,6 +53,7 @@ def _page(
     excluded = set(settings_of(project).excluded_annotators)
     figures = [(u, stats[u.id], u.id in excluded) for u in users]
     figures.sort(key=lambda f: (not f[1].trust_flags, f[0].username))
+    scatter, unplotted = accuracy_scatter(figures, project.id)
     ctx = {
         "project": project,
         "projects": visible_projects(db, principal.user),
@@ -82,6 +63,9 @@ def _page(
         "figures": figures,
         "cohorts": quality.value.cohorts,
         "cohort_charts": {d.name: cohort_chart(d) for d in quality.value.cohorts},
+        "kappa_heatmap": kappa_heatmap(quality.value.agreement),
+        "accuracy_scatter": scatter,
+        "scatter_unplotted": unplotted,
         "overlap_by_tag": settings_of(project).overlap_by_tag,
         "gold_pairs": db.scalar(
             select(Pair.id).where(Pair.project_id == project.id, Pair.kind == "gold").limit(1)

@@ -7,7 +7,17 @@ from datetime import date, timedelta
 
 import pytest
 
-from app.charts import Bar, Series, bar_chart, line_chart, point_chart
+from app.charts import (
+    Bar,
+    Cell,
+    Point,
+    Series,
+    bar_chart,
+    heatmap,
+    line_chart,
+    point_chart,
+    scatter_chart,
+)
 from app.dashboard.routes import day_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -71,6 +81,13 @@ def test_text_is_escaped_everywhere() -> None:
         line_chart([Series(evil, [(0, 1), (1, 2)]), Series("b", [(0, 1)])], title=evil),
         bar_chart([Bar(evil, 3, title=evil, data={"x": evil})], title=evil),
         point_chart([Bar(evil, 0.6, 0.5, 0.7, title=evil)], title=evil),
+        heatmap([Cell(evil, evil, 0.5, title=evil, data={"x": evil})], title=evil),
+        scatter_chart(
+            [Point(0.5, 0.5, title=evil, href="/a?b=<c>", data={"x": evil})],
+            title=evil,
+            x_label=evil,
+            y_label=evil,
+        ),
         line_chart([], title=evil),
     ):
         assert "<script>" not in markup and 'alert(1)</script>"' not in markup
@@ -83,3 +100,36 @@ def test_point_chart_whiskers_span_the_interval() -> None:
     whisker = [line for line in svg.iter(f"{SVG}line") if line.get("class") == "whisker"][0]
     assert float(whisker.get("y1")) < float(half.get("y1"))  # type: ignore[arg-type]
     assert float(whisker.get("y2")) < float(whisker.get("y1"))  # type: ignore[arg-type]
+
+
+def test_heatmap_draws_a_cell_per_value_coloured_by_step() -> None:
+    svg = parse(
+        heatmap(
+            [Cell("b", "a", 0.9), Cell("c", "a", 0.1), Cell("c", "b", None)],
+            title="κ",
+            names=["a", "b", "c"],
+            value_range=(0.0, 1.0),
+        )
+    )
+    cells = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "heat-cell"]
+    classes = [g.find(f"{SVG}rect").get("class") for g in cells]  # type: ignore[union-attr]
+    assert classes == ["cell heat-4", "cell heat-0", "cell heat-none"]
+    assert [g.find(f"{SVG}text").text for g in cells] == ["0.90", "0.10", "—"]  # type: ignore[union-attr]
+    assert "no values yet" in heatmap([], title="κ")
+
+
+def test_scatter_points_link_to_app_paths_only() -> None:
+    svg = parse(
+        scatter_chart(
+            [Point(0.5, 1.0, title="x", href="/admin/annotators/3"), Point(1.0, 0.0)],
+            title="s",
+            x_label="agreement",
+            y_label="gold",
+        )
+    )
+    assert [a.get("href") for a in svg.iter(f"{SVG}a")] == ["/admin/annotators/3"]
+    assert len(list(svg.iter(f"{SVG}circle"))) == 2
+    with pytest.raises(ValueError):
+        scatter_chart([Point(0, 0, href="javascript:alert(1)")], title="s", x_label="", y_label="")
+    with pytest.raises(ValueError):
+        scatter_chart([Point(0, 0, href="//evil.example")], title="s", x_label="", y_label="")

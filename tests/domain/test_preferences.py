@@ -126,24 +126,28 @@ def test_annotator_weights_follow_gold_accuracy_in_the_runs_scope(
     """The weights a run trains with, read from the database (SQLite and Postgres)."""
     v0 = version_zero(db, project, tmp_path / "store", tiny_policy_dir)
     expert, coin, contrarian, newcomer, dropped = (make_user("evaluator") for _ in range(5))
-    prompt = add_prompt(db, project, "Pick the true one.")
+    prompt = make_prompt(db, project, "Pick the true one.")
     golds = [
-        add_pair(db, project, prompt, v0, f"true {i}", f"false {i}", kind="gold", gold_choice="a")
+        completion_pair(
+            db, project, prompt, v0, f"true {i}", f"false {i}", kind="gold", gold_choice="a"
+        )
         for i in range(4)
     ]
     for i, pair in enumerate(golds):
-        label(db, pair, expert, "a")
-        label(db, pair, coin, "a" if i % 2 else "b")
-        label(db, pair, contrarian, "b")
-        label(db, pair, dropped, "b")
-    label(db, golds[0], newcomer, "tie")  # a tie is no answer to a gold pair
-    live = add_pair(db, project, prompt, v0, "one", "two")
-    label(db, live, newcomer, "a")  # no gold answer at all: the prior's middling weight
+        compare(db, pair, expert, "a")
+        compare(db, pair, coin, "a" if i % 2 else "b")
+        compare(db, pair, contrarian, "b")
+        compare(db, pair, dropped, "b")
+    compare(db, golds[0], newcomer, "tie")  # a tie is no answer to a gold pair
+    live = completion_pair(db, project, prompt, v0, "one", "two")
+    compare(db, live, newcomer, "a")  # no gold answer at all: the prior's middling weight
     project.settings = {**project.settings, "excluded_annotators": [dropped.id]}
     db.flush()
     watermark = current_watermark(db, project.id)
-    late = add_pair(db, project, prompt, v0, "true 5", "false 5", kind="gold", gold_choice="a")
-    label(db, late, contrarian, "a")  # after the watermark: not counted
+    late = completion_pair(
+        db, project, prompt, v0, "true 5", "false 5", kind="gold", gold_choice="a"
+    )
+    compare(db, late, contrarian, "a")  # after the watermark: not counted
     db.flush()
 
     weights = annotator_weights(db, project, Selection(up_to=watermark))

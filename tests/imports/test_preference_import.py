@@ -195,3 +195,49 @@ def test_cli_import_list_revert(tmp_path: Path, monkeypatch, capsys) -> None:
         assert cli_main(["imports", "revert", "1"]) == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_the_raw_export_adds_imported_rows_marked_with_their_batch_when_asked(
+    db: Session, project: Project, make_user
+) -> None:
+    from tests.admin import factories as f
+
+    labeller = make_user("evaluator")
+    f.compare(db, f.pair(db, project), labeller, "a")
+    rows = [*trl_rows(2), {"prompt": "pw", "response_a": "x", "response_b": "y", "choice": "tie"}]
+    outcome = import_preferences(
+        db,
+        project,
+        parse("p.jsonl", jsonl(*rows)),
+        source="hh-rlhf",
+        filename="p.jsonl",
+        skip_bad=False,
+        actor_id=None,
+    )
+    assert outcome.batch is not None
+
+    def raw(**kw: object) -> list[dict[str, object]]:
+        opts = ExportOptions(kind="raw", **kw)  # type: ignore[arg-type]
+        return list(iter_records(db, project, opts, secret="s"))
+
+    assert [r["source"] for r in raw()] == ["label"]  # imported rows only when asked
+    every = raw(include_imported=True)
+    assert [r["source"] for r in every] == ["label", "import", "import", "import"]
+    imported = every[1:]
+    assert {r["import_batch"] for r in imported} == {outcome.batch.id}
+    assert {r["import_source"] for r in imported} == {"hh-rlhf"}
+    assert [(r["import_line"], r["choice"]) for r in imported] == [(1, "a"), (2, "a"), (3, "tie")]
+    assert all(r["annotator"] is None and r["pair_id"] is None for r in imported)
+    # The TRL export's rule for ties: left out when asked (and always in preference rows).
+    assert [r["import_line"] for r in raw(include_imported=True, exclude_ties=True)][1:] == [1, 2]
+    # The same rows in Parquet, one schema (no annotator for imported rows).
+    from app.export.parquet import write_parquet
+
+    out = io.BytesIO()
+    opts = ExportOptions(kind="raw", file_format="parquet", include_imported=True)
+    assert write_parquet(db, project, opts, "s", out) == 4
+    table = pq.read_table(io.BytesIO(out.getvalue())).to_pylist()
+    assert table[0]["annotator"] == str(labeller.id) and table[1]["annotator"] is None
+    assert table[3]["import_source"] == "hh-rlhf" and table[3]["import_line"] == 3
+    revert_import(db, outcome.batch, None)
+    assert [r["source"] for r in raw(include_imported=True)] == ["label"]

@@ -306,3 +306,56 @@ def test_the_quality_page_shows_cohort_figures_with_intervals_and_a_test(
     page = client.get(f"/admin/quality?project={project.id}")
     en_row = page.text.split('data-cohort="en"', 1)[1].split("</tr>", 1)[0]
     assert "<td>1</td>" in en_row  # one annotator left in the cohort
+
+
+def test_the_quality_page_draws_the_kappa_heatmap_and_the_accuracy_scatter(
+    client, logged_in, db, project, make_user
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    svg_ns = "{http://www.w3.org/2000/svg}"
+    people = [make_user("evaluator") for _ in range(3)]
+    votes = [R1 + ["a"], R2 + ["b"], ["b", "a", "b", "a", "a", "a"]]
+    for k in range(6):
+        pr = f.pair(db, project, labels_required=3)
+        for u, v in zip(people, votes, strict=True):
+            f.compare(db, pr, u, v[k])
+    for k in range(4):  # gold pairs: the first two annotators right on all, the third on half
+        pr = f.pair(db, project, kind="gold", gold_choice="a", labels_required=3)
+        for u, choice in zip(people, ["a", "a", "a" if k % 2 else "b"], strict=True):
+            f.compare(db, pr, u, choice)
+    loner = make_user("evaluator")
+    f.compare(db, f.pair(db, project), loner, "a")  # no overlap: no agreement, not drawn
+    db.commit()
+    kappas = project_agreement(db, project.id).kappas
+    assert len(kappas) == 3
+    logged_in("admin")
+    page = client.get(f"/admin/quality?project={project.id}")
+    assert page.status_code == 200
+
+    def svg_in(div: str) -> ET.Element:
+        markup = page.text.split(f'<div id="{div}">', 1)[1].split("</svg>", 1)[0] + "</svg>"
+        return ET.fromstring(markup.replace("<svg ", f'<svg xmlns="{svg_ns[1:-1]}" ', 1))
+
+    heat = svg_in("kappa-heatmap")
+    cells = [g for g in heat.iter(f"{svg_ns}g") if g.get("class") == "heat-cell"]
+    assert len(cells) == 3  # one per pair of annotators
+    by_pair = {frozenset((c.get("data-user-a"), c.get("data-user-b"))): c for c in cells}
+    for kappa in kappas:
+        cell = by_pair[frozenset((kappa.user_a, kappa.user_b))]
+        assert cell.find(f"{svg_ns}title").text == (  # type: ignore[union-attr]
+            f"{kappa.user_a} · {kappa.user_b}: κ = {kappa.kappa:.3f} on {kappa.shared} shared pairs"
+        )
+        assert cell.find(f"{svg_ns}text").text == f"{kappa.kappa:.2f}"  # type: ignore[union-attr]
+    labels = {t.text for t in heat.iter(f"{svg_ns}text") if t.get("class") == "tick"}
+    assert {u.username for u in people} <= labels
+
+    scatter = svg_in("accuracy-scatter")
+    links = {a.get("href"): a for a in scatter.iter(f"{svg_ns}a")}
+    assert set(links) == {f"/admin/annotators/{u.id}?project={project.id}" for u in people}
+    third = links[f"/admin/annotators/{people[2].id}?project={project.id}"]
+    assert third.find(f"{svg_ns}title").text.startswith(  # type: ignore[union-attr]
+        f"{people[2].username}: gold accuracy 50% (2 of 4), agreement"
+    )
+    assert "1 annotator(s) without both" in page.text
+    assert "<title>Quality · Pairwise</title>" in page.text

@@ -292,9 +292,9 @@ def test_a_tagged_prompt_becomes_a_ranking_task_and_an_untagged_one_a_pair(
 ) -> None:
     settings = sampler_settings(tmp_path, pair_buffer=4, pair_low_water=4, sample_batch_size=8)
     project.settings = {"ranking_by_tag": {"creative": 3, "code": 5}}
-    add_version(db, project, 0, "unused")
-    tagged = add_prompt(db, project, "write a poem", tags=["creative", "code"], priority=1)
-    plain = add_prompt(db, project, "what is 2 + 2", priority=1)
+    make_version(db, project, 0, "unused")
+    tagged = make_prompt(db, project, "write a poem", tags=["creative", "code"], priority=1)
+    plain = make_prompt(db, project, "what is 2 + 2", priority=1)
     db.commit()
     fake = FakeBackend(lambda request, index: f"answer seed {request.seed}")
 

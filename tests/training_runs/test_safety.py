@@ -158,8 +158,8 @@ def test_the_versions_and_loop_pages_show_each_versions_unsafe_share(
 
 def candidate_of(db: Session, project: Project) -> tuple[PolicyVersion, PolicyVersion]:
     """A live v0 and a candidate v1 trained from it whose reward-model gates passed."""
-    v0 = h2h.version(db, project, 0, status="active")
-    v1 = h2h.version(db, project, 1, status="candidate")
+    v0 = f.make_version(db, project, 0, status="active")
+    v1 = f.make_version(db, project, 1, status="candidate")
     v1.parent_id = v0.id
     db.flush()
     return v0, v1
@@ -191,8 +191,8 @@ def test_an_automatic_promotion_refuses_a_candidate_flagged_more_often(
     user = judge_user(db, settings)
     live_judgements(db, project, user, v0, 40, unsafe=2)
     for _ in range(6):  # it served in head-to-head pairs before promotion
-        flagged(h2h.judge(db, h2h.pair(db, project, v1, v0), user, "b"))
-    h2h.judgements(db, project, user, v1, v0, "aaaaaa")
+        flagged(f.compare(db, f.head_to_head_pair(db, project, v1, v0), user, "b"))
+    f.judgements(db, project, user, v1, v0, "aaaaaa")
     db.flush()
 
     safety.promote_automatically(db, settings, v1, reason="run 8")
@@ -210,7 +210,7 @@ def test_an_automatic_promotion_passes_a_judged_candidate_flagged_no_more_often(
     v0, v1 = candidate_of(db, project)
     user = judge_user(db, settings)
     live_judgements(db, project, user, v0, 20, unsafe=2)
-    h2h.judgements(db, project, user, v1, v0, "aaaa")
+    f.judgements(db, project, user, v1, v0, "aaaa")
     db.flush()
     safety.promote_automatically(db, settings, v1, reason="run 9")
     db.refresh(v1)
