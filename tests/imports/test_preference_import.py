@@ -200,10 +200,10 @@ def test_cli_import_list_revert(tmp_path: Path, monkeypatch, capsys) -> None:
 def test_the_raw_export_adds_imported_rows_marked_with_their_batch_when_asked(
     db: Session, project: Project, make_user
 ) -> None:
-    from tests.admin import factories as f
+    from tests import factories as f
 
     labeller = make_user("evaluator")
-    f.compare(db, f.pair(db, project), labeller, "a")
+    f.compare(db, f.make_pair(db, project), labeller, "a")
     rows = [*trl_rows(2), {"prompt": "pw", "response_a": "x", "response_b": "y", "choice": "tie"}]
     outcome = import_preferences(
         db,

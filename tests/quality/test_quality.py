@@ -317,15 +317,15 @@ def test_the_quality_page_draws_the_kappa_heatmap_and_the_accuracy_scatter(
     people = [make_user("evaluator") for _ in range(3)]
     votes = [R1 + ["a"], R2 + ["b"], ["b", "a", "b", "a", "a", "a"]]
     for k in range(6):
-        pr = f.pair(db, project, labels_required=3)
+        pr = f.make_pair(db, project, labels_required=3)
         for u, v in zip(people, votes, strict=True):
             f.compare(db, pr, u, v[k])
     for k in range(4):  # gold pairs: the first two annotators right on all, the third on half
-        pr = f.pair(db, project, kind="gold", gold_choice="a", labels_required=3)
+        pr = f.make_pair(db, project, kind="gold", gold_choice="a", labels_required=3)
         for u, choice in zip(people, ["a", "a", "a" if k % 2 else "b"], strict=True):
             f.compare(db, pr, u, choice)
     loner = make_user("evaluator")
-    f.compare(db, f.pair(db, project), loner, "a")  # no overlap: no agreement, not drawn
+    f.compare(db, f.make_pair(db, project), loner, "a")  # no overlap: no agreement, not drawn
     db.commit()
     kappas = project_agreement(db, project.id).kappas
     assert len(kappas) == 3
