@@ -277,6 +277,14 @@ class Settings(BaseSettings):
         le=8,
         description="Policy versions the web process keeps loaded for the playground.",
     )
+    playground_serve_minutes: int = Field(
+        30,
+        ge=0,
+        le=1440,
+        description="With SAMPLER_BACKEND=openai and runtime adapters: how long a version "
+        "the playground answered with stays loaded in the server beside the sampler's "
+        "versions (0: the sampler unloads it at its next refill).",
+    )
 
     @field_validator("playground_models", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ from app.dashboard.service import ACTIVE_MINUTES, DAYS, Dashboard, dashboard
 from app.deps import Admin, DbDep, SettingsDep
 from app.models import Project, utcnow
 from app.pairs.review import queue_depth
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep
 from app.projects.service import visible_projects
 from app.quality.figures import project_quality
 from app.settings import Settings
@@ -52,9 +52,8 @@ def day_chart(days: list[tuple[date, int]]) -> Markup:
 
 @router.get("/admin/dashboard")
 def dashboard_page(
-    request: Request, db: DbDep, settings: SettingsDep, principal: Admin, project: int | None = None
+    request: Request, db: DbDep, settings: SettingsDep, principal: Admin, proj: ChosenProjectDep
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     board = _board(request, db, proj, settings)
     ctx = {
         "project": proj,
@@ -74,11 +73,10 @@ def api_dashboard(
     db: DbDep,
     settings: SettingsDep,
     principal: Admin,
-    project: int | None = None,
+    proj: ChosenProjectDep,
 ) -> dict[str, Any]:
     """The dashboard's figures: labels per UTC day, queue, buffers, active people, quality
     (agreement and flags as kept for the project: computed at `quality_at`, out of date while
     `quality_current` is false), pairs awaiting adjudication."""
-    proj = chosen_project(db, principal, project)
     board = _board(request, db, proj, settings)
     return {"project": proj.id, **asdict(board), "review_queue": queue_depth(db, proj.id)}

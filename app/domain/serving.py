@@ -10,8 +10,10 @@ confirms the result. A full-weight version cannot be loaded that way: a server s
 it must be named in OPENAI_VERSION_SERVERS, else `sync` refuses with a message saying so.
 
 The sampler calls `Serving.sync` with the versions it is about to ask for (the active one,
-its head-to-head opponents) before each refill, so a promoted version is loaded before the
-first request names it and nothing waits on a restart.
+its head-to-head opponents, and the versions the playground answered with in the last
+PLAYGROUND_SERVE_MINUTES) before each refill, so a promoted version is loaded before the
+first request names it and nothing waits on a restart. The playground loads the version it
+is about to stream with `sync(..., unload=False)`, so it never unloads what the sampler needs.
 """
 
 from __future__ import annotations
@@ -27,13 +29,30 @@ from app.domain.store import ModelStore, StoreError
 from app.domain.versions import VersionRef
 from app.settings import Settings
 
-__all__ = ["Serving", "ServingError", "SyncReport", "served_name", "server_for"]
+__all__ = [
+    "Serving",
+    "ServingError",
+    "SyncReport",
+    "manages_adapters",
+    "served_name",
+    "server_for",
+]
 
 log = logging.getLogger(__name__)
 
 # Answers of a server without a model list (not vLLM, or the wrong path): adapter
 # management cannot work there, and the error says which setting turns it off.
 NO_MODEL_LIST = frozenset({404, 405, 501})
+
+
+def manages_adapters(settings: Settings) -> bool:
+    """Whether versions are loaded into the OpenAI-compatible servers at run time (vLLM), or
+    asked for by a name those servers already serve."""
+    return (
+        settings.sampler_backend == "openai"
+        and settings.openai_manage_adapters
+        and not settings.openai_model
+    )
 
 
 class ServingError(RuntimeError):
@@ -117,8 +136,11 @@ class Serving:
 
     # -- sync -----------------------------------------------------------------------------
 
-    def sync(self, project_id: int, needed: Iterable[VersionRef]) -> SyncReport:
-        """Make every needed version of the project servable, and unload its other adapters.
+    def sync(
+        self, project_id: int, needed: Iterable[VersionRef], *, unload: bool = True
+    ) -> SyncReport:
+        """Make every needed version of the project servable, and (`unload`) unload its other
+        adapters.
 
         Raises ServingError naming the version and what to set when one cannot be served.
         """
@@ -143,7 +165,7 @@ class Serving:
             report.loaded.append(need.name)
         wanted = {n.name for n in needs}
         prefix = f"projects/{project_id}/policy/"
-        for url in servers:
+        for url in servers if unload else ():
             for name, card in listed[url].items():
                 if card.get("parent") and name.startswith(prefix) and name not in wanted:
                     self._post(url, "/unload_lora_adapter", {"lora_name": name}, name)

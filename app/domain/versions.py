@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from app.domain.audit import audit
 from app.domain.base_model import ensure_checkpoint
 from app.domain.jobs import lock_project
 from app.domain.store import ModelStore
-from app.models import Pair, PolicyVersion, Project, RewardModel, utcnow
+from app.models import Pair, PlaygroundMatch, PolicyVersion, Project, RewardModel, utcnow
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,25 @@ def trial_version(db: Session, project_id: int) -> PolicyVersion | None:
         .order_by(PolicyVersion.number.desc())
         .limit(1)
     )
+
+
+def played_since(db: Session, project_id: int, since: datetime) -> list[PolicyVersion]:
+    """The versions of the project that playground matches or battles started since `since`
+    put on either side, by number."""
+    played = exists().where(
+        PlaygroundMatch.project_id == project_id,
+        PlaygroundMatch.created_at >= since,
+        or_(
+            PlaygroundMatch.version_a_id == PolicyVersion.id,
+            PlaygroundMatch.version_b_id == PolicyVersion.id,
+        ),
+    )
+    stmt = (
+        select(PolicyVersion)
+        .where(PolicyVersion.project_id == project_id, played)
+        .order_by(PolicyVersion.number)
+    )
+    return list(db.scalars(stmt))
 
 
 def rollback_targets(db: Session, project_id: int) -> list[PolicyVersion]:

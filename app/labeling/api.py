@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ from app.labeling.schemas import (
 from app.labeling.service import Lease, LeaseExpired
 from app.labeling.submission import Submitted, submit
 from app.models import Pair, Project, User
-from app.projects.service import get_visible_project, visible_projects
+from app.projects.deps import ProjectIdOrNoneDep
 from app.settings import Settings
 
 router = APIRouter(tags=["labeling"])
@@ -34,17 +34,6 @@ router = APIRouter(tags=["labeling"])
 AlsoNext = Annotated[
     bool, Query(description="Also lease and return the next pair (the `next` member).")
 ]
-
-
-def resolve_project(db: Session, user: User, project_id: int | None) -> Project | None:
-    """The requested visible project (404 if not visible), or the first visible one."""
-    if project_id is not None:
-        project = get_visible_project(db, user, project_id)
-        if project is None:
-            raise HTTPException(404, "No such project.")
-        return project
-    projects = visible_projects(db, user)
-    return projects[0] if projects else None
 
 
 def pair_out(lease: Lease, project: Project) -> PairOut:
@@ -105,11 +94,10 @@ def _next(db: Session, settings: Settings, user: User, project: Project | None) 
 
 @router.get("/pairs/next", response_model=NextOut)
 def next_pair(
-    db: DbDep, settings: SettingsDep, principal: Evaluator, project_id: int | None = None
+    db: DbDep, settings: SettingsDep, principal: Evaluator, project: ProjectIdOrNoneDep
 ) -> NextOut:
     """The caller's leased pair (the same one until submitted, skipped or expired)."""
-    user = principal.user
-    return _next(db, settings, user, resolve_project(db, user, project_id))
+    return _next(db, settings, principal.user, project)
 
 
 @router.post(

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from app.deps import DbDep, Evaluator, SettingsDep
 from app.labeling import service
-from app.labeling.api import resolve_project
 from app.labeling.schemas import SKIP_REASONS, RankIn, SkipIn, SubmitIn
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict, submit
 from app.loop.service import evaluator_strip
 from app.models import Pair, Project, User
+from app.projects.deps import ProjectOrNoneDep
 from app.projects.service import visible_projects
 from app.settings import Settings
 from app.web import is_htmx, redirect, render
@@ -87,10 +87,9 @@ def label_page(
     db: DbDep,
     settings: SettingsDep,
     principal: Evaluator,
-    project: int | None = None,
+    project: ProjectOrNoneDep,
 ) -> Response:
-    user = principal.user
-    return _page(request, db, settings, user, resolve_project(db, user, project))
+    return _page(request, db, settings, principal.user, project)
 
 
 @router.post("/label/submit", include_in_schema=False)

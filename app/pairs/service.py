@@ -72,6 +72,14 @@ def _per_pair(project_id: int) -> Select[Any]:
     )
 
 
+def _votes_of_this_pair() -> Select[Any]:
+    """The votes of the outer query's pair, grouped (correlated): evaluated pair by pair, so a
+    page of 50 stops after 50 matches instead of grouping every vote of the project."""
+    return (
+        select(Comparison.pair_id).where(Comparison.pair_id == Pair.id).group_by(Comparison.pair_id)
+    )
+
+
 def _a_votes() -> Any:
     return func.sum(case((Comparison.choice == "a", 1), else_=0))
 
@@ -80,9 +88,33 @@ def _b_votes() -> Any:
     return func.sum(case((Comparison.choice == "b", 1), else_=0))
 
 
+def _split() -> ColumnElement[bool]:
+    """As many votes for a as for b (what the trainer's majority drops)."""
+    return and_(_a_votes() == _b_votes(), _a_votes() > 0)
+
+
+def _unanimous() -> ColumnElement[bool]:
+    return and_(func.count() >= 2, func.count(distinct(Comparison.choice)) == 1)
+
+
+def _majority() -> ColumnElement[bool]:
+    return and_(
+        func.count() >= 2,
+        func.count(distinct(Comparison.choice)) > 1,
+        or_(_a_votes() != _b_votes(), _a_votes() == 0),
+    )
+
+
+RULES = {
+    Agreement.even_split: _split,
+    Agreement.unanimous: _unanimous,
+    Agreement.majority: _majority,
+}
+
+
 def split_pair_ids(project_id: int) -> Select[Any]:
-    """Pairs with as many votes for a as for b (what the trainer's majority drops)."""
-    return _per_pair(project_id).having(and_(_a_votes() == _b_votes(), _a_votes() > 0))
+    """The project's split pairs' ids (for counting the review queue)."""
+    return _per_pair(project_id).having(_split())
 
 
 def decided() -> ColumnElement[bool]:
@@ -92,24 +124,11 @@ def decided() -> ColumnElement[bool]:
     )
 
 
-def agreement_condition(project_id: int, agreement: Agreement) -> ColumnElement[bool]:
+def agreement_condition(agreement: Agreement) -> ColumnElement[bool]:
+    """The pair (Pair) has this agreement (the rule `agreement_of` applies to a page's rows)."""
     if agreement == Agreement.adjudicated:
         return decided()
-    if agreement == Agreement.even_split:
-        ids = split_pair_ids(project_id)
-    elif agreement == Agreement.unanimous:
-        ids = _per_pair(project_id).having(
-            and_(func.count() >= 2, func.count(distinct(Comparison.choice)) == 1)
-        )
-    else:
-        ids = _per_pair(project_id).having(
-            and_(
-                func.count() >= 2,
-                func.count(distinct(Comparison.choice)) > 1,
-                or_(_a_votes() != _b_votes(), _a_votes() == 0),
-            )
-        )
-    return and_(Pair.id.in_(ids), ~decided())
+    return and_(_votes_of_this_pair().having(RULES[agreement]()).exists(), ~decided())
 
 
 # --- the list ------------------------------------------------------------------------------
@@ -157,7 +176,7 @@ def filter_conditions(db: Session, project: Project, filt: PairFilter) -> list[A
     if filt.status is not None:
         conds.append(Pair.status == filt.status)
     if filt.agreement is not None:
-        conds.append(agreement_condition(project.id, filt.agreement))
+        conds.append(agreement_condition(filt.agreement))
     if filt.flag.strip():
         quoted = json.dumps(filt.flag.strip())
         conds.append(

@@ -5,6 +5,11 @@ Versions are loaded through the sampler's own backends (`app.sampling.factory`),
 version answers here exactly as it does for the labelling queue; at most
 PLAYGROUND_LOADED_VERSIONS stay loaded, the least recently used one unloaded first. One
 backend answers one stream at a time (its lock).
+
+Where versions are served by vLLM with runtime adapters (`manages_adapters`), a version the
+sampler does not serve now (an old one, a rival) is loaded into the server before it is asked
+for, without unloading anything (`Serving.sync(..., unload=False)`); the sampler keeps it
+loaded for PLAYGROUND_SERVE_MINUTES after the match started (`versions_to_serve`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from app.domain.serving import Serving, manages_adapters
 from app.domain.store import ModelStore
+from app.domain.versions import VersionRef
 from app.playground.service import Contestant
 from app.sampling.backend import StreamingBackend
 from app.sampling.factory import make_backend
@@ -36,6 +43,7 @@ class Engines:
         self.store = store or ModelStore(settings.resolved_model_dir)
         self.loaded: OrderedDict[int, _Loaded] = OrderedDict()
         self.lock = threading.Lock()
+        self.serving: Serving | None = None
 
     @contextmanager
     def backend(self, contestant: Contestant) -> Iterator[StreamingBackend]:
@@ -50,6 +58,7 @@ class Engines:
         version = contestant.version
         if version is None:
             raise LookupError("this contestant's version no longer exists")
+        self._serve(version)
         with self.lock:
             entry = self.loaded.get(version.id)
             if entry is None:
@@ -60,6 +69,17 @@ class Engines:
             self._evict(keep=version.id)
         with entry.lock:
             yield entry.backend
+
+    def _serve(self, version: VersionRef) -> None:
+        """Load `version` into its OpenAI-compatible server if it is not listed there yet
+        (ServingError, naming what to set or start, if it cannot be)."""
+        if not manages_adapters(self.settings):
+            return
+        with self.lock:
+            if self.serving is None:
+                self.serving = Serving(self.settings, self.store)
+            serving = self.serving
+        serving.sync(version.project_id, [version], unload=False)
 
     def _evict(self, keep: int) -> None:
         """Unload the least recently used versions beyond the limit (not those answering)."""
@@ -79,6 +99,9 @@ class Engines:
             for entry in self.loaded.values():
                 entry.backend.close()
             self.loaded.clear()
+            if self.serving is not None:
+                self.serving.close()
+                self.serving = None
 
 
 def external_backend(settings: Settings, model: PlaygroundModel) -> OpenAIBackend:

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
+from app.domain.serving import ServingError
 from app.markdown import render_markdown
 from app.playground.engines import Engines
 from app.playground.service import Contestant, store_answer
@@ -78,7 +79,8 @@ def stream_match(
         except Exception as exc:  # noqa: BLE001 - shown on that side, the other goes on
             log.warning("playground match %s side %s failed", match_id, side, exc_info=True)
             who = "This side" if blind else contestant.label
-            pieces.put(("error", side, f"{who} could not answer: {type(exc).__name__}"))
+            why = str(exc) if isinstance(exc, ServingError) and not blind else type(exc).__name__
+            pieces.put(("error", side, f"{who} could not answer: {why}"))
         finally:
             pieces.put(("end", side, None))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -103,8 +104,9 @@ def opponents(db: Session, active: VersionRef) -> list[VersionRef]:
 def versions_to_serve(
     db: Session, project: Project, active: VersionRef, settings: Settings
 ) -> list[VersionRef]:
-    """Every version the sampler asks for: the active one, its opponents while head-to-head
-    pairs are on, and the version on trial against it while the trial share is on."""
+    """Every version to keep served: the active one, its opponents while head-to-head pairs
+    are on, the version on trial against it while the trial share is on, and the versions the
+    playground answered with in the last PLAYGROUND_SERVE_MINUTES."""
     on = head_to_head_buffer(project.head_to_head_share, settings) > 0
     needed = [active, *(opponents(db, active) if on else [])]
     challenger = on_trial(db, active)
@@ -112,6 +114,9 @@ def versions_to_serve(
         loop_settings_of(project).trial_share, settings
     ):
         needed.append(challenger)
+    if settings.playground_serve_minutes:
+        since = utcnow() - timedelta(minutes=settings.playground_serve_minutes)
+        needed += [VersionRef.of(v) for v in versions.played_since(db, project.id, since)]
     return needed
 
 

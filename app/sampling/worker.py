@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import transaction
 from app.domain import jobs, trial, versions
 from app.domain.project_settings import loop_settings_of, settings_of
-from app.domain.serving import Serving
+from app.domain.serving import Serving, manages_adapters
 from app.domain.store import ModelStore
 from app.models import Project, utcnow
 from app.observability.metrics import SAMPLER_TOKENS
@@ -43,6 +43,8 @@ FRUITLESS_ROUNDS = 3  # batches in a row that yield no usable pair before waitin
 # Live batches per refill, in buffers' worth: then head-to-head and trial pairs get their
 # turn, even while evaluators take live pairs as fast as they are made.
 LIVE_BUFFERS_PER_FILL = 2
+# SAMPLER_PAUSE_DURING_RUNS: how often a batch in generation asks whether a run now waits.
+PREEMPT_PROBE_SECONDS = 2.0
 
 
 def _generate(backend: Backend, requests: list[SampleRequest]) -> list[Sample]:
@@ -72,7 +74,7 @@ class Sampler:
         self.store = store or ModelStore(settings.resolved_model_dir)
         self.stop = stop or threading.Event()
         self.backend_factory = backend_factory or (
-            lambda: make_backend(settings, self.store, should_stop=self.stop.is_set)
+            lambda: make_backend(settings, self.store, should_stop=self.should_stop)
         )
         self.worker_id = worker_id or (
             f"sampler-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -91,6 +93,9 @@ class Sampler:
         self.failed = False
         self.cut_short = False  # a refill stopped at its batch limit: step again at once
         self.projects_status: dict[str, dict[str, Any]] = {}
+        self.filling: int | None = None  # the project whose refill is running
+        self._probed_at = 0.0
+        self._run_waits = False
 
     # -- one pass -----------------------------------------------------------------------
 
@@ -124,7 +129,39 @@ class Sampler:
         return made
 
     def fill(self, project: Project) -> int:
-        """Refill one project's buffer for its active version, batch by batch."""
+        """Refill one project's buffer for its active version, batch by batch; with
+        SAMPLER_PAUSE_DURING_RUNS a run of the project cuts the batch in generation short
+        (its answers are dropped) and ends the refill, so the trainer gets the CPU at once."""
+        made_before = self.pairs_made
+        self.filling, self._probed_at, self._run_waits = project.id, 0.0, False
+        try:
+            return self._fill(project)
+        except StopRequested:
+            if self.stop.is_set():
+                raise
+            version = self._active_version(project)
+            if version is not None:
+                self._paused_for_training(project, version)  # says so on /system
+            return self.pairs_made - made_before
+        finally:
+            self.filling = None
+
+    def should_stop(self) -> bool:
+        """Whether the batch in generation is to be cut short: the worker is stopping, or a
+        run of the project being refilled waits (SAMPLER_PAUSE_DURING_RUNS; looked up at
+        most every PREEMPT_PROBE_SECONDS)."""
+        if self.stop.is_set():
+            return True
+        if not self.settings.sampler_pause_during_runs or self.filling is None:
+            return False
+        now = time.monotonic()
+        if now - self._probed_at >= PREEMPT_PROBE_SECONDS:
+            self._probed_at = now
+            with transaction(self.factory) as db:
+                self._run_waits = jobs.active_run(db, self.filling) is not None
+        return self._run_waits
+
+    def _fill(self, project: Project) -> int:
         self._review_trial(project)
         version = self._active_version(project)
         if version is None:
@@ -157,6 +194,8 @@ class Sampler:
             self._project_status(project, version, depth)
             if wanted <= 0:
                 break
+            if batches and self._paused_for_training(project, version):
+                return made  # a run was requested during this refill: no more batches
             if not prompts:
                 self._project_status(project, version, depth, note="no active prompts")
                 break
@@ -381,7 +420,7 @@ class Sampler:
         """Before asking the server: every version this pass needs is loaded there (a new
         version's adapter right after its promotion), those no longer needed unloaded."""
         s = self.settings
-        if s.sampler_backend != "openai" or not s.openai_manage_adapters or s.openai_model:
+        if not manages_adapters(s):
             return
         with transaction(self.factory) as db:
             needed = service.versions_to_serve(db, project, active, s)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.models import Assignment, Comparison, Completion, Pair, utcnow
 from app.projects.service import add_member
+from tests.conftest import login
 from tests.factories import make_pair, make_pairs, make_project
 
 
@@ -112,8 +113,6 @@ def test_someone_elses_assignment_is_404(
     _, csrf = logged_in("evaluator")
     aid = _next(client, csrf)["pair"]["assignment_id"]
     client.cookies.clear()
-    from tests.conftest import login
-
     other = make_user("evaluator")
     csrf2 = login(client, other.username)
     assert _post(client, csrf2, {"assignment_id": aid, "choice": "left"}).status_code == 404
@@ -227,3 +226,18 @@ def test_submit_with_next_returns_the_lease_next_would_have_returned(
     )
     assert done.status_code == 201
     assert done.json()["next"]["pair"] is None and "No pairs" in done.json()["next"]["message"]
+
+
+def test_an_evaluator_in_no_project_is_told_there_is_nothing_to_label(
+    client, db, project, make_user
+) -> None:
+    make_pair(db, project)
+    db.commit()
+    user = make_user("evaluator", member=False)
+    csrf = login(client, user.username)
+    r = client.get("/api/v1/pairs/next", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200
+    assert r.json() == {"pair": None, "message": "You are not a member of any project."}
+    page = client.get("/label")
+    assert page.status_code == 200
+    assert client.get(f"/label?project={project.id}").status_code == 404

@@ -250,6 +250,77 @@ def test_pauses_while_the_project_trains_when_told_to(
     assert open_pairs(db, project.id, version.id) == 2
 
 
+def test_a_run_enqueued_during_a_refill_stops_it_after_the_batch(
+    db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
+) -> None:
+    from app.domain import jobs
+
+    settings = sampler_settings(
+        tmp_path, pair_buffer=6, pair_low_water=6, sample_batch_size=2,
+        sampler_pause_during_runs=True,
+    )  # fmt: skip
+    version = make_version(db, project, 0, "unused")
+    for n in range(8):
+        make_prompt(db, project, f"prompt {n}")
+    db.commit()
+
+    def answer(request, index):  # type: ignore[no-untyped-def]
+        if len(fake.calls) == 1 and index == 0:  # during the first batch, a run is requested
+            with session_factory() as other:
+                jobs.enqueue(other, settings, project.id)
+                other.commit()
+        return f"answer {request.seed}"
+
+    fake = FakeBackend(answer)
+    sampler = Sampler(session_factory, settings, backend_factory=lambda: fake)
+    assert sampler.step() == 1, "one batch of two answers, one pair, then it pauses"
+    assert len(fake.calls) == 1
+    assert open_pairs(db, project.id, version.id) == 1
+
+
+def test_a_run_requested_mid_batch_cuts_the_batch_short(
+    db: Session,
+    session_factory: sessionmaker[Session],
+    project: Project,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.domain import jobs
+    from app.sampling import worker
+    from app.sampling.backend import StopRequested
+
+    monkeypatch.setattr(worker, "PREEMPT_PROBE_SECONDS", 0.0)  # ask the database every time
+    requested: dict[str, int] = {}
+
+    settings = sampler_settings(
+        tmp_path, pair_buffer=4, pair_low_water=4, sampler_pause_during_runs=True
+    )
+    version = make_version(db, project, 0, "unused")
+    for n in range(4):
+        make_prompt(db, project, f"prompt {n}")
+    db.commit()
+
+    def answer(request, index):  # type: ignore[no-untyped-def]
+        # What the transformers backend does at each new token: ask, and stop if told.
+        assert not sampler.should_stop()
+        with session_factory() as other:
+            run = jobs.enqueue(other, settings, project.id)
+            other.commit()
+            requested["run"] = run.id
+        if sampler.should_stop():
+            raise StopRequested()
+        return "never stored"
+
+    fake = FakeBackend(answer)
+    sampler = Sampler(session_factory, settings, backend_factory=lambda: fake)
+    assert sampler.step() == 0
+    assert len(fake.calls) == 1, "no batch after the cut one, no head-to-head or trial batch"
+    assert open_pairs(db, project.id, version.id) == 0
+    note = sampler.status()["projects"][str(project.id)]["note"]
+    assert f"paused while run #{requested['run']} trains" in note
+    assert not sampler.stop.is_set(), "the worker itself goes on"
+
+
 def test_keeps_sampling_during_a_run_by_default(
     db: Session, session_factory: sessionmaker[Session], project: Project, tmp_path: Path
 ) -> None:

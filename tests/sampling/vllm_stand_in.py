@@ -3,12 +3,14 @@
 It serves its base models, loads and unloads LoRA adapters at run time as vLLM does with
 VLLM_ALLOW_RUNTIME_LORA_UPDATING=True (the adapter folder must exist and hold an
 adapter_config.json), lists both in /v1/models (adapters with their `parent`), and refuses
-a completion for a model it does not serve with vLLM's 404. Every request is logged in
-order, so a test can tell whether an adapter was loaded before a completion named it.
+a completion for a model it does not serve with vLLM's 404; `stream: true` answers as
+server-sent events. Every request is logged in order, so a test can tell whether an adapter
+was loaded before a completion named it.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -87,6 +89,8 @@ class StandInVLLM:
             if model not in self.base_models and model not in self.adapters:
                 return _error(404, f"The model `{model}` does not exist.")
         text = f"{model} says {body.get('seed')}"
+        if body.get("stream"):
+            return _events(text, chat)
         choice: dict[str, Any] = (
             {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
         )
@@ -109,6 +113,20 @@ class StandInVLLM:
 
 
 _ASKS = ("chat", "completions")
+
+
+def _events(text: str, chat: bool) -> Response:
+    """`text` word by word as an OpenAI stream, then the finish reason, usage and [DONE]."""
+    words = text.split(" ")
+    pieces = [w if i == 0 else f" {w}" for i, w in enumerate(words)]
+    chunks: list[dict[str, Any]] = [
+        {"choices": [{"index": 0, "delta": {"content": p}} if chat else {"index": 0, "text": p}]}
+        for p in pieces
+    ]
+    chunks.append({"choices": [{"index": 0, "delta": {}, "text": "", "finish_reason": "stop"}]})
+    chunks.append({"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": len(words)}})
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return Response(body, media_type="text/event-stream")
 
 
 def _error(status: int, message: str) -> JSONResponse:
