@@ -52,6 +52,11 @@ NOTES: dict[str, str] = {
 
 # Read by docker-compose.yml only (interpolated there), never by the app.
 COMPOSE_VARS: dict[str, tuple[str, str]] = {
+    "COMPOSE_PROFILES": (
+        "cpu",
+        "Which sampler runs: cpu (transformers in its own container) or vllm (the vLLM "
+        "server and a sampler that asks it, SAMPLER_BACKEND=openai).",
+    ),
     "PAIRWISE_DOMAIN": ("localhost", "Public host name; the proxy (Caddy) gets its TLS cert."),
     "HTTP_PORT": ("80", "Host port of the proxy for http (redirects to https)."),
     "HTTPS_PORT": ("443", "Host port of the proxy for https."),

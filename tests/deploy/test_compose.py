@@ -31,6 +31,7 @@ COMPOSE_COMMANDS = {
     "init": ["worker", "prepare"],
     "web": ["serve"],
     "sampler": ["worker", "sample"],
+    "sampler-vllm": ["worker", "sample"],
     "trainer": ["worker", "train"],
 }
 # Subcommands registered by branches not merged into this one yet; their check is
@@ -158,11 +159,19 @@ def test_web_health_check_is_a_real_public_route(client) -> None:
     assert client.get("/healthz").status_code == 200
 
 
-def test_sampler_scales_and_may_use_vllm() -> None:
-    sampler = SERVICES["sampler"]
-    assert "ports" not in sampler and "container_name" not in sampler
-    assert sampler["depends_on"]["vllm"] == {"condition": "service_healthy", "required": False}
-    assert SERVICES["vllm"]["profiles"] == ["vllm"]
+def test_the_profile_chooses_the_sampler_and_both_scale() -> None:
+    """COMPOSE_PROFILES=cpu (.env.example) runs the transformers sampler; vllm runs the vLLM
+    server and a sampler that asks it, which starts only once vLLM is healthy."""
+    cpu, vllm = SERVICES["sampler"], SERVICES["sampler-vllm"]
+    for sampler in (cpu, vllm):
+        assert "ports" not in sampler and "container_name" not in sampler
+    assert cpu["profiles"] == ["cpu"] and "vllm" not in cpu["depends_on"]
+    assert interpolate(cpu["environment"]["SAMPLER_BACKEND"]) == "transformers"
+    assert vllm["profiles"] == ["vllm"] == SERVICES["vllm"]["profiles"]
+    assert vllm["depends_on"]["vllm"] == {"condition": "service_healthy"}
+    assert vllm["environment"]["SAMPLER_BACKEND"] == "openai"
+    assert vllm["image"] == cpu["image"] and vllm["command"] == cpu["command"]
+    assert env_example_lines()["COMPOSE_PROFILES"] == "cpu"
 
 
 def test_version_zero_is_prepared_before_vllm_and_the_sampler_start() -> None:
@@ -174,6 +183,7 @@ def test_version_zero_is_prepared_before_vllm_and_the_sampler_start() -> None:
     done = {"condition": "service_completed_successfully"}
     assert SERVICES["vllm"]["depends_on"]["init"] == done
     assert SERVICES["sampler"]["depends_on"]["init"] == done
+    assert SERVICES["sampler-vllm"]["depends_on"]["init"] == done
     model = interpolate(
         SERVICES["vllm"]["command"][SERVICES["vllm"]["command"].index("--model") + 1]
     )
@@ -184,11 +194,10 @@ def test_version_zero_is_prepared_before_vllm_and_the_sampler_start() -> None:
 
 
 def test_sampler_can_use_vllm_and_models_share_a_hugging_face_cache() -> None:
-    env = SERVICES["sampler"]["environment"]
+    env = SERVICES["sampler-vllm"]["environment"]
     assert interpolate(env["OPENAI_BASE_URL"]) == "http://vllm:8000/v1"
     assert env["OPENAI_STORE_DIR"] == "/models"  # vLLM's mount of the store
-    assert interpolate(env["SAMPLER_BACKEND"]) == "transformers"
-    for name in ("init", "sampler", "trainer", "vllm"):
+    for name in ("init", "sampler", "sampler-vllm", "trainer", "vllm"):
         mounts = [v.split(":")[:2] for v in SERVICES[name]["volumes"]]
         assert ["hf-cache", "/root/.cache/huggingface"] in mounts, name
     assert "hf-cache" in COMPOSE["volumes"]
@@ -211,6 +220,7 @@ def test_web_image_carries_no_torch_and_workers_do() -> None:
         "web": "base",
         "init": "demo",
         "sampler": "demo",
+        "sampler-vllm": "demo",
         "trainer": "demo",
     }
     images = {name: SERVICES[name]["image"] for name in APP_SERVICES}
@@ -249,7 +259,9 @@ def test_interpolated_variables_are_documented() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     used = set(INTERPOLATION.findall(text))
     assert used - SETTINGS - set(COMPOSE_VARS) == set()
-    assert set(COMPOSE_VARS) - used == set(), "COMPOSE_VARS lists variables compose never reads"
+    # COMPOSE_PROFILES is read by Compose itself (from .env), not interpolated.
+    unread = set(COMPOSE_VARS) - used - {"COMPOSE_PROFILES"}
+    assert unread == set(), "COMPOSE_VARS lists variables compose never reads"
 
 
 def env_example_lines() -> dict[str, str]:
