@@ -17,7 +17,7 @@ from app.demonstrations.service import DemonstrationError
 from app.deps import DbDep, Evaluator, Reviewer
 from app.labeling.service import NotFound
 from app.models import Demonstration
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, chosen_project
 from app.projects.service import visible_projects
 from app.vocabulary import DemonstrationStatus
 from app.web import redirect, render
@@ -81,11 +81,10 @@ def review_list(
     request: Request,
     db: DbDep,
     principal: Reviewer,
-    project: int | None = None,
+    proj: ChosenProjectDep,
     status: Annotated[str, Query(max_length=16)] = DemonstrationStatus.pending,
     after: int | None = None,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     if status not in tuple(DemonstrationStatus):
         raise HTTPException(422, "Unknown status.")
     ctx = {

@@ -12,14 +12,13 @@ from app.imports.deps import get_batch
 from app.imports.schemas import ImportBatchOut, ImportOutcomeOut, RevertOut
 from app.imports.service import import_preferences, list_imports, revert_import
 from app.imports.uploads import parse_upload
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
 
 @router.get("", response_model=list[ImportBatchOut])
-def api_list(db: DbDep, principal: Admin, project: int | None = None) -> list[ImportBatchOut]:
-    proj = chosen_project(db, principal, project)
+def api_list(db: DbDep, principal: Admin, proj: ChosenProjectDep) -> list[ImportBatchOut]:
     return [ImportBatchOut.of(b) for b in list_imports(db, proj.id)]
 
 
@@ -29,13 +28,12 @@ async def api_import(
     settings: SettingsDep,
     principal: Admin,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
+    proj: ChosenProjectFormDep,
     source: Annotated[str, Form(max_length=200)] = "",
     skip_bad: Annotated[bool, Form()] = False,
 ) -> ImportOutcomeOut:
     """TRL preference rows or response_a/response_b/choice rows; 422 naming every bad row
     (`field` = its line or row) when nothing was imported."""
-    proj = chosen_project(db, principal, project)
     parsed = await parse_upload(file, settings)
     outcome = import_preferences(
         db,

@@ -14,7 +14,7 @@ from app.imports.records import ParsedPreferences
 from app.imports.service import ImportOutcome, import_preferences, list_imports, revert_import
 from app.imports.uploads import parse_upload
 from app.models import Project
-from app.projects.deps import chosen_project
+from app.projects.deps import ChosenProjectDep, ChosenProjectFormDep
 from app.projects.service import visible_projects
 from app.prompts.importer import ImportFileError
 from app.web import redirect, render
@@ -31,10 +31,7 @@ def _context(db: Session, principal: Admin, project: Project) -> dict[str, objec
 
 
 @router.get("")
-def import_page(
-    request: Request, db: DbDep, principal: Admin, project: int | None = None
-) -> Response:
-    proj = chosen_project(db, principal, project)
+def import_page(request: Request, db: DbDep, principal: Admin, proj: ChosenProjectDep) -> Response:
     return render(request, "admin/imports.html", _context(db, principal, proj))
 
 
@@ -45,11 +42,10 @@ async def import_upload(
     settings: SettingsDep,
     principal: Admin,
     file: UploadFile,
-    project: Annotated[int | None, Form()] = None,
+    proj: ChosenProjectFormDep,
     source: Annotated[str, Form(max_length=200)] = "",
     skip_bad: Annotated[bool, Form()] = False,
 ) -> Response:
-    proj = chosen_project(db, principal, project)
     outcome: ImportOutcome | None = None
     error = ""
     name = file.filename or "upload"

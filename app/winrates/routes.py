@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
 from app.charts import Bar, point_chart
 from app.deps import DbDep, MLStaff
-from app.projects.service import find_visible_project, visible_projects
+from app.projects.deps import ProjectIdOrNoneDep
+from app.projects.service import visible_projects
 from app.snapshots import snapshots_of
 from app.web import render
 from app.winrates.figures import kept_leaderboard
@@ -44,12 +45,9 @@ def leaderboard_page(
     request: Request,
     db: DbDep,
     principal: MLStaff,
-    project_id: int | None = None,
+    project: ProjectIdOrNoneDep,
     evaluators: EvaluatorFilter = "all",
 ) -> Response:
-    project = find_visible_project(db, principal.user, project_id)
-    if project is None and project_id is not None:
-        raise HTTPException(404, "No such project.")
     snapshots = snapshots_of(request.app.state)
     board = kept_leaderboard(snapshots, db, project, evaluators) if project else None
     playground = (
