@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     training_max_attempts: int = Field(
         3, ge=1, description="Tries before a run whose trainer died is failed."
     )
+    training_rank_timeout_seconds: int = Field(
+        1800,
+        ge=10,
+        description="Under `accelerate launch`: how long a training process waits for the "
+        "others at a hand-over (the plan, a written checkpoint, a gradient) before the run fails.",
+    )
 
     # Observability (app/observability): /metrics and structured logs.
     metrics_token: str = Field(

@@ -9,6 +9,7 @@ import torch
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from trainer import ranks
 from trainer.types import Cancelled, Progress, ShouldStop
 
 # Keys of TRL/transformers logs worth forwarding as per-step metrics.
@@ -46,6 +47,9 @@ class StageCallback(TrainerCallback):
     """Forwards progress and metrics after each step and stops the run when asked.
 
     Raising `Cancelled` from inside the loop aborts `trainer.train()` before anything is saved.
+    Under `accelerate launch` the ranks agree after each step whether any of them was asked
+    to stop (trainer/ranks.py), so all leave the loop at the same step; `rank_report` is what
+    this rank did (its steps and the batches of its share of the data).
     """
 
     def __init__(self, label: str, progress: Progress, should_stop: ShouldStop) -> None:
@@ -54,9 +58,19 @@ class StageCallback(TrainerCallback):
         self.should_stop = should_stop
         self.curves: dict[str, list[tuple[int, float]]] = {}
         self.started = time.monotonic()
+        self.steps = 0  # optimizer steps this process took in this attempt
+        self.batches: int | None = None  # batches per epoch of this process's data loader
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        loader = kwargs.get("train_dataloader")
+        try:
+            self.batches = len(loader) if loader is not None else None
+        except TypeError:  # an iterable loader without a length
+            self.batches = None
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.should_stop():
+        # With several ranks only the agreed check after each step may stop one of them.
+        if not ranks.many() and self.should_stop():
             raise Cancelled(f"{self.label} cancelled at step {state.global_step}")
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
@@ -77,5 +91,15 @@ class StageCallback(TrainerCallback):
         )
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.should_stop():
+        self.steps += 1
+        if ranks.any_rank(self.should_stop()):
             raise Cancelled(f"{self.label} cancelled after step {state.global_step}")
+
+    def rank_report(self) -> dict[str, Any]:
+        return {"rank": ranks.rank(), "steps": self.steps, "batches_per_epoch": self.batches}
+
+
+def per_rank(callback: StageCallback) -> dict[str, Any]:
+    """`{"per_rank": [each rank's report]}` under a launcher (every rank must call it at the
+    same point: it gathers), else nothing."""
+    return {"per_rank": ranks.gather(callback.rank_report())} if ranks.many() else {}

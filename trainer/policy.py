@@ -17,6 +17,7 @@ from transformers import TrainerCallback
 
 from app.domain.recipe import PolicySection
 from app.domain.scorer import RewardScorer
+from trainer.rollouts import gpu_settings
 from trainer.stage import load_policy, run_policy_stage
 from trainer.types import (
     PreferenceRow,
@@ -128,6 +129,7 @@ def optimise_policy(
         "temperature": cfg.temperature,
         "beta": cfg.beta,
         "reward_weights": weights,
+        **gpu_settings(cfg, rollouts=True),  # vLLM generation when the recipe asks for it
     }
     if cfg.method == "rloo":
         settings["normalize_advantages"] = cfg.normalize_advantages

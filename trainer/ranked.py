@@ -27,6 +27,7 @@ from app.domain.answers import adequate
 from app.domain.checkpoints import is_adapter_folder
 from app.domain.recipe import EvalSection, PolicySection
 from app.domain.scorer import RewardScorer
+from trainer import ranks
 from trainer.data import Snapshot
 from trainer.evaluate import sample
 from trainer.policy import dpo_policy, optimise_policy
@@ -182,7 +183,9 @@ def train_policy(
     before: dict[str, Any] | None = None
     scratch = None
     if cfg.human_dpo_steps and cfg.method != "dpo" and snap.rows:
-        scratch = Path(tempfile.mkdtemp(prefix="pairwise-human-dpo-"))
+        # One folder for every rank of a launch: rank 0 writes the DPO result, all read it.
+        made = tempfile.mkdtemp(prefix="pairwise-human-dpo-") if ranks.is_main() else ""
+        scratch = Path(ranks.share(made))
         first = cfg.model_copy(update={"steps": cfg.human_dpo_steps})
         before = dpo_policy(snap.rows, policy, scratch, first, progress, should_stop, base)
         if is_adapter_folder(scratch):
@@ -193,7 +196,7 @@ def train_policy(
             snap, policy, reward, out_dir, cfg, progress, should_stop, base, workspace, kl_budget
         )
     finally:
-        if scratch is not None:
+        if scratch is not None and ranks.is_main():
             shutil.rmtree(scratch, ignore_errors=True)
     if before is not None:
         metrics["human_dpo"] = {k: before[k] for k in ("steps", "train_seconds", "loss_curve")}
@@ -228,7 +231,12 @@ def _method(
             workspace,
             kl_budget,
         )
-    ranked = rank_candidates(ranking_prompts(snap, cfg), policy, reward, cfg, progress, base)
+    # Rank 0 samples and ranks; every rank of a launch fine-tunes on the same answers.
+    ranked: Ranked | None = None
+    if ranks.is_main():
+        ranked = rank_candidates(ranking_prompts(snap, cfg), policy, reward, cfg, progress, base)
+    ranked = ranks.share(ranked)
+    assert ranked is not None
     if cfg.method == "best_of_n":
         return best_of_n_policy(
             ranked, policy, out_dir, cfg, progress, should_stop, base, workspace

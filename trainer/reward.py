@@ -36,7 +36,8 @@ from app.domain.scorer import (
     prepare_tokenizer,
     reward_text,
 )
-from trainer._hf import StageCallback, quiet, set_threads
+from trainer import ranks
+from trainer._hf import StageCallback, per_rank, quiet, set_threads
 from trainer.types import Progress, ShouldStop
 from trainer.workspace import Workspace, run_stage, stage_output
 
@@ -268,10 +269,17 @@ def train_reward_model(
             trainer, should_stop, "reward model", progress, workspace, "reward"
         )
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer.model_max_length = cfg.max_length  # so RewardScorer cuts texts as training did
-    trainer.model.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer.save_pretrained(out_dir)
+    def write() -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer.model_max_length = cfg.max_length  # so RewardScorer cuts texts as training did
+        trainer.model.save_pretrained(out_dir, safe_serialization=True)
+        tokenizer.save_pretrained(out_dir)
+
+    # Under `accelerate launch` every rank trained its share; rank 0 writes and validates.
+    ranks.on_main(write)
+    shares = per_rank(callback)
+    if not ranks.is_main():
+        return {"train_pairs": len(dataset), **shares}
 
     progress(0.95, "reward model: validating", {})
     scorer = RewardScorer(out_dir, batch_size=cfg.score_batch_size, max_length=cfg.max_length)
@@ -299,6 +307,7 @@ def train_reward_model(
         "train_seconds": round(train_seconds, 2),
         "resumed_from_step": resumed,
         "pairs_per_second": round(len(dataset) * cfg.epochs / max(train_seconds, 1e-9), 2),
+        **shares,
     }
     progress(
         1.0, f"reward model: validation accuracy {val_accuracy}", {"val_accuracy": val_accuracy}

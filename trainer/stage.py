@@ -9,7 +9,8 @@ cancellation, saves the result the way a policy version is kept and returns its 
 The KL reference is the policy the stage starts from: TRL reloads it from the folder the
 policy was loaded from (with a new LoRA adapter, disables it; with a parent's adapter trained
 further, keeps a frozen copy of it), so each version is anchored to its parent. The result is
-written to `out_dir` only after training finished.
+written to `out_dir` only after training finished (under `accelerate launch`: by rank 0,
+after every rank trained its share of the data; trainer/ranks.py).
 
 With `policy.lora.enabled` the new version is saved as its LoRA adapter alone (plus a merged
 copy in `merged/` with `lora.merged_copy`). A parent that is itself an adapter (`base`: the
@@ -30,7 +31,9 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainerCallback
 from app.domain.checkpoints import is_adapter_folder, load_causal_lm
 from app.domain.recipe import PolicySection
 from app.domain.store import assert_safetensors_only
-from trainer._hf import StageCallback, quiet, set_threads
+from trainer import ranks
+from trainer._hf import StageCallback, per_rank, quiet, set_threads
+from trainer.rollouts import gpu_settings, policy_dtype
 from trainer.types import Progress, ShouldStop
 from trainer.workspace import Workspace, run_stage, stage_output
 
@@ -84,8 +87,10 @@ def run_policy_stage(
             )
         )
         seconds, resumed = run_stage(trainer, should_stop, label, progress, workspace, stage)
-    save_policy(trainer, tokenizer, out_dir, cfg)
+    # Under `accelerate launch` every rank trained; rank 0 alone writes the result.
+    ranks.on_main(lambda: save_policy(trainer, tokenizer, out_dir, cfg))
     metrics = stage_metrics(callback, seconds, trainer.state.global_step, resumed)
+    metrics.update(per_rank(callback))
     progress(1.0, f"{label}: done", {})
     return metrics
 
@@ -102,11 +107,8 @@ def training_args(cfg: PolicySection, output: dict[str, Any]) -> dict[str, Any]:
         "seed": cfg.seed,
         "logging_steps": 1,
         "use_cpu": not torch.cuda.is_available(),
-        "bf16": cfg.bf16,
-        "gradient_checkpointing": False,
         "disable_tqdm": True,
-        # Only safetensors are ever loaded, for the policy and for the KL reference alike.
-        "model_init_kwargs": {"use_safetensors": True, "dtype": "float32"},
+        **gpu_settings(cfg),  # bf16, gradient checkpointing, the dtype the policy loads in
     }
 
 
@@ -131,23 +133,25 @@ def starting_model(
     if base is None:  # full weights: loaded by TRL from the folder (a new adapter with LoRA)
         return str(policy), _peft_config(cfg)
     if cfg.lora.enabled:  # the parent's adapter, trained further on the same base
-        return _adapter_model(policy, base, trainable=True), None
+        return _adapter_model(policy, base, trainable=True, dtype=policy_dtype(cfg)), None
     # All weights from an adapter parent: its merged weights, as a folder TRL loads twice
     # (policy and KL reference).
-    merged = Path(scratch) / "parent-merged"
+    merged = ranks.own(Path(scratch) / "parent-merged")  # the work folder is shared by ranks
     load_policy(policy, base)[0].save_pretrained(merged, safe_serialization=True)
     AutoTokenizer.from_pretrained(str(policy)).save_pretrained(merged)
     return str(merged), None
 
 
-def _adapter_model(adapter: Path, base: Path | None, *, trainable: bool) -> Any:
-    """A peft model: the LoRA adapter in `adapter` on the full weights in `base` (fp32)."""
+def _adapter_model(
+    adapter: Path, base: Path | None, *, trainable: bool, dtype: torch.dtype = torch.float32
+) -> Any:
+    """A peft model: the LoRA adapter in `adapter` on the full weights in `base`."""
     from peft import PeftModel
 
     if base is None:
         raise ValueError(f"{adapter.name} is a LoRA adapter: its base weights are needed")
     assert_safetensors_only(adapter)
-    model = load_causal_lm(base, dtype=torch.float32)
+    model = load_causal_lm(base, dtype=dtype)
     return PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
 
 

@@ -5,10 +5,15 @@ runs data → sft (when the recipe asks) → reward → policy (RL or DPO) → e
 heartbeat thread beside it, then `_register` publishes the checkpoints and records them in ONE
 transaction, only while the lease token still holds. A run that fails, is cancelled or loses
 its lease registers nothing.
+
+Under `accelerate launch --num_processes N` (trainer/ranks.py) rank 0 is that worker: it
+claims the run and shares its `Plan`; every rank runs `_train` (the same stages, checks and
+hand-overs, in the same order); rank 0 alone evaluates, registers and heartbeats.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +21,7 @@ import socket
 import threading
 import traceback
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,7 @@ from app.domain.store import ADAPTER_BASE_KEY, ModelStore
 from app.models import PolicyVersion, RewardModel, WorkerHeartbeat, utcnow
 from app.settings import Settings
 from trainer import data as datamod
+from trainer import ranks
 from trainer.progress import RunState
 from trainer.types import Cancelled
 from trainer.workspace import Workspace, trackers_missing
@@ -54,6 +61,32 @@ def stages_of(kind: str, sft: bool) -> list[str]:
 
 class RunFailed(RuntimeError):
     """A run cannot go on; the message is stored on the run for ML staff."""
+
+
+STOP = "stop"  # what rank 0 shares instead of a plan when `pairwise worker train` ends
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A claimed run as every process of a launch trains it: rank 0 reads it from the
+    database and shares it (trainer/ranks.py); the other ranks never open the database."""
+
+    run_id: int
+    stages: list[str]
+    cfg: Any  # app.domain.recipe's config
+    config: dict[str, Any]  # the same, as saved beside the checkpoints
+    snap: datamod.Snapshot
+    work: Workspace
+    reference: Path | None  # the active version: the policy stage's start and KL anchor
+    reference_base: Path | None  # the full weights it applies to, when it is an adapter
+    previous_rm: Path | None
+    adapter_of: str | None  # what a new LoRA version applies to (a store URI)
+    adapter_base: Path | None  # the same, as a folder
+    base: str
+    lineage_kl: float
+    kl_left: float | None  # what the gates' KL budget leaves this version (None: no budget)
+    sft_dir: Path | None  # staging folders, made by rank 0 alone
+    policy_dir: Path | None
 
 
 def worker_id() -> str:
@@ -95,30 +128,80 @@ class Worker:
         self.show_progress = show_progress
         self.stop = threading.Event()
         self.state: RunState | None = None
+        # Under `accelerate launch` (trainer/ranks.py): whether the other ranks train the
+        # current run, and whether all ranks are still at the same point of the protocol.
+        self.sharing = False
+        self.in_step = True
 
     # --- the loop -------------------------------------------------------------------------
 
     def serve(self, *, once: bool = False) -> int:
-        """Process runs until stopped (or one run with `once`); returns how many ran."""
+        """Process runs until stopped (or one run with `once`); returns how many ran.
+
+        Under `accelerate launch` rank 0 does this and shares each claimed run's plan; the
+        other ranks train what it shares (`_follow`) until it says stop."""
+        ranks.start(self.settings.training_rank_timeout_seconds)
+        try:
+            if not ranks.is_main():
+                return self._follow()
+            return self._lead(once)
+        finally:
+            ranks.end()
+
+    def _lead(self, once: bool) -> int:
         done = 0
-        with transaction(self.factory) as db:
-            # A trainer of this machine that was killed: its runs need not wait for the lease.
-            for run_id in jobs.release_abandoned(db, ended_here):
-                log.info("run %s: its trainer has ended; queued again", run_id)
-        while not self.stop.is_set():
+        try:
             with transaction(self.factory) as db:
-                for run_id in maybe_enqueue_periodic(db, self.settings):
-                    log.info("periodic retraining: enqueued run %s", run_id)
-            if self.run_once() is not None:
-                done += 1
+                # A trainer of this machine that was killed: its runs need not wait for the lease.
+                for run_id in jobs.release_abandoned(db, ended_here):
+                    log.info("run %s: its trainer has ended; queued again", run_id)
+            while not self.stop.is_set():
+                with transaction(self.factory) as db:
+                    for run_id in maybe_enqueue_periodic(db, self.settings):
+                        log.info("periodic retraining: enqueued run %s", run_id)
+                if self.run_once() is not None:
+                    done += 1
+                    if once:
+                        break
+                    continue
                 if once:
                     break
-                continue
-            if once:
-                break
-            self._beat(None)
-            self.stop.wait(self.settings.training_poll_seconds)
+                self._beat(None)
+                self.stop.wait(self.settings.training_poll_seconds)
+        finally:
+            if self.in_step:  # the other ranks wait for the next plan: there is none
+                with contextlib.suppress(ranks.PeerLost):
+                    ranks.share(STOP)
         return done
+
+    def _follow(self) -> int:
+        """A rank other than 0: train each run rank 0 shares; return when it says stop."""
+        done = 0
+        while True:
+            try:
+                turn = ranks.share(None)
+            except ranks.PeerLost:
+                log.info("rank %s: rank 0 has stopped; stopping too", ranks.rank())
+                return done
+            if isinstance(turn, Plan):
+                self._follow_run(turn)
+                done += 1
+            elif turn == STOP:
+                return done
+
+    def _follow_run(self, plan: Plan) -> None:
+        state = RunState(plan.stages)
+        self.state = state
+        try:
+            self._train(plan, state)
+        except (Cancelled, RunFailed, ranks.RankFailed) as exc:  # every rank raised it
+            log.info("run %s on rank %s: %s", plan.run_id, ranks.rank(), exc)
+        finally:
+            self.state = None
+        # Rank 0 evaluates and registers meanwhile; when the run did not succeed it ends the
+        # launch instead (`_follow` then finds it gone).
+        with contextlib.suppress(ranks.PeerLost):
+            ranks.wait()
 
     def terminate(self) -> None:
         """SIGTERM: stop after releasing the current run back to the queue."""
@@ -131,6 +214,7 @@ class Worker:
         with transaction(self.factory) as db:
             claim = jobs.claim(db, self.settings, self.owner)
         if claim is None:
+            ranks.share(None)  # the other ranks: nothing to train this time
             return None
         log.info("claimed run %s (attempt %s)", claim.run_id, claim.attempt)
         self.process(claim)
@@ -145,6 +229,7 @@ class Worker:
 
             bar = tqdm(total=100, unit="%", desc=f"run {claim.run_id}", leave=True)
         state = RunState(STAGES[claim.kind], bar)
+        state.results["ranks"] = ranks.world_size()
         if self.stop.is_set():
             state.terminating.set()
         self.state = state
@@ -156,17 +241,26 @@ class Worker:
             target=self._heartbeat_loop, args=(claim, state, beat_stop), daemon=True
         )
         beater.start()
+        self.sharing = False
         try:
             outcome = self._stages(claim, state, staged)
             beat_stop.set()
             state.changed.set()  # wakes the heartbeat thread to see it
             beater.join()
             self._register(claim, state, outcome)
+            if self.sharing:
+                ranks.wait()  # the other ranks go on to the next plan together with this one
         except BaseException as exc:  # noqa: BLE001 - every way out must settle the run
             beat_stop.set()
             state.changed.set()  # wakes the heartbeat thread to see it
             beater.join()
             self._settle(claim, state, exc)
+            if self.sharing:
+                # The ranks may no longer be at the same point: this launch ends here (its
+                # supervisor starts it again) rather than hand the next plan to a rank that
+                # still waits in this run's training.
+                self.in_step = False
+                self.stop.set()
             if not isinstance(exc, Exception):
                 raise
         finally:
@@ -177,6 +271,22 @@ class Worker:
             self.state = None
 
     def _stages(self, claim: jobs.Claim, state: RunState, staged: list[Path]) -> dict[str, Any]:
+        """Rank 0's run: the plan (shared with the other ranks), training, evaluation."""
+        try:
+            plan = self._plan(claim, state, staged)
+        except BaseException:
+            ranks.share(None)  # the other ranks: nothing to train
+            raise
+        ranks.share(plan)  # under `accelerate launch`: every rank trains it
+        self.sharing = ranks.many()
+        out = self._train(plan, state)
+        out.update(cfg=plan.cfg, config=plan.config, base=plan.base, adapter_of=plan.adapter_of)
+        if "policy_dir" in out:
+            self._evaluate(plan, state, out)
+        return out
+
+    def _plan(self, claim: jobs.Claim, state: RunState, staged: list[Path]) -> Plan:
+        """The run's data and recipe, read from the database once (rank 0 alone)."""
         from app.domain.recipe import ConfigError, config_to_dict, load_recipe
 
         state.enter("data")
@@ -224,8 +334,6 @@ class Worker:
         state.results["data"] = snap.counts
         state.note(f"data: {snap.counts['train']} train / {snap.counts['validation']} validation")
         state.reporter("data")(1.0, "data ready", {})
-        out: dict[str, Any] = {"cfg": cfg, "config": config_to_dict(cfg), "base": base_model}
-        out["adapter_of"] = adapter_of  # what a new LoRA version applies to
         missing = trackers_missing(cfg.report_to)
         if missing:
             raise RunFailed(
@@ -233,63 +341,88 @@ class Worker:
                 f"install it there (pip install {' '.join(missing)}) or set report_to: none."
             )
         name = self.store.tracker_run_name(claim.project_id, claim.run_id)
-        work = Workspace(self.work_root(claim), cfg.save_total_limit, tuple(cfg.report_to), name)
+        policy_uri = self.store.policy_run_uri(claim.project_id, claim.run_id)
+        # Staged here, once: `staging` clears stale folders, which another rank must not do.
+        folders = {
+            stage: self.store.staging(policy_uri + suffix)
+            for stage, suffix in (("sft", "-sft"), ("policy", ""))
+            if stage in state.offsets
+        }
+        staged.extend(folders.values())
+        # RL stops early once it has spent what the gates' KL budget leaves this version.
+        budget = cfg.gates.kl_budget
+        return Plan(
+            run_id=claim.run_id,
+            stages=list(state.offsets),
+            cfg=cfg,
+            config=config_to_dict(cfg),
+            snap=snap,
+            work=Workspace(self.work_root(claim), cfg.save_total_limit, tuple(cfg.report_to), name),
+            reference=reference,
+            reference_base=reference_base,
+            previous_rm=previous_rm,
+            adapter_of=adapter_of,
+            adapter_base=self.store.path(adapter_of) if adapter_of else None,
+            base=base_model,
+            lineage_kl=lineage_kl,
+            kl_left=None if budget is None else budget - lineage_kl,
+            sft_dir=folders.get("sft"),
+            policy_dir=folders.get("policy"),
+        )
 
+    def _train(self, plan: Plan, state: RunState) -> dict[str, Any]:
+        """The stages every rank runs, in the same order and with the same checks between."""
+        out: dict[str, Any] = {}
         # Where the policy stage starts (and anchors its KL): the active version, or the
         # sft stage's model trained from it.
-        start, start_base = reference, reference_base
+        start, start_base = plan.reference, plan.reference_base
         if "sft" in state.offsets:
-            if reference is None:
+            if plan.reference is None:
                 raise RunFailed("The project has no active policy version to start from.")
-            start = self._sft_stage(
-                claim, state, staged, work, snap, cfg, reference, reference_base
-            )
-            start_base = (
-                self.store.path(adapter_of) if adapter_of and is_adapter_folder(start) else None
-            )
+            start = self._sft_stage(plan, state)
+            start_base = plan.adapter_base if is_adapter_folder(start) else None
 
-        reward_path = previous_rm
+        reward_path = plan.previous_rm
         if "reward" in state.offsets:
-            reward_path = self._reward_stage(claim, state, work, snap, cfg, previous_rm)
+            reward_path = self._reward_stage(plan, state)
             out["reward_dir"] = reward_path
         if "policy" not in state.offsets:
             return out
-        if reference is None:
+        if plan.reference is None:
             raise RunFailed("The project has no active policy version to start from.")
         if reward_path is None:
             raise RunFailed("No reward model yet: run a `full` or `reward` run first.")
         if start is None:
             raise RunFailed("The project has no active policy version to start from.")
-        # RL stops early once it has spent what the gates' KL budget leaves this version.
-        budget = cfg.gates.kl_budget
-        kl_left = None if budget is None else budget - lineage_kl
-        out["policy_dir"] = self._policy_stage(
-            claim, state, staged, work, snap, cfg, start, reward_path, start_base, kl_left
-        )
+        out["policy_dir"] = self._policy_stage(plan, state, start, reward_path, start_base)
         out["reward_used"] = reward_path
         self._checkpoint(state)
-        state.enter("evaluate")
+        return out
+
+    def _evaluate(self, plan: Plan, state: RunState, out: dict[str, Any]) -> None:
+        """The new policy against its reference and the gates (rank 0 alone)."""
         from trainer.evaluate import evaluate_policy, gates_pass
 
+        state.enter("evaluate")
+        assert plan.reference is not None  # _train refuses a run without one
         metrics = evaluate_policy(
             out["policy_dir"],
-            reference,
-            reward_path,
-            snap.heldout_prompts,
-            cfg,
-            new_base=self.store.path(adapter_of) if adapter_of else None,
-            reference_base=reference_base,
+            plan.reference,
+            out["reward_used"],
+            plan.snap.heldout_prompts,
+            plan.cfg,
+            new_base=plan.adapter_base,
+            reference_base=plan.reference_base,
         )
-        metrics["kl_total"] = lineage_kl + metrics["kl"]  # the KL budget's measure
+        metrics["kl_total"] = plan.lineage_kl + metrics["kl"]  # the KL budget's measure
         gate_input = {**metrics, **self._reward_accuracy(state)}
-        passed, reasons = gates_pass(gate_input, cfg.gates)
+        passed, reasons = gates_pass(gate_input, plan.cfg.gates)
         state.results["evaluation"] = metrics
         state.results["gates"] = {"passed": passed, "reasons": list(reasons)}
         state.reporter("evaluate")(1.0, f"evaluation: gates {'pass' if passed else 'fail'}", {})
-        return out
 
     def _checkpoint(self, state: RunState) -> None:
-        if state.should_stop():
+        if ranks.any_rank(state.should_stop()):  # all ranks stop between the same stages
             raise Cancelled("stopped between stages")
 
     @staticmethod
@@ -297,111 +430,84 @@ class Worker:
         reward = state.results.get("reward") or {}
         return {"reward_val_accuracy": reward.get("val_accuracy")}
 
-    def _sft_stage(
-        self,
-        claim: jobs.Claim,
-        state: RunState,
-        staged: list[Path],
-        work: Workspace,
-        snap: datamod.Snapshot,
-        cfg: Any,
-        reference: Path,
-        reference_base: Path | None,
-    ) -> Path:
+    def _sft_stage(self, plan: Plan, state: RunState) -> Path:
         from trainer.sft import sft_policy
 
         self._checkpoint(state)
         state.enter("sft")
-        folder = self.store.staging(
-            self.store.policy_run_uri(claim.project_id, claim.run_id) + "-sft"
-        )
-        staged.append(folder)
+        assert plan.sft_dir is not None and plan.reference is not None
         state.results["sft"] = sft_policy(
-            snap.demonstrations,
-            reference,
-            folder,
-            cfg.sft,
-            cfg.policy,
+            plan.snap.demonstrations,
+            plan.reference,
+            plan.sft_dir,
+            plan.cfg.sft,
+            plan.cfg.policy,
             state.reporter("sft"),
             state.should_stop,
-            base=reference_base,
-            workspace=work,
+            base=plan.reference_base,
+            workspace=plan.work,
         )
-        return folder
+        return plan.sft_dir
 
     def work_root(self, claim: jobs.Claim) -> Path:
         """The run's work folder (trainer/workspace.py): the same for every attempt."""
         return self.store.path(self.store.run_work_uri(claim.project_id, claim.run_id))
 
-    def _reward_stage(
-        self,
-        claim: jobs.Claim,
-        state: RunState,
-        work: Workspace,
-        snap: datamod.Snapshot,
-        cfg: Any,
-        previous: Path | None,
-    ) -> Path:
+    def _reward_stage(self, plan: Plan, state: RunState) -> Path:
         from trainer.reward import resolve_reward_base, train_reward_model
 
         self._checkpoint(state)
         state.enter("reward")
         # Kept in the work folder until registration: a retry after a kill takes it as it is.
-        folder = work.root / FINISHED_REWARD
+        folder = plan.work.root / FINISHED_REWARD
         done = folder / STAGE_METRICS
-        if done.is_file():
+        train = ranks.any_rank(not done.is_file())  # every rank decides alike
+        if not train:
             state.results["reward"] = json.loads(done.read_text())
             state.reporter("reward")(1.0, "reward model: kept from an earlier attempt", {})
             return folder
-        self.store.discard(folder)  # a half-written one from a killed attempt
-        base = resolve_reward_base(cfg.reward.base_model)
+        ranks.on_main(lambda: self.store.discard(folder))  # a half-written one from a kill
+        base = resolve_reward_base(plan.cfg.reward.base_model)
         state.results["reward"] = metrics = train_reward_model(
-            snap.train,
-            snap.validation,
+            plan.snap.train,
+            plan.snap.validation,
             base,
             folder,
-            cfg.reward,
+            plan.cfg.reward,
             state.reporter("reward"),
             state.should_stop,
-            previous,
-            work,
+            plan.previous_rm,
+            plan.work,
         )
-        done.write_text(json.dumps(metrics, default=str))
+        ranks.on_main(lambda: done.write_text(json.dumps(metrics, default=str)))
         return folder
 
     def _policy_stage(
         self,
-        claim: jobs.Claim,
+        plan: Plan,
         state: RunState,
-        staged: list[Path],
-        work: Workspace,
-        snap: datamod.Snapshot,
-        cfg: Any,
-        reference: Path,
+        start: Path,
         reward: Path,
-        reference_base: Path | None,
-        kl_budget: float | None = None,
+        start_base: Path | None,
     ) -> Path:
         from trainer.ranked import train_policy
 
         self._checkpoint(state)
         state.enter("policy")
-        folder = self.store.staging(self.store.policy_run_uri(claim.project_id, claim.run_id))
-        staged.append(folder)
-        metrics = train_policy(
-            snap,
-            reference,
+        assert plan.policy_dir is not None
+        state.results["policy"] = train_policy(
+            plan.snap,
+            start,
             reward,
-            folder,
-            cfg.policy,
+            plan.policy_dir,
+            plan.cfg.policy,
             state.reporter("policy"),
             state.should_stop,
-            base=reference_base,
-            workspace=work,
-            kl_budget=kl_budget,
+            base=start_base,
+            workspace=plan.work,
+            kl_budget=plan.kl_left,
         )
-        state.results["policy"] = metrics
-        return folder
+        return plan.policy_dir
 
     # --- the end of a run -----------------------------------------------------------------
 
@@ -477,6 +583,8 @@ class Worker:
                 run.log = "\n".join(state.log)
                 if state.cancel_requested and isinstance(exc, Cancelled):
                     jobs.fail(db, claim.run_id, claim.token, "cancelled", cancelled=True)
+                elif ranks.is_peer_failure(exc):  # under accelerate: a rank died or hung
+                    jobs.fail(db, claim.run_id, claim.token, ranks.lost_message(exc))
                 elif state.terminating.is_set() or not isinstance(exc, Exception):
                     jobs.release(db, claim.run_id, claim.token)
                     return  # queued again: its next attempt resumes from the work folder

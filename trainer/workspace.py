@@ -26,6 +26,7 @@ from typing import Any
 
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from trainer import ranks
 from trainer.types import Cancelled, Progress, ShouldStop
 
 TRAINER_STATE = "trainer_state.json"  # written last into a checkpoint: its presence = complete
@@ -127,7 +128,7 @@ def run_stage(
         progress(fraction, f"{label}: resuming from the checkpoint at step {resume[1]}", {})
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
-    if should_stop():
+    if ranks.any_rank(should_stop()):  # every rank of a launch leaves here, or none
         raise Cancelled(f"{label} cancelled")
     return time.monotonic() - started, resume[1] if resume else None
 

@@ -28,6 +28,7 @@ __all__ = [
     "PolicySection",
     "RewardSection",
     "SftSection",
+    "VllmSection",
     "TrainingConfig",
     "available_recipes",
     "config_from_dict",
@@ -213,6 +214,31 @@ class LoraSection(Section):
     )
 
 
+class VllmSection(Section):
+    enabled: Bool = Field(
+        False,
+        description="rloo / grpo: generate the rollouts with vLLM (TRL's use_vllm) instead of "
+        "transformers `generate`; needs vllm and a GPU where the trainer runs",
+    )
+    mode: Literal["colocate", "server"] = Field(
+        "colocate",
+        description='"colocate": vLLM inside each training process, on its GPU; "server": a '
+        "separate `trl vllm-serve` process at `server_url` (its own GPUs)",
+    )
+    server_url: str | None = Field(
+        None,
+        max_length=200,
+        pattern=r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$",
+        description="server mode: the `trl vllm-serve` address, e.g. http://vllm-rollouts:8000",
+    )
+    gpu_memory_utilization: Float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="colocate mode: the share of the GPU's memory vLLM may take",
+    )
+
+
 PolicyMethod = Literal["rloo", "grpo", "dpo", "best_of_n", "rm_dpo"]
 
 
@@ -306,7 +332,16 @@ class PolicySection(Section):
     lora: LoraSection = Field(default_factory=LoraSection, description="LoRA options")
     bf16: Bool = Field(
         False,
-        description="bf16 autocast (CPUs with AVX-512 BF16 or GPUs); weights stay as loaded",
+        description="bf16 autocast (CPUs with AVX-512 BF16 or GPUs); on a GPU the policy is "
+        "also loaded in bf16 (half the memory of fp32), on a CPU it stays fp32",
+    )
+    gradient_checkpointing: Bool = Field(
+        False,
+        description="recompute activations in the backward pass: less GPU memory for longer "
+        "sequences, at some 20-30% more time per step",
+    )
+    vllm: VllmSection = Field(
+        default_factory=VllmSection, description="rollouts through vLLM (RL methods, GPU only)"
     )
     system_prompt: str | None = Field(
         None,
