@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("", description="Key for that server.")
     pair_buffer: int = Field(16, ge=1, description="Open pairs kept ready per active version.")
     pair_low_water: int = Field(8, ge=0, description="Refill below this many open pairs.")
-    sample_batch_size: int = Field(16, ge=1, description="Sequences per generate() call.")
+    sample_batch_size: int = Field(
+        16, ge=1, description="Sequences per call to the backend (rows decoded together)."
+    )
     # SmolLM2-135M's answers to the demo prompts run a median ~120 tokens and mostly under
     # 250; at 96, over half were cut off mid-sentence (docs/benchmarks.md, "Answer length").
     max_new_tokens: int = Field(

@@ -1,8 +1,14 @@
-"""Sampling throughput: the sampler's batched generation against one-at-a-time `generate`.
+"""Sampling throughput: the sampler against one-at-a-time `generate`, beside the CPU's ceiling.
 
-Converts SmolLM2-135M-Instruct (the bundled GGUF) into a version-0 checkpoint once, then
-generates two completions for each of N prompts both ways on the same loaded model and
-prints pairs/min and tokens/s. Results go in docs/benchmarks.md.
+Converts SmolLM2-135M-Instruct (the bundled GGUF) into a version-0 checkpoint once, then on
+the same loaded model, in one run: two completions for each of N prompts one at a time
+with plain `model.generate(do_sample=True)` (the baseline), the same through the sampler
+(`app.sampling.decode`: rows leave the batch as they finish, waiting prompts take their
+slots, prompts grouped by token length, a seed per row), and a probe of the model's
+forward pass alone (no sampling, no Python per token beyond the call) at batch 1 and at
+the batch size: the ceiling for decoding on this CPU. Prints pairs/min, tokens/s, the
+share of the ceiling, the dtype and why, and the load average (the machine may be shared).
+Results go in docs/benchmarks.md.
 
     .venv/bin/python bench/sampling.py --prompts 8 --max-new-tokens 64
 """
@@ -10,6 +16,7 @@ prints pairs/min and tokens/s. Results go in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,17 +26,44 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.domain.base_model import ensure_checkpoint  # noqa: E402
 from app.domain.store import ModelStore  # noqa: E402
 from app.sampling.backend import SampleRequest, VersionRef, new_seed  # noqa: E402
+from app.sampling.decode import Batch  # noqa: E402
 from app.sampling.demo_prompts import demo_prompt_texts  # noqa: E402
-from app.sampling.transformers_backend import TransformersBackend  # noqa: E402
+from app.sampling.transformers_backend import TransformersBackend, native_bf16  # noqa: E402
 from app.settings import Settings  # noqa: E402
+
+
+def load_average() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def forward_rate(backend: TransformersBackend, prompts: list[list[int]], steps: int) -> float:
+    """Tokens/s of the decoding forward pass alone for this batch, after a prefill."""
+    import torch
+
+    model, pad = backend.model, backend.tokenizer.pad_token_id
+    with torch.inference_mode():
+        batch = Batch.prefill(model, prompts, list(range(len(prompts))), pad)
+        batch.step(model, batch.logits.argmax(-1))  # first step out of the timing
+        started = time.perf_counter()
+        for _ in range(steps):
+            batch.step(model, batch.logits.argmax(-1))
+        seconds = time.perf_counter() - started
+    return len(prompts) * steps / seconds
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=8, help="pairs to make each way")
-    parser.add_argument("--batch-size", type=int, default=16, help="sequences per generate()")
+    parser.add_argument("--batch-size", type=int, default=16, help="rows decoded together")
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--dtype", choices=["bfloat16", "float32"], default="float32")
+    parser.add_argument(
+        "--dtype",
+        choices=["auto", "bfloat16", "float32"],
+        default="auto",
+        help="what the sampler computes in; auto: bfloat16 only where the CPU has it natively",
+    )
+    parser.add_argument("--probe-steps", type=int, default=16, help="decoding steps per probe")
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0 = default")
     parser.add_argument("--store", type=Path, default=Path("data/bench-models"))
     args = parser.parse_args()
@@ -38,19 +72,20 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    load_before = load_average()
     settings = Settings(  # type: ignore[call-arg]
         pairwise_env="test",
         secret_key="b" * 48,
         sample_batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
-        base_model_dtype=args.dtype,
+        base_model_dtype="float32",
         sampler_dtype=args.dtype,
         sampler_enabled=False,
     )
     store = ModelStore(args.store)
-    uri = f"bench/smollm2-v0-{args.dtype}"
+    uri = "bench/smollm2-v0-float32"
     started = time.perf_counter()
-    converted = ensure_checkpoint(store, uri, "smollm2", args.dtype)
+    converted = ensure_checkpoint(store, uri, "smollm2", "float32")
     convert_s = time.perf_counter() - started
 
     backend = TransformersBackend(settings, store)
@@ -63,11 +98,6 @@ def main() -> int:
         SampleRequest(i, p, None, new_seed()) for i, p in enumerate(prompts) for _ in (0, 1)
     ]
     backend.generate(requests[:2])  # warm-up: first-call overheads out of both timings
-
-    started = time.perf_counter()
-    batched = backend.generate(requests)
-    batched_s = time.perf_counter() - started
-    batched_tokens = sum(s.completion_tokens for s in batched)
 
     model, tok = backend.model, backend.tokenizer
     naive_tokens = 0
@@ -88,26 +118,44 @@ def main() -> int:
         naive_tokens += next((i for i, t in enumerate(new) if t == tok.eos_token_id), len(new))
     naive_s = time.perf_counter() - started
 
+    started = time.perf_counter()
+    batched = backend.generate(requests)
+    batched_s = time.perf_counter() - started
+    batched_tokens = sum(s.completion_tokens for s in batched)
+
+    ids = [backend.prompt_ids(r) for r in requests]
+    width = min(args.batch_size, len(ids))
+    ceiling_1 = forward_rate(backend, ids[:1], args.probe_steps)
+    ceiling_b = forward_rate(backend, ids[:width], args.probe_steps)
+    load_after = load_average()
+
     pairs = args.prompts
-    rows = [
-        ("one at a time", naive_s, naive_tokens),
-        (f"sampler (batch {args.batch_size})", batched_s, batched_tokens),
-    ]
+    dtype = str(model.dtype).removeprefix("torch.")
+    why = "the CPU has native bf16" if native_bf16() else "no native bf16 on this CPU"
     print(
-        f"SmolLM2-135M-Instruct, {args.dtype}, {pairs} pairs ({2 * pairs} sequences), "
-        f"max_new_tokens {args.max_new_tokens}, torch threads {torch.get_num_threads()}"
+        f"SmolLM2-135M-Instruct, {dtype} (sampler dtype {args.dtype}: {why}), {pairs} pairs "
+        f"({2 * pairs} sequences), max_new_tokens {args.max_new_tokens}, "
+        f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs"
     )
     print(
         f"version 0: {'converted' if converted else 'already in the store'} in {convert_s:.1f} s; "
-        f"load {load_s:.2f} s"
+        f"load {load_s:.2f} s; load average before {load_before}, after {load_after}"
     )
     print()
-    print("| method | seconds | new tokens | tokens/s | pairs/min | speed-up (pairs/min) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, seconds, tokens in rows:
+    print(
+        "| method | seconds | new tokens | tokens/s | ceiling (forward only) tokens/s "
+        "| share of ceiling | pairs/min | speed-up (pairs/min) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    rows = [
+        ("one at a time (`generate`)", naive_s, naive_tokens, ceiling_1, 1),
+        (f"sampler (batch {args.batch_size})", batched_s, batched_tokens, ceiling_b, width),
+    ]
+    for name, seconds, tokens, ceiling, at in rows:
+        rate = tokens / seconds
         print(
-            f"| {name} | {seconds:.1f} | {tokens} | {tokens / seconds:.1f} | "
-            f"{pairs / seconds * 60:.1f} | {naive_s / seconds:.2f}× |"
+            f"| {name} | {seconds:.1f} | {tokens} | {rate:.1f} | {ceiling:.1f} at batch {at} | "
+            f"{rate / ceiling:.0%} | {pairs / seconds * 60:.1f} | {naive_s / seconds:.2f}× |"
         )
     return 0
 

@@ -179,4 +179,8 @@ def logged_in(
     return do
 
 
-from tests.factories.models import tiny_policy_dir, tiny_reward_dir  # noqa: E402,F401 - shared fixtures
+from tests.factories.models import (  # noqa: E402,F401 - shared fixtures
+    tiny_policy_dir,
+    tiny_policy_model,
+    tiny_reward_dir,
+)

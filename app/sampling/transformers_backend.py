@@ -1,71 +1,58 @@
-"""In-process sampling with transformers: batched `generate`, left padding, a seed per sequence."""
+"""In-process sampling with transformers: our decoding loop (`app.sampling.decode`) over the
+loaded checkpoint, prompts grouped by token length, a seed per sequence."""
 
 from __future__ import annotations
 
 import gc
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from app.domain.base_model import LOAD_LOCK
 from app.domain.checkpoints import load_causal_lm
 from app.domain.messages import as_messages, prompt_value
 from app.domain.store import ModelStore, assert_safetensors_only
-from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
+from app.sampling.backend import Sample, SampleRequest, VersionRef
+from app.sampling.decode import Decoded, SamplingParams, decode
 from app.settings import Settings
-from app.vocabulary import FinishReason
 
 log = logging.getLogger(__name__)
 
 
-def _per_row_sampler(seeds: list[int], temperature: float, top_p: float) -> Any:
-    """A logits processor that samples each row with its own seeded random stream.
+def native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX on x86, BF16 on Arm).
 
-    HF `generate` draws every row of a batch from one random stream, so a batched sample
-    could not be tied to a seed of its own. Here temperature and top-p are applied with
-    HF's own warpers, and each row draws one uniform number per token from a CPU
-    `torch.Generator(seed)`; the token is found on the model's device by inverting the
-    row's cumulative distribution there. The draws are the same on CPU and CUDA and do
-    not depend on the other rows of the batch. The scores are masked so that greedy
-    decoding (`do_sample=False`) picks exactly that token.
+    oneDNN also reports bf16 "supported" on AVX-512 CPUs without these instructions, where
+    it is emulated; /proc/cpuinfo's flags tell the two apart. Without /proc/cpuinfo (not
+    Linux) oneDNN's answer is all there is.
     """
-    import torch
-    from transformers import LogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            import torch
 
-    class PerRowSampler(LogitsProcessor):
-        def __init__(self) -> None:
-            self.generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
-            self.warpers = [TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]
-
-        def __call__(self, input_ids: Any, scores: Any) -> Any:
-            for warper in self.warpers:
-                scores = warper(input_ids, scores)
-            # float64: a 50k-token cumulative sum in float32 loses the tail's resolution.
-            cdf = torch.softmax(scores.double(), dim=-1).cumsum(dim=-1)
-            draws = torch.cat(
-                [torch.rand(1, generator=g, dtype=torch.float64) for g in self.generators]
-            )
-            targets = draws.to(cdf.device).unsqueeze(1) * cdf[:, -1:]
-            # right=True: the first token whose cumulative mass exceeds the draw, which
-            # never lands on a token of probability zero (top-p's cut-off).
-            picks = torch.searchsorted(cdf, targets, right=True).clamp_(max=cdf.shape[1] - 1)
-            out = torch.full_like(scores, float("-inf"))
-            return out.scatter_(1, picks, 0.0)
-
-    return PerRowSampler()
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in {"flags", "Features"}:
+            flags.update(value.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def auto_dtype() -> Any:
     """bfloat16 where the hardware computes it natively, else float32.
 
-    On a CPU without AVX-512 BF16 (or AMX) bfloat16 is emulated and generation runs
-    100x slower than in float32, so the checkpoint's own dtype is not a safe default.
+    On a CPU without native bfloat16 it is emulated and generation runs up to 100x slower
+    than in float32, so the checkpoint's own dtype is not a safe default.
     """
     import torch
 
     if torch.cuda.is_available():
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
+    return torch.bfloat16 if native_bf16() else torch.float32
 
 
 class TransformersBackend:
@@ -83,7 +70,7 @@ class TransformersBackend:
         self.version: VersionRef | None = None
         self.model: Any = None
         self.tokenizer: Any = None
-        self.generate_calls: list[int] = []  # batch size of each generate() call
+        self.generate_calls: list[int] = []  # prompts admitted by each prefill
         self.device = "cpu"
 
     def load(self, version: VersionRef) -> None:
@@ -128,40 +115,49 @@ class TransformersBackend:
         return request.text
 
     def generate(self, requests: list[SampleRequest]) -> list[Sample]:
-        """One sample per request, in order, generated in batches of SAMPLE_BATCH_SIZE."""
+        """One sample per request, in order, at most SAMPLE_BATCH_SIZE sequences at a time."""
         if self.model is None:
             raise RuntimeError("no policy loaded")
-        texts = [self.render(r) for r in requests]
-        # Batch prompts of similar length together: less left padding to compute over.
-        order = sorted(range(len(requests)), key=lambda i: len(texts[i]))
-        results: dict[int, Sample] = {}
+        prompts = [self.prompt_ids(r) for r in requests]
+        # Prompts of similar token length side by side: less left padding to compute over.
+        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
         size = self.settings.sample_batch_size
-        for start in range(0, len(order), size):
-            chunk = order[start : start + size]
-            samples = self._generate_batch([texts[i] for i in chunk], [requests[i] for i in chunk])
-            results.update(zip(chunk, samples, strict=True))
-        return [results[i] for i in range(len(requests))]
+        decoded = self._decode(
+            [prompts[i] for i in order],
+            [requests[i].seed for i in order],
+            on_batch=self.generate_calls.append,
+        )
+        samples: list[Sample | None] = [None] * len(requests)
+        for i, result in zip(order, decoded, strict=True):
+            samples[i] = self._sample(requests[i], result, min(size, len(requests)))
+        return [s for s in samples if s is not None]
 
     def stream(self, request: SampleRequest) -> Iterator[str | Sample]:
         """One sequence as it is generated (TextIteratorStreamer), then its `Sample`."""
         import threading
 
+        import torch
         from transformers import TextIteratorStreamer
 
         if self.model is None:
             raise RuntimeError("no policy loaded")
-        texts = [self.render(request)]
-        streamer = TextIteratorStreamer(
-            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
-        )
-        result: list[list[Sample]] = []
+        prompt = self.prompt_ids(request)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_special_tokens=True, timeout=600)
+        result: list[Decoded] = []
         failure: list[BaseException] = []
 
         def run() -> None:
             try:
-                result.append(self._generate_batch(texts, [request], streamer=streamer))
+                result.extend(
+                    self._decode(
+                        [prompt],
+                        [request.seed],
+                        on_token=lambda _row, token: streamer.put(torch.tensor([token])),
+                    )
+                )
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 failure.append(exc)
+            finally:
                 streamer.end()
 
         thread = threading.Thread(target=run, name="pairwise-stream", daemon=True)
@@ -172,67 +168,53 @@ class TransformersBackend:
         thread.join()
         if failure:
             raise failure[0]
-        yield result[0][0]
+        yield self._sample(request, result[0], 1)
 
-    def _generate_batch(
-        self, texts: list[str], requests: list[SampleRequest], streamer: Any = None
-    ) -> list[Sample]:
-        import torch
-        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+    def prompt_ids(self, request: SampleRequest) -> list[int]:
+        """The prompt as the model reads it: `render`'s text as token ids."""
+        ids: list[int] = self.tokenizer(self.render(request), add_special_tokens=False)["input_ids"]
+        return ids
 
-        should_stop = self.should_stop
-
-        class Stop(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full(
-                    (input_ids.shape[0],), should_stop(), dtype=torch.bool, device=input_ids.device
-                )
-
+    def _decode(
+        self,
+        prompts: list[list[int]],
+        seeds: list[int],
+        on_token: Callable[[int, int], None] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[Decoded]:
         s = self.settings
         tok = self.tokenizer
-        inputs = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        inputs = inputs.to(self.device)
-        seeds = [r.seed for r in requests]
-        self.generate_calls.append(len(texts))
-        with torch.inference_mode():
-            out = self.model.generate(
-                **inputs,
-                max_new_tokens=s.max_new_tokens,
-                do_sample=False,
-                logits_processor=LogitsProcessorList(
-                    [_per_row_sampler(seeds, s.temperature, s.top_p)]
-                ),
-                stopping_criteria=StoppingCriteriaList([Stop()]),
-                pad_token_id=tok.pad_token_id,
-                streamer=streamer,
-            )
-        if should_stop():
-            raise StopRequested()
-        prompt_len = inputs["input_ids"].shape[1]
-        eos = set(_as_list(self.model.generation_config.eos_token_id)) | {tok.eos_token_id}
-        params = {
-            "backend": self.name,
-            "temperature": s.temperature,
-            "top_p": s.top_p,
-            "max_new_tokens": s.max_new_tokens,
-            "batch_size": len(texts),
-        }
-        samples = []
-        for row, request in enumerate(requests):
-            new = out[row, prompt_len:].tolist()
-            length = next((i for i, t in enumerate(new) if t in eos), len(new))
-            samples.append(
-                Sample(
-                    text=tok.decode(new[:length], skip_special_tokens=True).strip(),
-                    prompt_tokens=int(inputs["attention_mask"][row].sum()),
-                    completion_tokens=length,
-                    seed=request.seed,
-                    # No end-of-sequence token among the new ones: max_new_tokens cut it.
-                    finish_reason=FinishReason.stop if length < len(new) else FinishReason.length,
-                    params=params,
-                )
-            )
-        return samples
+        stop_ids = set(_as_list(self.model.generation_config.eos_token_id)) | {tok.eos_token_id}
+        return decode(
+            self.model,
+            prompts,
+            seeds,
+            SamplingParams(s.max_new_tokens, s.temperature, s.top_p),
+            stop_ids=stop_ids,
+            pad_id=tok.pad_token_id,
+            batch_size=s.sample_batch_size,
+            should_stop=self.should_stop,
+            on_token=on_token,
+            on_batch=on_batch,
+        )
+
+    def _sample(self, request: SampleRequest, result: Decoded, batch_size: int) -> Sample:
+        s = self.settings
+        return Sample(
+            text=self.tokenizer.decode(result.tokens, skip_special_tokens=True).strip(),
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=len(result.tokens),
+            seed=request.seed,
+            # No end-of-sequence token among the new ones: max_new_tokens cut it off.
+            finish_reason=result.finish_reason,
+            params={
+                "backend": self.name,
+                "temperature": s.temperature,
+                "top_p": s.top_p,
+                "max_new_tokens": s.max_new_tokens,
+                "batch_size": batch_size,
+            },
+        )
 
 
 def _as_list(value: int | list[int] | None) -> list[int]:

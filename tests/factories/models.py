@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,3 +31,13 @@ def tiny_reward_dir() -> Path:
     """Folder with a 2-layer random BERT scorer + MiniLM tokenizer (safetensors)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     return build_tiny_reward(CACHE / "tiny-reward-v1")
+
+
+@pytest.fixture(scope="session")
+def tiny_policy_model(tiny_policy_dir: Path) -> Any:
+    """The tiny random policy loaded for inference (float32, eval mode)."""
+    import torch
+
+    from app.domain.checkpoints import load_causal_lm
+
+    return load_causal_lm(tiny_policy_dir, dtype=torch.float32).eval()
