@@ -15,6 +15,7 @@ from app.projects.service import add_member
 from tests.playground.conftest import events
 
 MATCH_URL = re.compile(r"/(playground|battle)/matches/(\d+)$")
+NAMES = re.compile(r"\bv[12]\b")  # a version's name as pages show it
 
 
 def start(client: TestClient, csrf: str, url: str, data: dict) -> int:
@@ -127,11 +128,14 @@ def test_a_battle_hides_the_names_until_the_vote_and_counts_as_blind(
     match_id = start(client, csrf, f"/battle/matches?project={project.id}", {"prompt": "Hi?"})
     page = client.get(f"/battle/matches/{match_id}")
     assert page.status_code == 200
-    assert 'id="name-a"' not in page.text and "v1" not in page.text and "v2" not in page.text
+    shown = page.text.replace(csrf, "")  # a random token may spell "v1"
+    assert 'id="name-a"' not in shown and not NAMES.search(shown)
 
     got = stream(client, csrf, f"/battle/matches/{match_id}/stream")
     assert {d["side"] for n, d in got if n == "done"} == {"a", "b"}
-    assert "v1" not in str(got) and "v2" not in str(got)
+    # Nothing but the answers themselves (random text from the tiny model) may name a side.
+    told = [{k: v for k, v in d.items() if k not in ("text", "html")} for _, d in got]
+    assert not NAMES.search(str(told))
 
     r = client.post(
         f"/battle/matches/{match_id}/vote",
