@@ -26,6 +26,7 @@ from app.domain.project_settings import ProjectSettingsError
 from app.domain.versions import PromotionError
 from app.export.service import ExportOptionsError
 from app.imports.service import ImportNotRevertable
+from app.labeling.history import ChangeRefused
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict
 from app.pairs.review import ReviewError
@@ -52,6 +53,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (JobError, 409),
     (ImportNotRevertable, 409),
     (LeaseExpired, 409),
+    (ChangeRefused, 409),
     (NotFound, 404),
     (MatchConflict, 409),
     (MatchNotFound, 404),

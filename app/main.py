@@ -30,6 +30,7 @@ from app.export import routes as export_routes
 from app.imports import api as imports_api
 from app.imports import routes as imports_routes
 from app.labeling import api as labeling_api
+from app.labeling import history_api, history_routes
 from app.labeling import routes as labeling_routes
 from app.loop import routes as loop_routes
 from app.observability import routes as observability_routes
@@ -74,6 +75,7 @@ def api_router() -> APIRouter:
     router.include_router(dashboard_routes.api_router)
     router.include_router(projects_api.router)
     router.include_router(labeling_api.router)
+    router.include_router(history_api.router)
     router.include_router(system_routes.api)
     router.include_router(training_api.router)
     router.include_router(policies_api.router)
@@ -100,6 +102,7 @@ def page_routers() -> list[APIRouter]:
         quality_routes.router,
         dashboard_routes.router,
         labeling_routes.router,
+        history_routes.router,
         system_routes.router,
         training_routes.router,
         policies_routes.router,

@@ -279,11 +279,13 @@ class Snapshots:
 
 
 def newest_label(db: Session, project_id: int) -> str:
-    """The project's newest comparison id: the cheap check every view makes (an index's
-    last entry); only when it moved is the aggregate's own source asked."""
-    return str(
-        db.scalar(select(func.max(Comparison.id)).where(Comparison.project_id == project_id))
-    )
+    """The project's newest comparison id and newest supersession (a change of mind or an
+    undo): the cheap check every view makes (two indexes' last entries); only when it moved
+    is the aggregate's own source asked."""
+    in_project = Comparison.project_id == project_id
+    newest = db.scalar(select(func.max(Comparison.id)).where(in_project))
+    withdrawn = db.scalar(select(func.max(Comparison.superseded_at)).where(in_project))
+    return f"{newest}:{withdrawn.isoformat() if withdrawn else ''}"
 
 
 def _row(project_id: int, aggregate: Aggregate[Any]) -> tuple[ColumnElement[bool], ...]:

@@ -34,7 +34,9 @@ class AnnotatorRow:
 def list_annotators(db: Session, project_id: int | None) -> list[AnnotatorRow]:
     """Every account (real ones first) with its label count in the project."""
     users = list(db.scalars(select(User).order_by(User.simulated, User.username)))
-    stmt = select(Comparison.user_id, func.count()).group_by(Comparison.user_id)
+    stmt = (
+        select(Comparison.user_id, func.count()).where(Comparison.live).group_by(Comparison.user_id)
+    )
     if project_id is not None:
         stmt = stmt.where(Comparison.project_id == project_id)
     counts: dict[int, int] = dict(db.execute(stmt).all())  # type: ignore[arg-type]

@@ -39,7 +39,7 @@ def utc_day(column: Any, dialect: str) -> Any:
 
 
 def _scope(project_id: int, user_id: int | None) -> list[ColumnElement[bool]]:
-    where = [Comparison.project_id == project_id]
+    where = [Comparison.project_id == project_id, Comparison.live.expression]
     if user_id is not None:
         where.append(Comparison.user_id == user_id)
     return where
@@ -95,6 +95,7 @@ def length_picks(db: Session, project_id: int) -> dict[int, tuple[int, int]]:
         .join(comp_b, comp_b.id == Pair.completion_b_id)
         .where(
             Comparison.project_id == project_id,
+            Comparison.live,
             Comparison.choice.in_(("a", "b")),
             len_a != len_b,
         )
@@ -146,20 +147,22 @@ def overlap_rows(db: Session, project_id: int, user_id: int | None = None) -> li
     pair's choice counts; with `user_id`, only that user's labels (and only their pairs)."""
     per_pair = select(
         Comparison.pair_id, *[count_where(Comparison.choice == c).label(c) for c in CHOICES]
-    ).where(Comparison.project_id == project_id)
+    ).where(Comparison.project_id == project_id, Comparison.live)
     if user_id is not None:
         theirs = aliased(Comparison)
         per_pair = per_pair.where(
             Comparison.pair_id.in_(
                 select(theirs.pair_id).where(
-                    theirs.project_id == project_id, theirs.user_id == user_id
+                    theirs.project_id == project_id, theirs.user_id == user_id, theirs.live
                 )
             )
         )
     pairs = per_pair.group_by(Comparison.pair_id).having(func.count() >= 2).subquery()
     counts = [pairs.c[c] for c in CHOICES]
-    query = select(Comparison.user_id, Comparison.choice, *counts, func.count()).join(
-        pairs, pairs.c.pair_id == Comparison.pair_id
+    query = (
+        select(Comparison.user_id, Comparison.choice, *counts, func.count())
+        .join(pairs, pairs.c.pair_id == Comparison.pair_id)
+        .where(Comparison.live)
     )
     if user_id is not None:
         query = query.where(Comparison.user_id == user_id)

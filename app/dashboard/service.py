@@ -62,7 +62,11 @@ def labels_per_day(
     day = utc_day(Comparison.created_at, db.get_bind().dialect.name).label("day")
     rows = db.execute(
         select(day, func.count())
-        .where(Comparison.project_id == project_id, Comparison.created_at >= start)
+        .where(
+            Comparison.project_id == project_id,
+            Comparison.live,
+            Comparison.created_at >= start,
+        )
         .group_by(day)
     ).all()
     found = {d if isinstance(d, date) else date.fromisoformat(d): int(n) for d, n in rows}

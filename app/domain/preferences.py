@@ -113,8 +113,12 @@ def comparison_scope(
 ) -> list[ColumnElement[bool]]:
     """Conditions on Comparison (joined with Prompt) shared by every export and the trainer:
     project, watermark, window, tag, excluded and simulated annotators, ties (tie votes are
-    kept where `keep_votes_of` holds: pairs whose final label comes from elsewhere)."""
-    conditions: list[ColumnElement[bool]] = [Comparison.project_id == project.id]
+    kept where `keep_votes_of` holds: pairs whose final label comes from elsewhere); live
+    comparisons only, so a changed label counts once, as its latest judgement."""
+    conditions: list[ColumnElement[bool]] = [
+        Comparison.project_id == project.id,
+        Comparison.live.expression,
+    ]
     if sel.up_to is not None:
         conditions.append(Comparison.id <= sel.up_to)
     if sel.since is not None:
@@ -189,7 +193,9 @@ def annotator_weights(db: Session, project: Project, sel: Selection) -> dict[int
     )
     answered = {uid: (int(total), int(right)) for uid, total, right in db.execute(stmt)}
     users = db.scalars(
-        select(Comparison.user_id).where(Comparison.project_id == project.id).distinct()
+        select(Comparison.user_id)
+        .where(Comparison.project_id == project.id, Comparison.live)
+        .distinct()
     )
     return {uid: gold_weight(*answered.get(uid, (0, 0))) for uid in users}
 

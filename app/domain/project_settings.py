@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 MAX_OVERLAP = 10
 MAX_HELD_OUT_SHARE = 0.5
 MIN_RANK_K, MAX_RANK_K = 3, 6
+MAX_LABEL_CHANGE_WINDOW_MINUTES = 10_080  # a week
 
 Overlap = Annotated[int, Field(ge=1, le=MAX_OVERLAP)]
 RankSize = Annotated[int, Field(ge=MIN_RANK_K, le=MAX_RANK_K)]
@@ -118,6 +119,14 @@ class ProjectSettings(LoopSettings):
         default_factory=dict,
         description="Answers ranked per task for prompts with a tag (the largest of a "
         "prompt's tags applies); prompts with none of them follow `ranking_k`.",
+    )
+
+    label_change_window_minutes: int = Field(
+        10,
+        ge=0,
+        le=MAX_LABEL_CHANGE_WINDOW_MINUTES,
+        description="Minutes after a label in which its evaluator may change or undo it (a new "
+        "comparison supersedes the old one); 0 = labels are final once given.",
     )
 
     def answers_per_task(self, tags: Iterable[str]) -> int:

@@ -95,7 +95,7 @@ def unsafe_shares(db: Session, project: Project) -> dict[int, UnsafeShare]:
         .join(Pair, Pair.id == Comparison.pair_id)
         .join(comp_a, comp_a.id == Pair.completion_a_id)
         .join(comp_b, comp_b.id == Pair.completion_b_id)
-        .where(Comparison.project_id == project.id, Pair.kind != "gold")
+        .where(Comparison.project_id == project.id, Comparison.live, Pair.kind != "gold")
         .group_by(comp_a.policy_version_id, comp_b.policy_version_id, Comparison.choice, flagged)
     )
     excluded = excluded_annotators(project)

@@ -76,6 +76,7 @@ def tally(db: Session, version: PolicyVersion, parent: PolicyVersion) -> Tally:
         .where(
             Pair.project_id == version.project_id,
             Pair.kind == "head_to_head",
+            Comparison.live,
             (
                 (comp_a.policy_version_id == version.id) & (comp_b.policy_version_id == parent.id)
                 | (comp_a.policy_version_id == parent.id) & (comp_b.policy_version_id == version.id)

@@ -15,13 +15,13 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.deps import DbDep, Evaluator, SettingsDep
-from app.labeling import service
+from app.labeling import history, service
 from app.labeling.schemas import SKIP_REASONS, RankIn, SkipIn, SubmitIn
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict, submit
 from app.loop.service import evaluator_strip
 from app.models import Pair, Project, User
-from app.projects.deps import ProjectOrNoneDep
+from app.projects.deps import ChosenProjectFormDep, ProjectOrNoneDep
 from app.projects.service import visible_projects
 from app.settings import Settings
 from app.web import is_htmx, redirect, render
@@ -61,6 +61,7 @@ def _page(
         "projects": visible_projects(db, user),
         "lease": lease,
         "counters": service.counters(db, user, project) if project else None,
+        "can_undo": history.can_undo(db, user, project) if project else False,
         "strip": evaluator_strip(db, project, user) if project else None,
         "notice": notice,
         "errors": errors or {},
@@ -213,6 +214,24 @@ def label_skip(
             request, db, settings, user, project, notice=str(exc)
         )
     return _done(request, project) or _page(request, db, settings, user, project, notice="Skipped.")
+
+
+@router.post("/label/undo", include_in_schema=False)
+def label_undo(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Evaluator,
+    chosen: ChosenProjectFormDep,
+) -> Response:
+    """Withdraw the caller's last label in the project and show its pair again."""
+    user = principal.user
+    try:
+        history.undo_last(db, settings, user, chosen.id)
+    except (history.ChangeRefused, NotFound) as exc:
+        return _done(request, chosen) or _page(request, db, settings, user, chosen, notice=str(exc))
+    notice = "Your last label was withdrawn: here is its pair again."
+    return _done(request, chosen) or _page(request, db, settings, user, chosen, notice=notice)
 
 
 def _project_of_or_404(db: Session, user: User, assignment_id: int) -> Project:

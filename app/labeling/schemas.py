@@ -46,6 +46,12 @@ class JudgementIn(BaseModel):
         return value.strip()
 
 
+def strength_only_for_a_winner(value: str | None, info: ValidationInfo) -> str | None:
+    if value is not None and info.data.get("choice") in ("tie", "both_bad"):
+        raise ValueError("strength applies only when one response is better; leave it empty")
+    return value
+
+
 class SubmitIn(JudgementIn):
     choice: Literal["left", "right", "tie", "both_bad"]
     strength: Literal["slight", "clear", "much"] | None = None
@@ -53,9 +59,27 @@ class SubmitIn(JudgementIn):
     @field_validator("strength")
     @classmethod
     def _strength_only_for_a_winner(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and info.data.get("choice") in ("tie", "both_bad"):
-            raise ValueError("strength applies only when one response is better; leave it empty")
-        return value
+        return strength_only_for_a_winner(value, info)
+
+
+class ChangeIn(BaseModel):
+    """A change of mind on one of the caller's labels: the whole new judgement, in screen
+    terms of the same lease (`left_side` in the history says which completion was left)."""
+
+    choice: Literal["left", "right", "tie", "both_bad"]
+    strength: Literal["slight", "clear", "much"] | None = None
+    rationale: str = Field("", max_length=RATIONALE_MAX_CHARS)
+    flags: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("strength")
+    @classmethod
+    def _strength_only_for_a_winner(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return strength_only_for_a_winner(value, info)
+
+    @field_validator("rationale")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
 
 
 class RankIn(JudgementIn):
@@ -149,3 +173,31 @@ class LeaseOut(BaseModel):
     assignment_id: int
     status: str
     expires_at: datetime
+
+
+class HistoryItemOut(BaseModel):
+    id: int = Field(description="The comparison id: change it with `POST .../{id}/change`.")
+    project_id: int
+    pair_id: int
+    prompt: str
+    choice: str = Field(description="In screen terms (left/right/tie/both_bad) of the lease.")
+    stored_choice: str = Field(description="In terms of completion a/b.")
+    left_side: str = Field(description="Which completion (a or b) was shown on the left.")
+    strength: str | None
+    rationale: str
+    flags: list[str]
+    created_at: datetime
+    supersedes_id: int | None = Field(description="The label this one changed, if any.")
+    changeable_until: datetime | None = Field(
+        description="Until when it may be changed or undone; none: it is final."
+    )
+
+
+class HistoryPageOut(BaseModel):
+    items: list[HistoryItemOut]
+    next_before: int | None = Field(description="Pass as `before` for the next page.")
+
+
+class UndoOut(BaseModel):
+    undone: int = Field(description="The comparison withdrawn (kept, marked superseded).")
+    pair: PairOut = Field(description="Its pair, leased back to you: label it again.")

@@ -114,7 +114,8 @@ def current_lease(db: Session, user: User, project: Project, now: datetime) -> L
         select(Assignment, Pair.status, Pair.project_id)
         .join(Pair, Pair.id == Assignment.pair_id)
         .where(Assignment.user_id == user.id, Assignment.status == "leased")
-        .order_by(Assignment.id.desc())
+        # An undo gives an earlier pair back with a fresh `shown_at`: it comes first.
+        .order_by(Assignment.shown_at.desc().nulls_last(), Assignment.id.desc())
     ).all()
     found = None
     for assignment, pair_status, project_id in rows:
@@ -280,7 +281,7 @@ class Counters:
 
 def counters(db: Session, user: User, project: Project) -> Counters:
     """The evaluator's own figures in a project: labels today and in all, gold to yesterday."""
-    mine = (Comparison.user_id == user.id) & (Comparison.project_id == project.id)
+    mine = (Comparison.user_id == user.id) & (Comparison.project_id == project.id) & Comparison.live
     start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     total = db.scalar(select(func.count()).where(mine)) or 0
     today = db.scalar(select(func.count()).where(mine, Comparison.created_at >= start)) or 0

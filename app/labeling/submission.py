@@ -67,7 +67,8 @@ def screen_choice(stored: str, left_side: str) -> str:
     return "left" if stored == left_side else "right"
 
 
-def _check_flags(flags: list[str], project: Project) -> list[str]:
+def check_flags(flags: list[str], project: Project) -> list[str]:
+    """The flags without repeats; InvalidSubmission names one the project does not offer."""
     offered = list(project.flags or [])
     unknown = [f for f in flags if f not in offered]
     if unknown:
@@ -103,9 +104,11 @@ def submit(db: Session, user: User, data: SubmitIn | RankIn) -> Submitted:
     key = f"u{user.id}:{data.idempotency_key or default_key(data.assignment_id)}"
     # The row lock queues concurrent retries of one assignment behind the first.
     assignment = owned_assignment(db, user, data.assignment_id, lock=True)
+    # Live rows only: after an undo the same lease (and its suggested key) labels afresh.
     stored = db.scalars(
         select(Comparison).where(
-            (Comparison.idempotency_key == key) | (Comparison.assignment_id == assignment.id)
+            (Comparison.idempotency_key == key) | (Comparison.assignment_id == assignment.id),
+            Comparison.live,
         )
     ).all()
     for row in stored:
@@ -128,7 +131,7 @@ def submit(db: Session, user: User, data: SubmitIn | RankIn) -> Submitted:
         .join(Project, Project.id == Pair.project_id)
         .where(Pair.id == assignment.pair_id)
     ).one()
-    flags = _check_flags(data.flags, project)
+    flags = check_flags(data.flags, project)
     ranked_choice, tiers = _ranked(db, pair, data)
     if isinstance(data, SubmitIn):
         choice = stored_choice(data.choice, assignment.left_side)

@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.policies.figures import SAFETY, kept_safety
 from app.settings import Settings
-from app.snapshots import Snapshots
+from app.snapshots import Snapshots, newest_label
 from app.winrates.figures import kept_lineage, lineage_as_of
 from app.winrates.service import LineageWinRates, lineage_win_rates
 from app.winrates.stats import Interval
@@ -133,7 +133,7 @@ def _labels_at(db: Session, project_id: int, watermarks: set[int]) -> dict[int, 
         w: int(
             db.scalar(
                 select(func.count(Comparison.id)).where(
-                    Comparison.project_id == project_id, Comparison.id <= w
+                    Comparison.project_id == project_id, Comparison.live, Comparison.id <= w
                 )
             )
             or 0
@@ -217,7 +217,7 @@ def change_tokens(
 ) -> dict[str, str]:
     """For each part of the Loop page, a token that changes whenever what it shows changes
     (with `snapshots`: also when the kept win-rates were refreshed)."""
-    labels = db.scalar(select(func.max(Comparison.id)).where(Comparison.project_id == project_id))
+    labels = newest_label(db, project_id)
     newest_run = db.execute(
         select(TrainingRun.id, TrainingRun.status, TrainingRun.stage, TrainingRun.progress)
         .where(TrainingRun.project_id == project_id)
@@ -232,7 +232,7 @@ def change_tokens(
     head_to_head = db.scalar(
         select(func.count(Comparison.id))
         .join(Pair, Pair.id == Comparison.pair_id)
-        .where(Comparison.project_id == project_id, Pair.kind == "head_to_head")
+        .where(Comparison.project_id == project_id, Comparison.live, Pair.kind == "head_to_head")
     )
     live = [labels, tuple(newest_run or ()), len(versions)]
     shown: list[object] = [

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, enum_check
@@ -134,18 +136,54 @@ class Assignment(TimestampMixin, Base):
     skip_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
+LIVE_COMPARISON = text("superseded_at IS NULL")
+
+
 class Comparison(TimestampMixin, Base):
+    """A judgement. Never edited in place: a change of mind stores a new comparison that
+    supersedes this one (`superseded_at`, `supersedes_id`), and an undo supersedes it with
+    none; every reader counts `Comparison.live` rows only."""
+
     __tablename__ = "comparisons"
     __table_args__ = (
-        UniqueConstraint("pair_id", "user_id"),
-        UniqueConstraint("idempotency_key"),
+        # One live judgement per evaluator and pair; superseded ones stay beside it.
+        Index(
+            "uq_comparisons_live_pair_user",
+            "pair_id",
+            "user_id",
+            unique=True,
+            postgresql_where=LIVE_COMPARISON,
+            sqlite_where=LIVE_COMPARISON,
+        ),
+        Index(
+            "uq_comparisons_live_idempotency_key",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=LIVE_COMPARISON,
+            sqlite_where=LIVE_COMPARISON,
+        ),
         CheckConstraint(enum_check("choice", CHOICES), name="choice"),
         CheckConstraint(
             "(strength IS NULL) OR (" + enum_check("strength", STRENGTHS) + ")", name="strength"
         ),
         Index("ix_comparisons_project_id_id", "project_id", "id"),
-        # Votes per pair for the agreement filters and the review queue (index-only scans).
-        Index("ix_comparisons_project_pair_choice", "project_id", "pair_id", "choice"),
+        # Live votes per pair for the agreement filters and the review queue (index-only scans).
+        Index(
+            "ix_comparisons_project_pair_choice",
+            "project_id",
+            "pair_id",
+            "choice",
+            postgresql_where=LIVE_COMPARISON,
+            sqlite_where=LIVE_COMPARISON,
+        ),
+        # The newest supersession per project: what tells kept figures that an undo happened.
+        Index(
+            "ix_comparisons_project_superseded",
+            "project_id",
+            "superseded_at",
+            postgresql_where=text("superseded_at IS NOT NULL"),
+            sqlite_where=text("superseded_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -164,3 +202,18 @@ class Comparison(TimestampMixin, Base):
     idempotency_key: Mapped[str] = mapped_column(String(100))
     guidelines_version: Mapped[int] = mapped_column(Integer, default=1)
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when a later comparison (a change of mind) or an undo replaced this one.
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    supersedes_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comparisons.id", ondelete="SET NULL"), nullable=True
+    )
+
+    @hybrid_property
+    def live(self) -> bool:
+        """True for the judgement that counts: not superseded by a change or an undo."""
+        return self.superseded_at is None
+
+    @live.inplace.expression
+    @classmethod
+    def _live_expression(cls) -> ColumnElement[bool]:
+        return cls.superseded_at.is_(None)

@@ -67,7 +67,7 @@ def agreement_of(choices: Counter[str], adjudicated: bool) -> Agreement | None:
 def _per_pair(project_id: int) -> Select[Any]:
     return (
         select(Comparison.pair_id)
-        .where(Comparison.project_id == project_id)
+        .where(Comparison.project_id == project_id, Comparison.live)
         .group_by(Comparison.pair_id)
     )
 
@@ -162,7 +162,7 @@ def annotator_id(db: Session, username: str) -> int:
 
 
 def _vote_exists(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists().where(Comparison.pair_id == Pair.id, *conditions)
+    return exists().where(Comparison.pair_id == Pair.id, Comparison.live, *conditions)
 
 
 def filter_conditions(db: Session, project: Project, filt: PairFilter) -> list[Any]:
@@ -271,7 +271,7 @@ def vote_counts(db: Session, pair_ids: list[int]) -> dict[int, Counter[str]]:
     if pair_ids:
         rows = db.execute(
             select(Comparison.pair_id, Comparison.choice, func.count())
-            .where(Comparison.pair_id.in_(pair_ids))
+            .where(Comparison.pair_id.in_(pair_ids), Comparison.live)
             .group_by(Comparison.pair_id, Comparison.choice)
         )
         for pid, choice, n in rows:
@@ -392,7 +392,7 @@ def _completion(db: Session, completion_id: int) -> CompletionView:
 
 
 def pair_detail(db: Session, pair: Pair) -> PairDetail:
-    """The pair with its prompt, both completions and every vote, oldest first."""
+    """The pair with its prompt, both completions and every live vote, oldest first."""
     prompt = db.get(Prompt, pair.prompt_id)
     assert prompt is not None
     votes = [
@@ -401,7 +401,7 @@ def pair_detail(db: Session, pair: Pair) -> PairDetail:
             select(Comparison, User.username, Assignment.left_side)
             .join(User, User.id == Comparison.user_id)
             .outerjoin(Assignment, Assignment.id == Comparison.assignment_id)
-            .where(Comparison.pair_id == pair.id)
+            .where(Comparison.pair_id == pair.id, Comparison.live)
             .order_by(Comparison.id)
         )
     ]

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.deps import Admin, DbDep, SettingsDep
 from app.domain.project_settings import (
     MAX_HELD_OUT_SHARE,
+    MAX_LABEL_CHANGE_WINDOW_MINUTES,
     MAX_OVERLAP,
     MAX_RANK_K,
     MIN_RANK_K,
@@ -43,6 +44,9 @@ class ProjectOut(BaseModel):
     ranking_by_tag: dict[str, int] = Field(
         description="Answers ranked per task for prompts with a tag (the largest applies)."
     )
+    label_change_window_minutes: int = Field(
+        description="Minutes in which an evaluator may change or undo a label; 0 = never."
+    )
     loop: LoopSettings
 
     @classmethod
@@ -63,6 +67,7 @@ class ProjectOut(BaseModel):
             held_out_share=settings_of(p).held_out_share,
             ranking_k=settings_of(p).ranking_k,
             ranking_by_tag=settings_of(p).ranking_by_tag,
+            label_change_window_minutes=settings_of(p).label_change_window_minutes,
             loop=loop_settings_of(p),
         )
 
@@ -118,6 +123,13 @@ class ProjectIn(BaseModel):
         description=f"Tag → answers ranked per task ({MIN_RANK_K}-{MAX_RANK_K}) for prompts "
         "with that tag; the rest follow ranking_k; omit to keep, {} for none.",
     )
+    label_change_window_minutes: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_LABEL_CHANGE_WINDOW_MINUTES,
+        description="Minutes after a label in which its evaluator may change or undo it; "
+        "0: labels are final; omit to keep.",
+    )
 
     def fields(self) -> manage.ProjectFields:
         bad = [t for t, n in self.overlap_by_tag.items() if not 1 <= n <= MAX_OVERLAP]
@@ -135,6 +147,7 @@ class ProjectIn(BaseModel):
             held_out_share=self.held_out_share,
             ranking_k=self.ranking_k,
             ranking_by_tag=self.ranking_by_tag,
+            label_change_window_minutes=self.label_change_window_minutes,
         )
 
 

@@ -13,6 +13,7 @@ from app.domain.audit import audit
 from app.domain.leases import release_leases
 from app.domain.project_settings import (
     MAX_HELD_OUT_SHARE,
+    MAX_LABEL_CHANGE_WINDOW_MINUTES,
     MAX_OVERLAP,
     MAX_RANK_K,
     MIN_RANK_K,
@@ -46,6 +47,7 @@ class ProjectFields:
     held_out_share: float | None = None  # None: unchanged
     ranking_k: int | None = None  # None: unchanged; 0: pairs; 3-6: rankings of that many
     ranking_by_tag: dict[str, int] | None = None  # None: unchanged
+    label_change_window_minutes: int | None = None  # None: unchanged; 0: labels are final
 
 
 def parse_flags(text: str) -> list[str]:
@@ -98,6 +100,11 @@ def _check(db: Session, fields: ProjectFields, project_id: int | None) -> None:
     held = fields.held_out_share
     if held is not None and not 0 <= held <= MAX_HELD_OUT_SHARE:
         raise ProjectError(f"Held-out share must be between 0 and {MAX_HELD_OUT_SHARE}.")
+    window = fields.label_change_window_minutes
+    if window is not None and not 0 <= window <= MAX_LABEL_CHANGE_WINDOW_MINUTES:
+        raise ProjectError(
+            f"Label change window must be between 0 and {MAX_LABEL_CHANGE_WINDOW_MINUTES} minutes."
+        )
     if not fields.base_policy_model.strip():
         raise ProjectError("Base policy model must not be empty.")
 
@@ -121,6 +128,8 @@ def _apply(project: Project, fields: ProjectFields) -> None:
         changes["ranking_k"] = fields.ranking_k or None
     if fields.ranking_by_tag is not None:
         changes["ranking_by_tag"] = fields.ranking_by_tag
+    if fields.label_change_window_minutes is not None:
+        changes["label_change_window_minutes"] = fields.label_change_window_minutes
     if changes:
         try:
             update_settings(project, **changes)
@@ -161,6 +170,7 @@ def update_project(db: Session, project: Project, fields: ProjectFields, actor_i
         held_out_share=settings_of(project).held_out_share,
         ranking_k=settings_of(project).ranking_k,
         ranking_by_tag=settings_of(project).ranking_by_tag,
+        label_change_window_minutes=settings_of(project).label_change_window_minutes,
     )
 
 

@@ -33,6 +33,7 @@ def _fields(
     held_out_share: float | None = None,
     ranking_k: int | None = None,
     ranking_by_tag: str | None = None,
+    label_change_window_minutes: int | None = None,
 ) -> manage.ProjectFields:
     return manage.ProjectFields(
         name=name,
@@ -48,6 +49,7 @@ def _fields(
         ranking_by_tag=(
             None if ranking_by_tag is None else manage.parse_ranking_by_tag(ranking_by_tag)
         ),
+        label_change_window_minutes=label_change_window_minutes,
     )
 
 
@@ -96,6 +98,7 @@ def _detail(
         "held_out_share": settings_of(project).held_out_share,
         "ranking_k": settings_of(project).ranking_k,
         "ranking_by_tag": settings_of(project).ranking_by_tag,
+        "label_change_window_minutes": settings_of(project).label_change_window_minutes,
         "rank_sizes": range(MIN_RANK_K, MAX_RANK_K + 1),
         "loop": loop_settings_of(project),
         "schedule": schedule_of(project, request.app.state.settings),
@@ -130,6 +133,7 @@ def project_update(
     held_out_share: Annotated[float | None, Form()] = None,
     ranking_k: Annotated[int | None, Form(description="0: pairs; 3-6: rank that many")] = None,
     ranking_by_tag: Annotated[str | None, Form(max_length=2000)] = None,
+    label_change_window_minutes: Annotated[int | None, Form(ge=0)] = None,
 ) -> Response:
     try:
         fields = _fields(
@@ -144,6 +148,7 @@ def project_update(
             held_out_share,
             ranking_k,
             ranking_by_tag,
+            label_change_window_minutes,
         )
         manage.update_project(db, project, fields, principal.user.id)
     except manage.ProjectError as exc:

@@ -169,7 +169,7 @@ def counts(db: Session, ids: list[int]) -> tuple[dict[int, int], dict[int, int]]
         db.execute(  # type: ignore[arg-type]
             select(Pair.prompt_id, func.count(Comparison.id))
             .join(Comparison, Comparison.pair_id == Pair.id)
-            .where(Pair.prompt_id.in_(ids))
+            .where(Pair.prompt_id.in_(ids), Comparison.live)
             .group_by(Pair.prompt_id)
         ).all()
     )

@@ -102,8 +102,11 @@ def pair_tables(db: Session, project_id: int) -> dict[tuple[int, int], NDArray[n
     mine, theirs = aliased(Comparison), aliased(Comparison)
     rows = db.execute(
         select(mine.user_id, theirs.user_id, mine.choice, theirs.choice, func.count())
-        .join(theirs, and_(theirs.pair_id == mine.pair_id, theirs.user_id > mine.user_id))
-        .where(mine.project_id == project_id)
+        .join(
+            theirs,
+            and_(theirs.pair_id == mine.pair_id, theirs.user_id > mine.user_id, theirs.live),
+        )
+        .where(mine.project_id == project_id, mine.live)
         .group_by(mine.user_id, theirs.user_id, mine.choice, theirs.choice)
     ).all()
     tables: dict[tuple[int, int], NDArray[np.int64]] = {}

@@ -67,6 +67,7 @@ def _newer_wins(db: Session, project_id: int) -> dict[int, tuple[float, int]]:
         .join(ver_b, ver_b.id == comp_b.policy_version_id)
         .where(
             Comparison.project_id == project_id,
+            Comparison.live,
             Pair.kind == "head_to_head",
             Comparison.choice != "both_bad",
         )

@@ -39,7 +39,7 @@ def comparisons_source(db: Session, project: Project, settings: Settings) -> str
     """The project's label count and newest label: new labels (or removed ones) move it."""
     count, newest = db.execute(
         select(func.count(Comparison.id), func.max(Comparison.id)).where(
-            Comparison.project_id == project.id
+            Comparison.project_id == project.id, Comparison.live
         )
     ).one()
     return f"{count}:{newest}"

@@ -82,10 +82,19 @@
   });
 
   document.addEventListener("keydown", (event) => {
-    const form = labelForm();
-    if (!form || event.altKey || event.metaKey) return;
     const target = event.target;
     const typing = target.matches("textarea, select, input[type=text]");
+    // Undo works on an empty queue too: the last label's pair comes back.
+    if (event.key === "u" && !typing && !event.altKey && !event.metaKey && !event.ctrlKey) {
+      const undo = document.getElementById("undo-form");
+      if (undo) {
+        event.preventDefault();
+        undo.requestSubmit();
+      }
+      return;
+    }
+    const form = labelForm();
+    if (!form || event.altKey || event.metaKey) return;
     if (event.key === "Escape") { openSkip(false); return; }
     if (typing) {
       if (event.key === "Enter" && target.id === "skip-reason") {

@@ -22,7 +22,7 @@ def head_to_head_source(db: Session, project: Project, settings: Settings) -> st
     count, newest = db.execute(
         select(func.count(Comparison.id), func.max(Comparison.id))
         .join(Pair, Pair.id == Comparison.pair_id)
-        .where(Comparison.project_id == project.id, Pair.kind == "head_to_head")
+        .where(Comparison.project_id == project.id, Comparison.live, Pair.kind == "head_to_head")
     ).one()
     # A match is voted once and never changed: the count of voted matches moves with each vote.
     matches = db.scalar(

@@ -60,7 +60,7 @@ def head_to_head_judgements(
             .join(Pair, Pair.id == Comparison.pair_id)
             .join(comp_a, comp_a.id == Pair.completion_a_id)
             .join(comp_b, comp_b.id == Pair.completion_b_id)
-            .where(Pair.project_id == project_id, Pair.kind == "head_to_head")
+            .where(Pair.project_id == project_id, Pair.kind == "head_to_head", Comparison.live)
             .order_by(Comparison.id)
         )
         rows += [(a, b, choice) for a, b, choice in db.execute(_by(stmt, Comparison, evaluators))]

@@ -41,7 +41,14 @@ from app.models import (
     UserRole,
 )
 from app.settings import Settings
-from tests.factories import lease, make_evaluator, make_pair, make_project, make_prompt
+from tests.factories import (
+    compare,
+    lease,
+    make_evaluator,
+    make_pair,
+    make_project,
+    make_prompt,
+)
 
 SECRET = "zq7-secret-marker"
 PROJECT, OWNER = "project", "owner"
@@ -63,6 +70,7 @@ OBJECTS: dict[str, tuple[str, str]] = {
     "version_b_id": ("version", PROJECT),
     "demonstration_id": ("demonstration", PROJECT),
     "batch_id": ("import", PROJECT),
+    "comparison_id": ("comparison", OWNER),
 }
 # Named like ids but naming no object: a prompt's id in the lab's own system is a text filter
 # within a project the caller may see.
@@ -124,6 +132,7 @@ EXTRA: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/demonstrations/{demonstration_id}/review"): {"decision": "accepted"},
     ("POST", "/label/demonstration"): {"text": "mine"},
     ("POST", "/api/v1/rankings"): {"ranking": "1,2"},
+    ("POST", "/api/v1/me/comparisons/{comparison_id}/change"): {"choice": "right"},
 }
 # Routes that may refuse an invisible project as a field error ("No project 7 that you can
 # see"): a 422 that, like the 404, says nothing about the project.
@@ -156,6 +165,7 @@ def world(db: Session) -> World:
     prompt = make_prompt(db, project, text=f"{SECRET} prompt")
     pair = make_pair(db, project, prompt=prompt, text_a=f"{SECRET} a", text_b=f"{SECRET} b")
     assignment = lease(db, pair, victim)
+    comparison = compare(db, make_pair(db, project, prompt=prompt), victim, "a")
     run = TrainingRun(project_id=project.id, recipe="tiny", status="queued", log=SECRET)
     version = PolicyVersion(
         project_id=project.id,
@@ -194,6 +204,7 @@ def world(db: Session) -> World:
         "match": match,
         "demonstration": demonstration,
         "import": batch,
+        "comparison": comparison,
     }
     return World({k: v.id for k, v in objects.items()}, list(objects.values()))
 
