@@ -76,7 +76,9 @@ def _votes_of_this_pair() -> Select[Any]:
     """The votes of the outer query's pair, grouped (correlated): evaluated pair by pair, so a
     page of 50 stops after 50 matches instead of grouping every vote of the project."""
     return (
-        select(Comparison.pair_id).where(Comparison.pair_id == Pair.id).group_by(Comparison.pair_id)
+        select(Comparison.pair_id)
+        .where(Comparison.pair_id == Pair.id, Comparison.live)
+        .group_by(Comparison.pair_id)
     )
 
 

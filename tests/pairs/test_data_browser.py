@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.service import create_user
+from app.labeling import history
+from app.labeling.schemas import ChangeIn
 from app.models import Adjudication, AuditEvent, Comparison, Completion, Pair, Project, User
 from tests import factories
 from tests.conftest import login
@@ -102,6 +104,25 @@ def test_filters_pick_the_pairs_they_name(
     # Sorted by margin: only scored pairs, in margin order.
     assert ids(client, sort="margin_asc") == [p["majority"], p["split"], p["unanimous"]]
     assert ids(client, sort="margin_desc") == [p["unanimous"], p["split"], p["majority"]]
+
+
+def test_a_changed_vote_counts_only_as_its_latest_choice(
+    client: TestClient, db: Session, project: Project, voters: list[User], logged_in
+) -> None:
+    pairs = seed(db, project, voters)
+    split = pairs["split"]
+    old = db.scalar(
+        select(Comparison).where(Comparison.pair_id == split.id, Comparison.user_id == voters[1].id)
+    )
+    assert old is not None and old.choice == "b"
+    # voters[1] changes their mind within the window: completion a (shown on the right).
+    history.change(db, voters[1], old.id, ChangeIn(choice="right"))
+    db.commit()
+    logged_in("admin")
+    assert ids(client, agreement="split") == []
+    assert split.id in ids(client, agreement="unanimous")
+    votes = client.get(f"/api/v1/pairs/{split.id}").json()
+    assert votes["agreement"] == "unanimous"
 
 
 def test_pages_follow_the_cursor_without_gaps_or_repeats(
