@@ -82,6 +82,10 @@ class VersionStatus(StrEnum):
     rejected = "rejected"
 
 
+# A stored choice as pages word it (completion a is the one shown as A).
+CHOICE_LABELS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
+
+
 class Agreement(StrEnum):
     """How a pair's votes relate (app.pairs.service); adjudicated overrides the votes."""
 

@@ -21,11 +21,13 @@ from app.labeling.submission import InvalidSubmission, screen_choice
 from app.models import Project, User
 from app.projects.deps import ProjectOrNoneDep
 from app.projects.service import visible_projects
+from app.vocabulary import CHOICE_LABELS
 from app.web import redirect, render
 
 router = APIRouter(tags=["labeling"], include_in_schema=False)
 
-CHOICE_WORDS = {"left": "A better", "right": "B better", "tie": "Tie", "both_bad": "Both bad"}
+# The choice as the evaluator saw it: the completion shown left was "A".
+SCREEN_TO_SHOWN = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 
 
 def _page(
@@ -44,13 +46,17 @@ def _page(
         else history.HistoryPage([], None)
     )
     rows = [
-        (item, CHOICE_WORDS[screen_choice(item.comparison.choice, item.left_side)])
+        (
+            item,
+            CHOICE_LABELS[SCREEN_TO_SHOWN[screen_choice(item.comparison.choice, item.left_side)]],
+        )
         for item in page.items
     ]
     ctx = {
         "project": project,
         "projects": visible_projects(db, user),
         "rows": rows,
+        "choices": [(screen, CHOICE_LABELS[shown]) for screen, shown in SCREEN_TO_SHOWN.items()],
         "page": page,
         "error": error,
     }

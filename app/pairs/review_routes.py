@@ -13,11 +13,10 @@ from app.pairs import review, service
 from app.pairs.deps import ReviewablePair
 from app.projects.deps import ChosenProjectDep, chosen_project
 from app.projects.service import visible_projects
+from app.vocabulary import CHOICE_LABELS
 from app.web import redirect, render
 
 router = APIRouter(prefix="/review", tags=["review"], include_in_schema=False)
-
-CHOICE_LABELS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
 
 
 @router.get("")

@@ -60,5 +60,5 @@ def test_undo_by_key_brings_the_pair_back_and_history_shows_the_label(
     page.click("#history-link")
     page.wait_for_selector("#history")
     row = page.inner_text("#history tbody tr")
-    assert "B better" in row and "Change" in row
+    assert "B is better" in row and "Change" in row
     assert errors == []

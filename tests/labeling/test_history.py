@@ -215,7 +215,7 @@ def test_the_history_page_changes_a_label_and_the_labelling_page_undoes_one(
     db.commit()
     page = client.get(f"/label/history?project={project.id}")
     assert page.status_code == 200
-    assert "Which &lt;b&gt;one&lt;/b&gt; is best?" in page.text and "A better" in page.text
+    assert "Which &lt;b&gt;one&lt;/b&gt; is best?" in page.text and "A is better" in page.text
     r = client.post(
         f"/label/history/{old.id}/change",
         data={"csrf_token": csrf, "choice": "tie"},
