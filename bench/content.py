@@ -33,9 +33,15 @@ from app.domain.base_model import convert  # noqa: E402
 from app.domain.recipe import PolicyMethod  # noqa: E402
 from app.domain.store import ModelStore  # noqa: E402
 from app.sampling.backend import VersionRef  # noqa: E402
-from app.settings import Settings  # noqa: E402
 from app.simulate.rules import parse_rule  # noqa: E402
-from bench.loop import RoundResult, answers, parse_args, run_variant, traits_of  # noqa: E402
+from bench.loop import (  # noqa: E402
+    RoundResult,
+    answers,
+    parse_args,
+    probe_settings,
+    run_variant,
+    traits_of,
+)
 from bench.loop_prompts import benchmark_prompts, split  # noqa: E402
 
 DEFAULT_RULES = "example,answer-first,you,no-lists,keyword:example"
@@ -85,14 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     v0_folder = opts.work / "v0"
     if not v0_folder.exists():
         convert(opts.policy, v0_folder)
-    probe = Settings(
-        pairwise_env="test",
-        data_dir=opts.work,
-        secret_key="b" * 48,
-        sample_batch_size=opts.batch_size,
-        max_new_tokens=opts.max_new_tokens,
-        sampler_dtype="float32",
-    )  # type: ignore[call-arg]
+    probe = probe_settings(opts)
     v0_answers = answers(probe, ModelStore(opts.work), VersionRef(0, 0, 0, "v0"), heldout)
     v0_traits = {rule.name: traits_of(rule, heldout, v0_answers) for rule in rules}
     print(

@@ -107,6 +107,7 @@ class Options:
     overrides: list[str]
     respect_gates: bool
     work: Path
+    sampler_dtype: str = "float32"
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -128,6 +129,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--respect-gates", action="store_true", help="no forced promotion")
     p.add_argument("--work", type=Path, default=None, help="folder kept for inspection")
+    p.add_argument(
+        "--sampler-dtype",
+        choices=["float32", "auto"],
+        default="float32",
+        help="the sampler's and the measure's dtype (auto: bfloat16 where the CPU has it)",
+    )
     a = p.parse_args(argv)
     variants = [v.strip() for v in a.variants.split(",") if v.strip()]
     unknown = set(variants) - {"main", "random", "other"}
@@ -154,6 +161,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         a.set,
         a.respect_gates,
         work,
+        a.sampler_dtype,
     )
 
 
@@ -180,6 +188,18 @@ def fresh_database(work: Path) -> str:
     return f"sqlite:///{work / 'pairwise.db'}"
 
 
+def probe_settings(opts: Options) -> Settings:
+    """Settings for version 0's held-out answers, which every variant is judged against."""
+    return Settings(
+        pairwise_env="test",
+        data_dir=opts.work,
+        secret_key="b" * 48,
+        sample_batch_size=opts.batch_size,
+        max_new_tokens=opts.max_new_tokens,
+        sampler_dtype=opts.sampler_dtype,
+    )  # type: ignore[call-arg]
+
+
 def variant_settings(opts: Options, work: Path, active: bool) -> Settings:
     pool = max(1, round(opts.labels_per_round * opts.pool))
     return Settings(
@@ -192,7 +212,7 @@ def variant_settings(opts: Options, work: Path, active: bool) -> Settings:
         pair_low_water=pool,
         sample_batch_size=opts.batch_size,
         max_new_tokens=opts.max_new_tokens,
-        sampler_dtype="float32",
+        sampler_dtype=opts.sampler_dtype,
         active_selection_share=0.5 if active else 0.0,
         auto_promote=True,
     )  # type: ignore[call-arg]
@@ -443,14 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         convert(opts.policy, v0_folder)
     convert_s = time.monotonic() - started
     # Version 0's held-out answers, once: every variant and round is judged against them.
-    probe = Settings(
-        pairwise_env="test",
-        data_dir=opts.work,
-        secret_key="b" * 48,
-        sample_batch_size=opts.batch_size,
-        max_new_tokens=opts.max_new_tokens,
-        sampler_dtype="float32",
-    )  # type: ignore[call-arg]
+    probe = probe_settings(opts)
     t = time.monotonic()
     v0_answers = answers(probe, ModelStore(opts.work), VersionRef(0, 0, 0, "v0"), heldout)
     baseline = judge(rule, heldout, v0_answers, v0_answers, seed=0)

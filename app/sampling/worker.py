@@ -43,6 +43,11 @@ FRUITLESS_ROUNDS = 3  # batches in a row that yield no usable pair before waitin
 # Live batches per refill, in buffers' worth: then head-to-head and trial pairs get their
 # turn, even while evaluators take live pairs as fast as they are made.
 LIVE_BUFFERS_PER_FILL = 2
+# Batches' worth of prompts handed to the backend in one call while the buffer holds pairs:
+# the decoding loop gives a finished row's slot to a waiting prompt, so a longer queue keeps
+# the batch full to the end instead of letting it drain (docs/benchmarks.md, "Sampling").
+# An empty buffer gets one batch per call: its first pairs reach evaluators soonest.
+BATCHES_PER_CALL = 3
 # SAMPLER_PAUSE_DURING_RUNS: how often a batch in generation asks whether a run now waits.
 PREEMPT_PROBE_SECONDS = 2.0
 
@@ -52,6 +57,14 @@ def _generate(backend: Backend, requests: list[SampleRequest]) -> list[Sample]:
     samples = backend.generate(requests)
     SAMPLER_TOKENS.labels(backend=backend.name).inc(sum(s.completion_tokens for s in samples))
     return samples
+
+
+def batches_per_call(depth: int, wanted: int, per_batch: int) -> int:
+    """How many batches' worth of prompts the next backend call takes: one while the buffer
+    is empty, else up to BATCHES_PER_CALL, never more than the pairs wanted need."""
+    if depth <= 0:
+        return 1
+    return max(1, min(BATCHES_PER_CALL, math.ceil(wanted / per_batch)))
 
 
 class Sampler:
@@ -187,10 +200,11 @@ class Sampler:
                     if refilling
                     else service.pairs_wanted(depth, self.settings)
                 )
-                # Always a full batch: a partial one saves little time, and spare pairs keep
+                # Always full batches: a partial one saves little time, and spare pairs keep
                 # a prompt whose pairs keep being dropped from stalling the refill. The
                 # insert keeps only what fits in the buffer.
-                prompts = service.pick_prompts(db, project.id, per_batch)
+                batches_now = batches_per_call(depth, wanted, per_batch)
+                prompts = service.pick_prompts(db, project.id, per_batch * batches_now)
             self._project_status(project, version, depth)
             if wanted <= 0:
                 break
@@ -233,7 +247,7 @@ class Sampler:
             self.pairs_made += inserted
             self._project_status(project, version, depth + inserted)
             fruitless = fruitless + 1 if inserted == 0 else 0
-            batches += 1
+            batches += batches_now
             if fruitless >= FRUITLESS_ROUNDS:
                 break
         if batches >= most_batches:

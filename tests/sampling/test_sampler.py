@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.domain import rankings
 from app.domain.store import ModelStore
 from app.models import Completion, Pair, Project, Prompt
-from app.sampling.backend import SampleRequest
+from app.sampling.backend import Sample, SampleRequest
 from app.sampling.transformers_backend import TransformersBackend
 from app.sampling.worker import Sampler
 from tests.factories import make_prompt, make_version
@@ -82,6 +82,39 @@ def test_fills_the_buffer_in_batches_from_the_tiny_model(
     db.commit()
     assert sampler.step() == 4
     assert open_pairs(db, project.id, version.id) == 6
+
+
+def test_once_pairs_wait_a_backend_call_queues_several_batches_for_the_freed_slots(
+    db: Session,
+    session_factory: sessionmaker[Session],
+    project: Project,
+    tiny_store: tuple[ModelStore, str],
+    tmp_path: Path,
+) -> None:
+    store, uri = tiny_store
+    settings = sampler_settings(tmp_path, pair_buffer=8, pair_low_water=8, sample_batch_size=4)
+    version = make_version(db, project, 0, uri)
+    for n in range(4):
+        make_prompt(db, project, f"Question {n}?", priority=5)
+    db.commit()
+    backend = TransformersBackend(settings, store)
+    requested: list[int] = []
+    generate = backend.generate
+
+    def counted(requests: list[SampleRequest]) -> list[Sample]:
+        requested.append(len(requests))
+        return generate(requests)
+
+    backend.generate = counted  # type: ignore[method-assign]
+    sampler = Sampler(session_factory, settings, store=store, backend_factory=lambda: backend)
+
+    assert sampler.step() == 8
+    assert open_pairs(db, project.id, version.id) == 8
+    # The empty buffer's first call is one batch; the rest of the refill is one call of
+    # three batches' worth (six pairs), decoded never more than four rows at a time.
+    assert requested == [4, 12]
+    assert sum(backend.generate_calls) == 16
+    assert all(rows <= 4 for rows in backend.generate_calls)
 
 
 def test_a_seed_reproduces_its_sequence_whatever_the_batch(
