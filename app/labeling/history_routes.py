@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.deps import DbDep, Evaluator
 from app.labeling import history
-from app.labeling.schemas import ChangeIn
+from app.labeling.schemas import ChangeIn, choice_form
 from app.labeling.service import NotFound
 from app.labeling.submission import InvalidSubmission, screen_choice
 from app.models import Project, User
@@ -89,14 +89,7 @@ def history_change(
     # The label's own project, looked up first: someone else's label is a 404, whatever the form.
     _, chosen = history.owned_label(db, user, comparison_id)
     try:
-        data = ChangeIn.model_validate(
-            {
-                "choice": choice,
-                "strength": strength or None,
-                "rationale": rationale,
-                "flags": flags or [],
-            }
-        )
+        data = ChangeIn.model_validate(choice_form(choice, strength, rationale, flags))
     except ValidationError:
         error = "Choose A better, B better, tie or both bad (a strength only for A or B)."
         return _page(request, db, user, chosen, error=error, status=422)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.deps import DbDep, Evaluator, SettingsDep
 from app.labeling import history, service
-from app.labeling.schemas import SKIP_REASONS, RankIn, SkipIn, SubmitIn
+from app.labeling.schemas import SKIP_REASONS, RankIn, SkipIn, SubmitIn, choice_form
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict, submit
 from app.loop.service import evaluator_strip
@@ -109,10 +109,7 @@ def label_submit(
 ) -> Response:
     raw: dict[str, Any] = {
         "assignment_id": assignment_id,
-        "choice": choice,
-        "strength": strength or None,
-        "rationale": rationale,
-        "flags": flags or [],
+        **choice_form(choice, strength, rationale, flags),
         "decision_ms": decision_ms or None,
         "idempotency_key": idempotency_key or None,
     }

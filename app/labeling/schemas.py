@@ -9,7 +9,7 @@ meaning "not given") and refused for tie/both_bad.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
@@ -23,12 +23,36 @@ SKIP_REASONS = (
 )
 
 
-class JudgementIn(BaseModel):
+class Remarks(BaseModel):
+    """The free text and flags a judgement may carry."""
+
+    rationale: str = Field("", max_length=RATIONALE_MAX_CHARS)
+    flags: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("rationale")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+class PairChoice(BaseModel):
+    """A pair's choice in screen terms, with its optional strength (only for a winner)."""
+
+    choice: Literal["left", "right", "tie", "both_bad"]
+    strength: Literal["slight", "clear", "much"] | None = None
+
+    @field_validator("strength")
+    @classmethod
+    def _strength_only_for_a_winner(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("choice") in ("tie", "both_bad"):
+            raise ValueError("strength applies only when one response is better; leave it empty")
+        return value
+
+
+class JudgementIn(Remarks):
     """What every judgement carries, a pair's choice or a ranking."""
 
     assignment_id: int = Field(ge=1)
-    rationale: str = Field("", max_length=RATIONALE_MAX_CHARS)
-    flags: list[str] = Field(default_factory=list, max_length=20)
     decision_ms: int | None = Field(
         None,
         ge=0,
@@ -40,46 +64,27 @@ class JudgementIn(BaseModel):
         None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$"
     )
 
-    @field_validator("rationale")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+
+class SubmitIn(JudgementIn, PairChoice):
+    """A judgement of a leased pair."""
 
 
-def strength_only_for_a_winner(value: str | None, info: ValidationInfo) -> str | None:
-    if value is not None and info.data.get("choice") in ("tie", "both_bad"):
-        raise ValueError("strength applies only when one response is better; leave it empty")
-    return value
-
-
-class SubmitIn(JudgementIn):
-    choice: Literal["left", "right", "tie", "both_bad"]
-    strength: Literal["slight", "clear", "much"] | None = None
-
-    @field_validator("strength")
-    @classmethod
-    def _strength_only_for_a_winner(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return strength_only_for_a_winner(value, info)
-
-
-class ChangeIn(BaseModel):
+class ChangeIn(Remarks, PairChoice):
     """A change of mind on one of the caller's labels: the whole new judgement, in screen
     terms of the same lease (`left_side` in the history says which completion was left)."""
 
-    choice: Literal["left", "right", "tie", "both_bad"]
-    strength: Literal["slight", "clear", "much"] | None = None
-    rationale: str = Field("", max_length=RATIONALE_MAX_CHARS)
-    flags: list[str] = Field(default_factory=list, max_length=20)
 
-    @field_validator("strength")
-    @classmethod
-    def _strength_only_for_a_winner(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return strength_only_for_a_winner(value, info)
-
-    @field_validator("rationale")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+def choice_form(
+    choice: str, strength: str, rationale: str, flags: list[str] | None
+) -> dict[str, Any]:
+    """A page form's choice fields as `SubmitIn` and `ChangeIn` read them (an empty strength
+    is none given, no box ticked is no flags)."""
+    return {
+        "choice": choice,
+        "strength": strength or None,
+        "rationale": rationale,
+        "flags": flags or [],
+    }
 
 
 class RankIn(JudgementIn):

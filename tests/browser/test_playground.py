@@ -50,7 +50,7 @@ def test_two_versions_stream_side_by_side_and_take_a_vote(
     assert page.locator("img").count() == 0  # the prompt is text, not markup
     page.click("#vote-b")
     page.wait_for_selector("#vote-result")
-    assert "B better" in page.locator("#vote-result").inner_text()
+    assert "B is better" in page.locator("#vote-result").inner_text()
     # The only 404 allowed is the browser's own favicon request (there is none).
     assert [e for e in errors if "favicon.ico" not in e] == []
     assert [url for url in missing if not url.endswith("/favicon.ico")] == []
