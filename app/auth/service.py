@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.auth.passwords import check_policy, hash_password, verify_password
 from app.auth.usernames import look_alike, normalize_username
@@ -197,12 +197,18 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def resolve_api_token(db: Session, secret: str) -> User | None:
-    """The active owner of an unrevoked token (one query), else None."""
-    row = db.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == sha256(secret), ApiToken.revoked_at.is_(None))
-    ).first()
+    """The active owner of an unrevoked token, roles loaded (one query), else None."""
+    row = (
+        db.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            # The roles in the same round trip: every API request checks them.
+            .options(joinedload(User.role_rows))
+            .where(ApiToken.token_hash == sha256(secret), ApiToken.revoked_at.is_(None))
+        )
+        .unique()
+        .first()
+    )
     if row is None:
         return None
     token, user = row

@@ -25,7 +25,7 @@ from app.labeling.schemas import (
 )
 from app.labeling.service import Lease, LeaseExpired
 from app.labeling.submission import Submitted, submit
-from app.models import Pair, Project, User
+from app.models import Project, User
 from app.projects.deps import ProjectIdOrNoneDep
 from app.settings import Settings
 
@@ -143,14 +143,12 @@ def _store(
     except LeaseExpired as exc:
         # Nothing was stored, but the reply carries the next lease (kept: a response, not
         # a raised error, so the unit of work commits it).
-        assignment = service.owned_assignment(db, user, data.assignment_id, lock=False)
-        project = db.get_one(Project, db.get_one(Pair, assignment.pair_id).project_id)
+        project = service.owned(db, user, data.assignment_id, lock=False).project
         following = _next(db, settings, user, project)
         return problem_response(409, str(exc), extra={"next": following.model_dump(mode="json")})
     out = comparison_out(result)
     if next:
-        project = db.get_one(Project, result.comparison.project_id)
-        out.next = _next(db, settings, user, project)
+        out.next = _next(db, settings, user, result.project)
     if result.replayed:
         return JSONResponse(out.model_dump(mode="json"), status_code=200)
     return out

@@ -20,7 +20,7 @@ from app.labeling.schemas import SKIP_REASONS, RankIn, SkipIn, SubmitIn, choice_
 from app.labeling.service import LeaseExpired, NotFound
 from app.labeling.submission import InvalidSubmission, KeyConflict, submit
 from app.loop.service import evaluator_strip
-from app.models import Pair, Project, User
+from app.models import Project, User
 from app.projects.deps import ChosenProjectFormDep, ProjectOrNoneDep
 from app.projects.service import visible_projects
 from app.settings import Settings
@@ -74,8 +74,7 @@ def _page(
 
 
 def _project_of(db: Session, user: User, assignment_id: int) -> Project:
-    assignment = service.owned_assignment(db, user, assignment_id, lock=False)
-    return db.get_one(Project, db.get_one(Pair, assignment.pair_id).project_id)
+    return service.owned(db, user, assignment_id, lock=False).project
 
 
 def _done(request: Request, project: Project) -> Response | None:

@@ -4,18 +4,21 @@ A pair is offered to an evaluator when it is open, the evaluator has never been
 assigned it, and its live leases plus labels received stay below labels_required
 (the overlap). On Postgres candidates are locked with `FOR UPDATE SKIP LOCKED`, so
 concurrent requests take different rows; the lease count is then re-read in a fresh
-statement under the row lock, because the candidate query's snapshot may predate a
-lease committed by the transaction that held the lock. On SQLite every transaction
+statement under the row lock (the one that loads the lease's content), because the
+candidate query's snapshot may predate a lease committed by the transaction that held
+the lock. On SQLite every transaction
 takes the write lock up front (BEGIN IMMEDIATE), which serialises the same steps.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import BindParameter, ColumnElement, DateTime, bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
@@ -29,7 +32,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.projects.service import get_visible_project
+from app.projects.service import visible_to
 from app.settings import Settings
 
 LIVE_KINDS = ("live", "head_to_head")
@@ -76,32 +79,54 @@ def pick_left_side() -> str:
     return random.choice(("a", "b"))  # noqa: S311 - presentation order, not security
 
 
-def _live(now: datetime) -> ColumnElement[bool]:
+def _live(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     return (Assignment.status == "leased") & (Assignment.expires_at > now)
 
 
-def load_lease(db: Session, assignment: Assignment) -> Lease:
-    """Everything the page shows for one assignment, sides resolved (one query)."""
-    comp_a, comp_b = aliased(Completion), aliased(Completion)
-    pair, prompt, a, b = db.execute(
-        select(Pair, Prompt, comp_a, comp_b)
-        .join(Prompt, Prompt.id == Pair.prompt_id)
-        .join(comp_a, comp_a.id == Pair.completion_a_id)
-        .join(comp_b, comp_b.id == Pair.completion_b_id)
-        .where(Pair.id == assignment.pair_id)
-    ).one()
+# Whether a pair row is a ranking task (it has RankingItem rows), as a column of the query that
+# loads the pair: a plain pair then needs no look-up of ranking items.
+IS_RANKING_TASK = exists().where(RankingItem.pair_id == Pair.id).label("is_ranking_task")
+
+# Built once: every lease shown runs them, and building a select (fresh aliases above all)
+# costs more than running it.
+_COMPLETION_A, _COMPLETION_B = aliased(Completion), aliased(Completion)
+_LEASE_CONTENT = (
+    select(Pair, Prompt, _COMPLETION_A, _COMPLETION_B, IS_RANKING_TASK)
+    .join(Prompt, Prompt.id == Pair.prompt_id)
+    .join(_COMPLETION_A, _COMPLETION_A.id == Pair.completion_a_id)
+    .join(_COMPLETION_B, _COMPLETION_B.id == Pair.completion_b_id)
+    .where(Pair.id == bindparam("pair_id"))
+)
+# The same, with the pair's live leases counted in the statement's own (fresh) snapshot.
+_LEASE_CONTENT_AND_LEASES = _LEASE_CONTENT.add_columns(
+    select(func.count())
+    .select_from(Assignment)
+    .where(Assignment.pair_id == Pair.id, _live(bindparam("now", type_=DateTime(timezone=True))))
+    .scalar_subquery()
+    .label("live_leases")
+)
+_RANKING_ITEMS = (
+    select(Completion)
+    .join(RankingItem, RankingItem.completion_id == Completion.id)
+    .where(RankingItem.pair_id == bindparam("pair_id"))
+    .order_by(RankingItem.position)
+)
+
+
+def _lease(db: Session, assignment: Assignment, content: Sequence[Any]) -> Lease:
+    """A lease from a row of `_LEASE_CONTENT` (or of `_LEASE_CONTENT_AND_LEASES`)."""
+    pair, prompt, a, b, is_ranking_task = content[:5]
     left, right = (a, b) if assignment.left_side == "a" else (b, a)
-    items = list(
-        db.scalars(
-            select(Completion)
-            .join(RankingItem, RankingItem.completion_id == Completion.id)
-            .where(RankingItem.pair_id == pair.id)
-            .order_by(RankingItem.position)
-        )
-    )
+    items = list(db.scalars(_RANKING_ITEMS, {"pair_id": pair.id})) if is_ranking_task else []
     # Shown in an order of the lease's own (the same on every reload), never sampling order.
     random.Random(assignment.id).shuffle(items)  # noqa: S311 - presentation order
     return Lease(assignment, pair, prompt, left, right, items)
+
+
+def load_lease(db: Session, assignment: Assignment) -> Lease:
+    """Everything the page shows for one assignment, sides resolved (one query for a pair,
+    two for a ranking task)."""
+    return _lease(db, assignment, db.execute(_LEASE_CONTENT, {"pair_id": assignment.pair_id}).one())
 
 
 def current_lease(db: Session, user: User, project: Project, now: datetime) -> Lease | None:
@@ -157,14 +182,15 @@ def _candidates(
     return list(db.scalars(stmt.execution_options(populate_existing=True)))
 
 
-def _still_needs_labels(db: Session, pair: Pair, now: datetime) -> bool:
-    if pair.kind == "gold":
-        return True  # every evaluator sees each gold pair once; no overlap limit
-    if db.get_bind().dialect.name != "postgresql":
-        return True  # SQLite: the write lock taken at BEGIN kept the candidate query current
-    live = (Assignment.pair_id == pair.id) & _live(now)
-    leases = db.scalar(select(func.count()).select_from(Assignment).where(live))
-    return pair.labels_received + (leases or 0) < pair.labels_required
+def _content_if_still_needed(db: Session, pair: Pair, now: datetime) -> Sequence[Any] | None:
+    """A locked candidate's lease content, or None when its leases have filled it since the
+    candidate query's snapshot (the re-count rides on the statement that loads the content)."""
+    # Gold: every evaluator sees each gold pair once, no overlap limit. SQLite: the write lock
+    # taken at BEGIN kept the candidate query current.
+    if pair.kind == "gold" or db.get_bind().dialect.name != "postgresql":
+        return db.execute(_LEASE_CONTENT, {"pair_id": pair.id}).one()
+    content = db.execute(_LEASE_CONTENT_AND_LEASES, {"pair_id": pair.id, "now": now}).one()
+    return content if pair.labels_received + content.live_leases < pair.labels_required else None
 
 
 def _lease_from(
@@ -176,7 +202,8 @@ def _lease_from(
         now = utcnow()
         candidates = _candidates(db, user, project, now, gold=gold, by_margin=by_margin)
         for pair in candidates:
-            if not _still_needs_labels(db, pair, now):
+            content = _content_if_still_needed(db, pair, now)
+            if content is None:
                 continue
             assignment = Assignment(
                 pair_id=pair.id,
@@ -188,7 +215,7 @@ def _lease_from(
             )
             db.add(assignment)
             db.flush()
-            return load_lease(db, assignment)
+            return _lease(db, assignment, content)
         if not candidates:
             return None
     return None
@@ -219,20 +246,37 @@ def next_pair(
     return _lease_from(db, settings, user, project, gold=False, by_margin=False)
 
 
-def owned_assignment(db: Session, user: User, assignment_id: int, *, lock: bool) -> Assignment:
+@dataclass
+class Owned:
+    """The caller's assignment with its pair and project, as `owned` found them."""
+
+    assignment: Assignment
+    pair: Pair
+    project: Project
+    is_ranking_task: bool
+
+
+def owned(db: Session, user: User, assignment_id: int, *, lock: bool) -> Owned:
     """The caller's assignment in a project they may still label (locked for update when
-    asked), else NotFound: ownership alone is not enough once membership has ended."""
+    asked), with its pair and project, in one query; else NotFound: ownership alone is not
+    enough once membership has ended."""
     stmt = (
-        select(Assignment, Pair.project_id)
+        select(Assignment, Pair, Project, IS_RANKING_TASK)
         .join(Pair, Pair.id == Assignment.pair_id)
-        .where(Assignment.id == assignment_id, Assignment.user_id == user.id)
+        .join(Project, Project.id == Pair.project_id)
+        .where(Assignment.id == assignment_id, Assignment.user_id == user.id, visible_to(user))
     )
     if lock:
         stmt = stmt.with_for_update(of=Assignment)
     row = db.execute(stmt.execution_options(populate_existing=True)).first()
-    if row is None or get_visible_project(db, user, row.project_id) is None:
+    if row is None:
         raise NotFound(f"No assignment {assignment_id} for you.")
-    return row.Assignment
+    return Owned(*row)
+
+
+def owned_assignment(db: Session, user: User, assignment_id: int, *, lock: bool) -> Assignment:
+    """The assignment of `owned`."""
+    return owned(db, user, assignment_id, lock=lock).assignment
 
 
 def heartbeat(db: Session, settings: Settings, user: User, assignment_id: int) -> Assignment:

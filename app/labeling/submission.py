@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.db import on_commit
 from app.domain import rankings
 from app.labeling.schemas import RankIn, SubmitIn
-from app.labeling.service import LeaseExpired, default_key, owned_assignment
+from app.labeling.service import LeaseExpired, Owned, default_key, owned
 from app.models import Comparison, Pair, Project, Ranking, RankingItem, User, utcnow
 from app.observability.metrics import LABELS_SUBMITTED
 
@@ -45,6 +45,7 @@ class KeyConflict(Exception):
 class Submitted:
     comparison: Comparison
     replayed: bool
+    project: Project  # the comparison's, as the submission loaded it (for the next lease)
 
     @property
     def client_key(self) -> str:
@@ -79,15 +80,16 @@ def check_flags(flags: list[str], project: Project) -> list[str]:
 
 
 def _ranked(
-    db: Session, pair: Pair, data: SubmitIn | RankIn
+    db: Session, lease: Owned, data: SubmitIn | RankIn
 ) -> tuple[str | None, list[list[int]] | None]:
     """The stored a/b choice a ranking implies and its tiers (None, None for a pair's form);
     refuses a pair's form on a ranking task and a ranking on a pair."""
-    task = list(db.scalars(select(RankingItem.completion_id).where(RankingItem.pair_id == pair.id)))
     if not isinstance(data, RankIn):
-        if task:
+        if lease.is_ranking_task:
             raise InvalidSubmission("ranking", "this task asks for a ranking of its responses")
         return None, None
+    pair = lease.pair
+    task = list(db.scalars(select(RankingItem.completion_id).where(RankingItem.pair_id == pair.id)))
     if not task:
         raise InvalidSubmission("ranking", "this task is a pair: choose the better response")
     try:
@@ -103,7 +105,8 @@ def submit(db: Session, user: User, data: SubmitIn | RankIn) -> Submitted:
     the one already stored."""
     key = f"u{user.id}:{data.idempotency_key or default_key(data.assignment_id)}"
     # The row lock queues concurrent retries of one assignment behind the first.
-    assignment = owned_assignment(db, user, data.assignment_id, lock=True)
+    lease = owned(db, user, data.assignment_id, lock=True)
+    assignment, pair, project = lease.assignment, lease.pair, lease.project
     # Live rows only: after an undo the same lease (and its suggested key) labels afresh.
     stored = db.scalars(
         select(Comparison).where(
@@ -112,8 +115,8 @@ def submit(db: Session, user: User, data: SubmitIn | RankIn) -> Submitted:
         )
     ).all()
     for row in stored:
-        if row.assignment_id == assignment.id:
-            return Submitted(row, replayed=True)  # a retry, under this key or another one
+        if row.assignment_id == assignment.id:  # a retry, under this key or another one
+            return Submitted(row, replayed=True, project=project)
     if stored:
         raise KeyConflict(
             f"idempotency_key was already used for assignment {stored[0].assignment_id}"
@@ -126,13 +129,8 @@ def submit(db: Session, user: User, data: SubmitIn | RankIn) -> Submitted:
         raise LeaseExpired(
             "Your time on that pair ran out, so the judgement was not saved. Here is a new pair."
         )
-    pair, project = db.execute(
-        select(Pair, Project)
-        .join(Project, Project.id == Pair.project_id)
-        .where(Pair.id == assignment.pair_id)
-    ).one()
     flags = check_flags(data.flags, project)
-    ranked_choice, tiers = _ranked(db, pair, data)
+    ranked_choice, tiers = _ranked(db, lease, data)
     if isinstance(data, SubmitIn):
         choice = stored_choice(data.choice, assignment.left_side)
         strength = data.strength if data.choice in ("left", "right") else None
@@ -184,4 +182,4 @@ def submit(db: Session, user: User, data: SubmitIn | RankIn) -> Submitted:
         .execution_options(synchronize_session=False)
     )
     db.flush()
-    return Submitted(comparison, replayed=False)
+    return Submitted(comparison, replayed=False, project=project)
