@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from app.auth.passwords import check_policy, hash_password, verify_password
@@ -196,19 +196,19 @@ def create_api_token(db: Session, user: User, name: str) -> tuple[str, ApiToken]
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
+# Built once (every API request runs it); the roles come in the same round trip, since every
+# API request checks them.
+_TOKEN_AND_OWNER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .options(joinedload(User.role_rows))
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
+
+
 def resolve_api_token(db: Session, secret: str) -> User | None:
     """The active owner of an unrevoked token, roles loaded (one query), else None."""
-    row = (
-        db.execute(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)
-            # The roles in the same round trip: every API request checks them.
-            .options(joinedload(User.role_rows))
-            .where(ApiToken.token_hash == sha256(secret), ApiToken.revoked_at.is_(None))
-        )
-        .unique()
-        .first()
-    )
+    row = db.execute(_TOKEN_AND_OWNER, {"token_hash": sha256(secret)}).unique().first()
     if row is None:
         return None
     token, user = row

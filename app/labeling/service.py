@@ -12,13 +12,14 @@ takes the write lock up front (BEGIN IMMEDIATE), which serialises the same steps
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, DateTime, bindparam, exists, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
@@ -79,7 +80,7 @@ def pick_left_side() -> str:
     return random.choice(("a", "b"))  # noqa: S311 - presentation order, not security
 
 
-def _live(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+def _live(now: datetime | BindParameter[Any]) -> ColumnElement[bool]:
     return (Assignment.status == "leased") & (Assignment.expires_at > now)
 
 
@@ -101,7 +102,7 @@ _LEASE_CONTENT = (
 _LEASE_CONTENT_AND_LEASES = _LEASE_CONTENT.add_columns(
     select(func.count())
     .select_from(Assignment)
-    .where(Assignment.pair_id == Pair.id, _live(bindparam("now", type_=DateTime(timezone=True))))
+    .where(Assignment.pair_id == Pair.id, _live(bindparam("now")))
     .scalar_subquery()
     .label("live_leases")
 )
@@ -129,19 +130,22 @@ def load_lease(db: Session, assignment: Assignment) -> Lease:
     return _lease(db, assignment, db.execute(_LEASE_CONTENT, {"pair_id": assignment.pair_id}).one())
 
 
+_CALLERS_LEASES = (
+    select(Assignment, Pair.status, Pair.project_id)
+    .join(Pair, Pair.id == Assignment.pair_id)
+    .where(Assignment.user_id == bindparam("user_id"), Assignment.status == "leased")
+    # An undo gives an earlier pair back with a fresh `shown_at`: it comes first.
+    .order_by(Assignment.shown_at.desc().nulls_last(), Assignment.id.desc())
+)
+
+
 def current_lease(db: Session, user: User, project: Project, now: datetime) -> Lease | None:
     """The caller's live lease in this project, if any (a reload shows the same pair).
 
     Also the lazy expiry: the caller's own leases that ran out are marked expired here
     (only the caller's rows, so concurrent requests never wait on each other).
     """
-    rows = db.execute(
-        select(Assignment, Pair.status, Pair.project_id)
-        .join(Pair, Pair.id == Assignment.pair_id)
-        .where(Assignment.user_id == user.id, Assignment.status == "leased")
-        # An undo gives an earlier pair back with a fresh `shown_at`: it comes first.
-        .order_by(Assignment.shown_at.desc().nulls_last(), Assignment.id.desc())
-    ).all()
+    rows = db.execute(_CALLERS_LEASES, {"user_id": user.id}).all()
     found = None
     for assignment, pair_status, project_id in rows:
         if assignment.expires_at <= now:
@@ -155,18 +159,21 @@ def current_lease(db: Session, user: User, project: Project, now: datetime) -> L
     return load_lease(db, found) if found is not None else None
 
 
-def _candidates(
-    db: Session, user: User, project: Project, now: datetime, *, gold: bool, by_margin: bool
-) -> list[Pair]:
-    seen = exists().where(Assignment.pair_id == Pair.id, Assignment.user_id == user.id)
-    stmt = select(Pair).where(Pair.project_id == project.id, Pair.status == "open", ~seen)
+@functools.cache
+def _candidate_query(*, gold: bool, by_margin: bool) -> Select[Pair]:
+    """The queue's query for one kind of draw, built once (parameters: user_id, project_id,
+    now)."""
+    seen = exists().where(Assignment.pair_id == Pair.id, Assignment.user_id == bindparam("user_id"))
+    stmt = select(Pair).where(
+        Pair.project_id == bindparam("project_id"), Pair.status == "open", ~seen
+    )
     if gold:
         stmt = stmt.where(Pair.kind == "gold")
     else:
         leases = (
             select(func.count())
             .select_from(Assignment)
-            .where(Assignment.pair_id == Pair.id, _live(now))
+            .where(Assignment.pair_id == Pair.id, _live(bindparam("now")))
             .scalar_subquery()
         )
         stmt = stmt.where(
@@ -179,7 +186,14 @@ def _candidates(
         stmt = stmt.order_by(Pair.id)
     stmt = stmt.limit(CANDIDATES)
     stmt = stmt.with_for_update(of=Pair, skip_locked=True)
-    return list(db.scalars(stmt.execution_options(populate_existing=True)))
+    return stmt.execution_options(populate_existing=True)
+
+
+def _candidates(
+    db: Session, user: User, project: Project, now: datetime, *, gold: bool, by_margin: bool
+) -> list[Pair]:
+    params = {"user_id": user.id, "project_id": project.id, "now": now}
+    return list(db.scalars(_candidate_query(gold=gold, by_margin=by_margin), params))
 
 
 def _content_if_still_needed(db: Session, pair: Pair, now: datetime) -> Sequence[Any] | None:

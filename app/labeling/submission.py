@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from app.db import on_commit
@@ -100,6 +100,15 @@ def _ranked(
     return choice, tiers
 
 
+# Judgements under this key or of this assignment, built once (every label runs it). Live rows
+# only: after an undo the same lease (and its suggested key) labels afresh.
+_STORED = select(Comparison).where(
+    (Comparison.idempotency_key == bindparam("key"))
+    | (Comparison.assignment_id == bindparam("assignment_id")),
+    Comparison.live,
+)
+
+
 def submit(db: Session, user: User, data: SubmitIn | RankIn) -> Submitted:
     """Store a judgement (a pair's choice or a ranking) for the caller's live lease, or return
     the one already stored."""
@@ -107,13 +116,7 @@ def submit(db: Session, user: User, data: SubmitIn | RankIn) -> Submitted:
     # The row lock queues concurrent retries of one assignment behind the first.
     lease = owned(db, user, data.assignment_id, lock=True)
     assignment, pair, project = lease.assignment, lease.pair, lease.project
-    # Live rows only: after an undo the same lease (and its suggested key) labels afresh.
-    stored = db.scalars(
-        select(Comparison).where(
-            (Comparison.idempotency_key == key) | (Comparison.assignment_id == assignment.id),
-            Comparison.live,
-        )
-    ).all()
+    stored = db.scalars(_STORED, {"key": key, "assignment_id": assignment.id}).all()
     for row in stored:
         if row.assignment_id == assignment.id:  # a retry, under this key or another one
             return Submitted(row, replayed=True, project=project)
