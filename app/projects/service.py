@@ -51,8 +51,9 @@ def find_visible_project(
     if ref in (None, ""):
         if user is None:
             return db.scalar(select(Project).order_by(Project.id).limit(1))
-        projects = visible_projects(db, user)
-        return projects[0] if projects else None
+        return db.scalar(select(Project).where(visible_to(user)).order_by(Project.id).limit(1))
+    if isinstance(ref, int) and user is not None:  # an id from a route: one query
+        return db.scalar(select(Project).where(Project.id == ref, visible_to(user)))
     project = None
     if isinstance(ref, int) or str(ref).isdigit():
         project = db.get(Project, int(ref))
