@@ -19,11 +19,11 @@ import torch
 from app.domain.answers import adequate_share
 from app.domain.recipe import EvalSection, GateSection, TrainingConfig
 from app.domain.scorer import RewardScorer
+from app.sampling.decode import SamplingParams, decode, stop_token_ids
 from trainer.stage import load_policy
 from trainer.types import Prompt, as_messages
 
 
-@torch.no_grad()
 def sample(
     model: Any,
     tokenizer: Any,
@@ -31,43 +31,48 @@ def sample(
     cfg: EvalSection,
     system_prompt: str | None = None,
 ) -> list[dict[str, Any]]:
-    """cfg.samples_per_prompt completions per prompt: text, token ids and the prompt's ids."""
+    """cfg.samples_per_prompt completions per prompt: text, token ids (ending with the stop
+    token when the answer ended by itself), the prompt's ids, and whether it stopped.
+
+    Decoded by the sampler's own loop (`app.sampling.decode`): a finished row's slot takes
+    the next prompt, so short answers do not wait for long ones, and row i draws from seed
+    `cfg.seed + i`, so two models given the same prompts draw from the same streams.
+    """
     chats = [as_messages(p, system_prompt) for p in prompts for _ in range(cfg.samples_per_prompt)]
     owners = [p for p in prompts for _ in range(cfg.samples_per_prompt)]
+    ids = [
+        list(
+            tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_dict=True)[
+                "input_ids"
+            ]
+        )
+        for chat in chats
+    ]
+    # Prompts of similar length side by side: less left padding in each batch.
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    decoded = decode(
+        model,
+        [ids[i] for i in order],
+        [cfg.seed + i for i in order],
+        SamplingParams(cfg.max_new_tokens, cfg.temperature, top_p=1.0),
+        stop_ids=stop_token_ids(model, tokenizer),
+        pad_id=tokenizer.pad_token_id,
+        batch_size=cfg.batch_size,
+    )
+    by_row = dict(zip(order, decoded, strict=True))
     out: list[dict[str, Any]] = []
-    torch.manual_seed(cfg.seed)
-    for start in range(0, len(chats), cfg.batch_size):
-        batch = tokenizer.apply_chat_template(
-            chats[start : start + cfg.batch_size],
-            add_generation_prompt=True,
-            return_tensors="pt",
-            return_dict=True,
-            padding=True,
+    for i, (owner, prompt_ids) in enumerate(zip(owners, ids, strict=True)):
+        row = by_row[i]
+        stopped = row.stop_token is not None
+        out.append(
+            {
+                "prompt": owner,
+                "prompt_ids": prompt_ids,
+                "completion_ids": row.tokens + ([row.stop_token] if stopped else []),
+                "text": tokenizer.decode(row.tokens, skip_special_tokens=True),
+                "stopped": stopped,
+            }
         )
-        width = batch["input_ids"].shape[1]
-        generated = model.generate(
-            **batch,
-            max_new_tokens=cfg.max_new_tokens,
-            do_sample=True,
-            temperature=cfg.temperature,
-            top_p=1.0,
-            top_k=0,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        for row, seq in enumerate(generated):
-            new = seq[width:].tolist()
-            # Cut at the first end-of-sequence; keep it so its probability counts in the KL.
-            if tokenizer.eos_token_id in new:
-                new = new[: new.index(tokenizer.eos_token_id) + 1]
-            prompt_ids = batch["input_ids"][row][batch["attention_mask"][row].bool()].tolist()
-            out.append(
-                {
-                    "prompt": owners[start + row],
-                    "prompt_ids": prompt_ids,
-                    "completion_ids": new,
-                    "text": tokenizer.decode(new, skip_special_tokens=True),
-                }
-            )
     return out
 
 

@@ -74,7 +74,7 @@ def rank_candidates(
             seed=cfg.seed,
         )
         for s in sample(model, tokenizer, [p for p, _ in prompts], sampling, cfg.system_prompt):
-            if s["completion_ids"] and s["completion_ids"][-1] == tokenizer.eos_token_id:
+            if s["stopped"]:
                 fresh.setdefault(_key(s["prompt"]), []).append(s["text"])  # ended by itself
         del model
     progress(0.0, "ranking: scoring answers with the reward model", {})

@@ -23,7 +23,7 @@ from app.vocabulary import FinishReason
 if TYPE_CHECKING:  # torch is imported where it is used: the base install has none
     import torch
 
-__all__ = ["Batch", "Decoded", "SamplingParams", "decode"]
+__all__ = ["Batch", "Decoded", "SamplingParams", "decode", "stop_token_ids"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,20 @@ class SamplingParams:
 
 @dataclass
 class Decoded:
-    """One row's new tokens (without the stop token) and why it ended."""
+    """One row's new tokens (without the stop token), why it ended, and the stop token
+    picked when it ended by itself."""
 
     tokens: list[int] = field(default_factory=list)
     prompt_tokens: int = 0
     finish_reason: FinishReason = FinishReason.length
+    stop_token: int | None = None
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """The tokens that end an answer: the model's generation config's and the tokenizer's."""
+    configured = model.generation_config.eos_token_id
+    ids = configured if isinstance(configured, list) else [configured]
+    return {i for i in [*ids, tokenizer.eos_token_id] if i is not None}
 
 
 def decode(
@@ -100,6 +109,7 @@ def decode(
             ):
                 if token in stops:
                     out[row].finish_reason = FinishReason.stop
+                    out[row].stop_token = token
                     continue
                 out[row].tokens.append(token)
                 if on_token:

@@ -14,7 +14,7 @@ from app.domain.checkpoints import load_causal_lm
 from app.domain.messages import as_messages, prompt_value
 from app.domain.store import ModelStore, assert_safetensors_only
 from app.sampling.backend import Sample, SampleRequest, VersionRef
-from app.sampling.decode import Decoded, SamplingParams, decode
+from app.sampling.decode import Decoded, SamplingParams, decode, stop_token_ids
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -184,13 +184,12 @@ class TransformersBackend:
     ) -> list[Decoded]:
         s = self.settings
         tok = self.tokenizer
-        stop_ids = set(_as_list(self.model.generation_config.eos_token_id)) | {tok.eos_token_id}
         return decode(
             self.model,
             prompts,
             seeds,
             SamplingParams(s.max_new_tokens, s.temperature, s.top_p),
-            stop_ids=stop_ids,
+            stop_ids=stop_token_ids(self.model, tok),
             pad_id=tok.pad_token_id,
             batch_size=s.sample_batch_size,
             should_stop=self.should_stop,
@@ -215,9 +214,3 @@ class TransformersBackend:
                 "batch_size": batch_size,
             },
         )
-
-
-def _as_list(value: int | list[int] | None) -> list[int]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
