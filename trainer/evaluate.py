@@ -10,6 +10,7 @@ length relative to the reference.
 
 from __future__ import annotations
 
+import random
 import statistics
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,12 @@ from trainer.stage import load_policy
 from trainer.types import Prompt, as_messages
 
 
+def row_seed(seed: int, row: int) -> int:
+    """Row `row`'s own seed under the run's `seed`: neighbouring seeds give unrelated streams
+    (`seed + row` would make row r of seed s+1 repeat row r+1 of seed s)."""
+    return random.Random(f"{seed}/{row}").getrandbits(31)  # noqa: S311 - sampling, not secrets
+
+
 def sample(
     model: Any,
     tokenizer: Any,
@@ -35,8 +42,8 @@ def sample(
     token when the answer ended by itself), the prompt's ids, and whether it stopped.
 
     Decoded by the sampler's own loop (`app.sampling.decode`): a finished row's slot takes
-    the next prompt, so short answers do not wait for long ones, and row i draws from seed
-    `cfg.seed + i`, so two models given the same prompts draw from the same streams.
+    the next prompt, so short answers do not wait for long ones, and row i draws from
+    `row_seed(cfg.seed, i)`, so two models given the same prompts draw from the same streams.
     """
     chats = [as_messages(p, system_prompt) for p in prompts for _ in range(cfg.samples_per_prompt)]
     owners = [p for p in prompts for _ in range(cfg.samples_per_prompt)]
@@ -53,7 +60,7 @@ def sample(
     decoded = decode(
         model,
         [ids[i] for i in order],
-        [cfg.seed + i for i in order],
+        [row_seed(cfg.seed, i) for i in order],
         SamplingParams(cfg.max_new_tokens, cfg.temperature, top_p=1.0),
         stop_ids=stop_token_ids(model, tokenizer),
         pad_id=tokenizer.pad_token_id,

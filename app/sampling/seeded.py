@@ -63,8 +63,12 @@ def pick_tokens(
     k = min(CANDIDATES, vocab)
     top, _ = probs.topk(k, dim=-1)  # descending
     kept = _kept_count(top, top_p, top_k)
-    wide = kept > k  # the nucleus reaches past the candidates: sort those rows in full
-    narrow = ~wide
+    # top-p 1 without top-k keeps every token: no cut, and no sort of the vocabulary.
+    whole = (top_p.to(probs.device).double() >= 1.0) & (top_k.to(probs.device) <= 0)
+    cut[whole] = 0.0
+    # The nucleus reaches past the candidates: sort those rows in full.
+    wide = (kept > k) & ~whole
+    narrow = ~wide & ~whole
     cut[narrow] = top[narrow].gather(1, (kept[narrow] - 1).unsqueeze(1)).squeeze(1)
     if bool(wide.any()):
         full, _ = probs[wide].sort(dim=-1, descending=True)

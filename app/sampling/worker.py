@@ -46,7 +46,7 @@ LIVE_BUFFERS_PER_FILL = 2
 # Batches' worth of prompts handed to the backend in one call while the buffer holds pairs:
 # the decoding loop gives a finished row's slot to a waiting prompt, so a longer queue keeps
 # the batch full to the end instead of letting it drain (docs/benchmarks.md, "Sampling").
-# An empty buffer gets one batch per call: its first pairs reach evaluators soonest.
+# A buffer holding less than a batch gets one batch per call: its next pairs come soonest.
 BATCHES_PER_CALL = 3
 # SAMPLER_PAUSE_DURING_RUNS: how often a batch in generation asks whether a run now waits.
 PREEMPT_PROBE_SECONDS = 2.0
@@ -59,12 +59,13 @@ def _generate(backend: Backend, requests: list[SampleRequest]) -> list[Sample]:
     return samples
 
 
-def batches_per_call(depth: int, wanted: int, per_batch: int) -> int:
+def batches_per_call(depth: int, wanted: int, per_batch: int, left: int) -> int:
     """How many batches' worth of prompts the next backend call takes: one while the buffer
-    is empty, else up to BATCHES_PER_CALL, never more than the pairs wanted need."""
-    if depth <= 0:
+    holds less than a batch of pairs, else up to BATCHES_PER_CALL, never more than the
+    pairs wanted need nor than the `left` batches of this refill."""
+    if depth < per_batch:
         return 1
-    return max(1, min(BATCHES_PER_CALL, math.ceil(wanted / per_batch)))
+    return max(1, min(BATCHES_PER_CALL, math.ceil(wanted / per_batch), left))
 
 
 class Sampler:
@@ -203,7 +204,7 @@ class Sampler:
                 # Always full batches: a partial one saves little time, and spare pairs keep
                 # a prompt whose pairs keep being dropped from stalling the refill. The
                 # insert keeps only what fits in the buffer.
-                batches_now = batches_per_call(depth, wanted, per_batch)
+                batches_now = batches_per_call(depth, wanted, per_batch, most_batches - batches)
                 prompts = service.pick_prompts(db, project.id, per_batch * batches_now)
             self._project_status(project, version, depth)
             if wanted <= 0:
@@ -246,7 +247,7 @@ class Sampler:
             made += inserted
             self.pairs_made += inserted
             self._project_status(project, version, depth + inserted)
-            fruitless = fruitless + 1 if inserted == 0 else 0
+            fruitless = fruitless + batches_now if inserted == 0 else 0
             batches += batches_now
             if fruitless >= FRUITLESS_ROUNDS:
                 break
