@@ -3,7 +3,7 @@
 Converts SmolLM2-135M-Instruct (the bundled GGUF) into a version-0 checkpoint once, then on
 the same loaded model, in one run: two completions for each of N prompts one at a time
 with plain `model.generate(do_sample=True)` (the baseline), the same through the sampler
-(`app.sampling.decode`: rows leave the batch as they finish, waiting prompts take their
+(`app.domain.decoding.decode`: rows leave the batch as they finish, waiting prompts take their
 slots, prompts grouped by token length, a seed per row), and a probe of the model's
 forward pass alone (no sampling, no Python per token beyond the call) at batch 1 and at
 the batch size: the ceiling for decoding on this CPU. Prints pairs/min, tokens/s, the
@@ -24,9 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.domain.base_model import ensure_checkpoint  # noqa: E402
+from app.domain.decoding.decode import Batch  # noqa: E402
 from app.domain.store import ModelStore  # noqa: E402
 from app.sampling.backend import SampleRequest, VersionRef, new_seed  # noqa: E402
-from app.sampling.decode import Batch  # noqa: E402
 from app.sampling.demo_prompts import demo_prompt_texts  # noqa: E402
 from app.sampling.transformers_backend import TransformersBackend, native_bf16  # noqa: E402
 from app.settings import Settings  # noqa: E402

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 
 from app.domain.answers import adequate_share
+from app.domain.decoding.decode import SamplingParams, decode, stop_token_ids
 from app.domain.recipe import EvalSection, GateSection, TrainingConfig
 from app.domain.scorer import RewardScorer
-from app.sampling.decode import SamplingParams, decode, stop_token_ids
 from trainer.stage import load_policy
 from trainer.types import Prompt, as_messages
 
@@ -41,7 +41,7 @@ def sample(
     """cfg.samples_per_prompt completions per prompt: text, token ids (ending with the stop
     token when the answer ended by itself), the prompt's ids, and whether it stopped.
 
-    Decoded by the sampler's own loop (`app.sampling.decode`): a finished row's slot takes
+    Decoded by the sampler's own loop (`app.domain.decoding.decode`): a finished row's slot takes
     the next prompt, so short answers do not wait for long ones, and row i draws from
     `row_seed(cfg.seed, i)`, so two models given the same prompts draw from the same streams.
     """

@@ -55,10 +55,6 @@ class StreamingBackend(Backend, Protocol):
         ...
 
 
-class StopRequested(Exception):
-    """Generation was cut short because the worker is stopping."""
-
-
 def new_seed() -> int:
     """A seed that differs between concurrent samplers (not from a shared random state)."""
     return secrets.randbits(31)

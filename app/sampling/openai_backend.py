@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 
+from app.domain.decoding.decode import StopRequested
 from app.domain.messages import as_messages, prompt_value
 from app.domain.serving import served_name, server_for
 from app.domain.store import ModelStore
-from app.sampling.backend import Sample, SampleRequest, StopRequested, VersionRef
+from app.sampling.backend import Sample, SampleRequest, VersionRef
 from app.settings import Settings
 from app.vocabulary import FinishReason
 

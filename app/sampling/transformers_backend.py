@@ -1,4 +1,4 @@
-"""In-process sampling with transformers: our decoding loop (`app.sampling.decode`) over the
+"""In-process sampling with transformers: our decoding loop (`app.domain.decoding.decode`) over the
 loaded checkpoint, prompts grouped by token length, a seed per sequence."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 from app.domain.base_model import LOAD_LOCK
 from app.domain.checkpoints import load_causal_lm
+from app.domain.decoding.decode import Decoded, SamplingParams, decode, stop_token_ids
 from app.domain.messages import as_messages, prompt_value
 from app.domain.store import ModelStore, assert_safetensors_only
 from app.sampling.backend import Sample, SampleRequest, VersionRef
-from app.sampling.decode import Decoded, SamplingParams, decode, stop_token_ids
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

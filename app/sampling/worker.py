@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
 from app.domain import jobs, trial, versions
+from app.domain.decoding.decode import StopRequested
 from app.domain.project_settings import loop_settings_of, settings_of
 from app.domain.serving import Serving, manages_adapters
 from app.domain.store import ModelStore
@@ -28,7 +29,6 @@ from app.sampling.backend import (
     Backend,
     Sample,
     SampleRequest,
-    StopRequested,
     VersionRef,
     new_seed,
 )

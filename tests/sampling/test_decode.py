@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.sampling.backend import StopRequested
-from app.sampling.decode import Decoded, SamplingParams, decode
+from app.domain.decoding.decode import Decoded, SamplingParams, StopRequested, decode
 from app.vocabulary import FinishReason
 
 PARAMS = SamplingParams(max_new_tokens=10, temperature=1.0, top_p=0.9)

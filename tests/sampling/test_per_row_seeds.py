@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from app.domain.decoding.seeded import CANDIDATES, RowDraws, pick_tokens
 from app.domain.store import ModelStore
 from app.sampling.backend import Sample, SampleRequest, VersionRef
-from app.sampling.seeded import CANDIDATES, RowDraws, pick_tokens
 from app.sampling.transformers_backend import TransformersBackend
 from tests.factories.sampling import sampler_settings
 

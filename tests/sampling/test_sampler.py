@@ -319,8 +319,8 @@ def test_a_run_requested_mid_batch_cuts_the_batch_short(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from app.domain import jobs
+    from app.domain.decoding.decode import StopRequested
     from app.sampling import worker
-    from app.sampling.backend import StopRequested
 
     monkeypatch.setattr(worker, "PREEMPT_PROBE_SECONDS", 0.0)  # ask the database every time
     requested: dict[str, int] = {}

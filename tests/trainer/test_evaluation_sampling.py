@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.domain.decoding.decode import stop_token_ids
 from app.domain.recipe import EvalSection
-from app.sampling.decode import stop_token_ids
 from trainer.evaluate import sample
 from trainer.stage import load_policy
 

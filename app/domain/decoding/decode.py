@@ -4,8 +4,9 @@
 for long ones. Here a row leaves the batch (and its KV cache) the step it finishes, and
 a waiting prompt takes the free slot: its prompt is prefilled on its own and its cache
 joined to the batch's, left-padded to the same length. The cache grows in place
-(`app.sampling.kv_cache`) instead of being copied at every token. Every row is sampled with its own
-seed (`app.sampling.seeded`), so a seed gives the same tokens alone or in any batch.
+(`app.domain.decoding.kv_cache`) instead of being copied at every token. Every row is
+sampled with its own seed (`app.domain.decoding.seeded`), so a seed gives the same tokens
+alone or in any batch.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.sampling.backend import StopRequested
-from app.sampling.kv_cache import in_place_cache, is_in_place
-from app.sampling.seeded import RowDraws, pick_tokens
+from app.domain.decoding.kv_cache import in_place_cache, is_in_place
+from app.domain.decoding.seeded import RowDraws, pick_tokens
 from app.vocabulary import FinishReason
 
 if TYPE_CHECKING:  # torch is imported where it is used: the base install has none
     import torch
 
-__all__ = ["Batch", "Decoded", "SamplingParams", "decode", "stop_token_ids"]
+__all__ = ["Batch", "Decoded", "SamplingParams", "StopRequested", "decode", "stop_token_ids"]
+
+
+class StopRequested(Exception):
+    """Generation was cut short: the caller's `should_stop` said so (the worker is
+    stopping, or a training run now waits)."""
 
 
 @dataclass(frozen=True)
